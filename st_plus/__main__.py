@@ -1,0 +1,5 @@
+import sys
+
+from st_plus.cli import main
+
+sys.exit(main())

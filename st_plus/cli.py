@@ -1,0 +1,134 @@
+"""The ``st-plus`` command. Thin: it parses arguments and calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from st_plus._version import __version__
+
+EXIT_USAGE = 2
+
+
+class _CliError(Exception):
+    """An error shown to the user as one line, with exit code 2."""
+
+
+def _positive_ints(values: Sequence[int] | None) -> list[int]:
+    for value in values or ():
+        if value < 1:
+            raise _CliError(f"--truncate-dims must be positive integers, got {value}")
+    return list(values or ())
+
+
+def _prompts(args: argparse.Namespace) -> dict[str, dict[str, str]] | None:
+    if not (args.query_prompt or args.document_prompt or args.text_prompt):
+        return None
+    retrieval = {k: v for k, v in (("query", args.query_prompt), ("document", args.document_prompt)) if v is not None}
+    symmetric = {"text": args.text_prompt} if args.text_prompt is not None else {}
+    return {
+        "Retrieval": retrieval,
+        "Reranking": retrieval,
+        **{kind: symmetric for kind in ("STS", "PairClassification", "Classification", "Clustering") if symmetric},
+    }
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from st_plus.data import DataValidationError, load_task, normalize_task_type
+
+    task_type = None
+    if args.task_type is not None:
+        try:
+            task_type = normalize_task_type(args.task_type)
+        except ValueError as exc:
+            raise _CliError(str(exc)) from None
+    dims = _positive_ints(args.truncate_dims)
+    # Validate every folder before the model is loaded: a bad file fails in a second, not after encoding.
+    tasks = []
+    for folder in args.data_dirs:
+        try:
+            tasks.append(load_task(folder, task_type=task_type, split=args.split))
+        except DataValidationError as exc:
+            raise _CliError(f"{folder}: " + str(exc).replace("\n  - ", " | ").replace("\n", " ")) from None
+        except (FileNotFoundError, ValueError) as exc:
+            raise _CliError(str(exc)) from None
+
+    from st_plus.evaluation import evaluate_suite, results_table
+    from st_plus.models import load_model
+
+    try:
+        model = load_model(args.model, device=args.device)
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        raise _CliError(f"cannot load model {args.model!r}: {exc}") from None
+    try:
+        results = evaluate_suite(
+            model,
+            tasks,
+            batch_size=args.batch_size,
+            truncate_dims=dims,
+            prompts=_prompts(args),
+            output_dir=args.output,
+            show_progress_bar=not args.json and not args.quiet,
+            dtype=args.dtype,
+            model_name="default" if args.model == "default" else Path(str(args.model)).name,
+        )
+    except ValueError as exc:
+        raise _CliError(str(exc)) from None
+    if args.json:
+        for task, result in zip(tasks, results):
+            print(json.dumps({"data": str(task.folder), **result.to_dict()}, ensure_ascii=False))
+    else:
+        print(results_table(results))
+        if args.output:
+            print(f"\nResults written to {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``st-plus``."""
+    parser = argparse.ArgumentParser(prog="st-plus", description="st_plus: sentence-transformers, plus the recipe.")
+    parser.add_argument("--version", action="version", version=f"st-plus {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ev = commands.add_parser(
+        "eval",
+        help="Evaluate a model on local task folders with MTEB's protocol",
+        description="Evaluate a model on local task folders (MTEB 2 protocol for the six task types).",
+    )
+    ev.add_argument("data_dirs", nargs="+", metavar="DATA_DIR", help="Task folders (with task.json, or use --task-type)")
+    ev.add_argument("--model", default="default", help="'default' (bundled all-MiniLM-L6-v2), a folder or a Hub id")
+    ev.add_argument("--task-type", help="STS, PairClassification, Classification, Clustering, Retrieval or Reranking")
+    ev.add_argument("--split", help="Split to evaluate (default: task.json's, else test/validation/dev)")
+    ev.add_argument("--truncate-dims", type=int, nargs="+", metavar="DIM", help="Matryoshka dimensions to score too")
+    ev.add_argument("--output", help="Write MTEB-layout result files and results.md here")
+    ev.add_argument("--json", action="store_true", help="Print one JSON object per task instead of the table")
+    ev.add_argument("--batch-size", type=int, default=32)
+    ev.add_argument("--device", default=None, help="e.g. cpu, cuda (default: best available)")
+    ev.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="Encoding precision")
+    ev.add_argument("--query-prompt", help="Prompt for retrieval/reranking queries, e.g. 'search_query: '")
+    ev.add_argument("--document-prompt", help="Prompt for documents, e.g. 'search_document: '")
+    ev.add_argument("--text-prompt", help="Prompt for the symmetric task types")
+    ev.add_argument("--quiet", action="store_true", help="No progress bars")
+    ev.set_defaults(func=_cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``st-plus``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        return args.func(args)
+    except _CliError as exc:
+        print(f"st-plus {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Readers and validation for st_plus's on-disk data formats.
+
+Every reader validates before anything is loaded into a model: a :class:`DataValidationError` lists up to 20
+problems at once, each naming file, line and field.
+"""
+
+from st_plus.data._errors import DataIssue, DataValidationError
+from st_plus.data.descriptor import TASK_TYPES, TaskDescriptor, normalize_task_type
+from st_plus.data.labelled import load_labelled_texts
+from st_plus.data.pairs import load_pair_classification, load_sts
+from st_plus.data.reranking import load_reranking
+from st_plus.data.retrieval import RetrievalData, load_retrieval
+from st_plus.data.tasks import Task, load_task
+from st_plus.data.training import load_training_rows
+
+__all__ = [
+    "TASK_TYPES",
+    "DataIssue",
+    "DataValidationError",
+    "RetrievalData",
+    "Task",
+    "TaskDescriptor",
+    "load_labelled_texts",
+    "load_pair_classification",
+    "load_reranking",
+    "load_retrieval",
+    "load_sts",
+    "load_task",
+    "load_training_rows",
+    "normalize_task_type",
+]

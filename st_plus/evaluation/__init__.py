@@ -1,0 +1,38 @@
+"""Evaluation of the six MTEB task types on local files, agreeing with MTEB.
+
+Each evaluator is a sentence-transformers evaluator (usable as ``evaluator=`` in ``SentenceTransformerTrainer``)
+that follows MTEB 2's protocol and reports MTEB's ``main_score`` name.
+"""
+
+from st_plus.evaluation._base import TaskEvaluator, TaskResult
+from st_plus.evaluation._embeddings import EmbeddingCache, resolve_prompt, truncate_embeddings
+from st_plus.evaluation._retrieval_metrics import MTEB_K_VALUES, retrieval_scores
+from st_plus.evaluation.classification import ClassificationEvaluator
+from st_plus.evaluation.clustering import ClusteringEvaluator
+from st_plus.evaluation.pair_classification import PairClassificationEvaluator
+from st_plus.evaluation.reranking import CandidateRerankingEvaluator
+from st_plus.evaluation.retrieval import RetrievalEvaluator, exact_search
+from st_plus.evaluation.sts import STSEvaluator
+from st_plus.evaluation.suite import EVALUATORS, build_evaluator, evaluate_suite, results_table, write_mteb_results
+
+__all__ = [
+    "EVALUATORS",
+    "MTEB_K_VALUES",
+    "CandidateRerankingEvaluator",
+    "ClassificationEvaluator",
+    "ClusteringEvaluator",
+    "EmbeddingCache",
+    "PairClassificationEvaluator",
+    "RetrievalEvaluator",
+    "STSEvaluator",
+    "TaskEvaluator",
+    "TaskResult",
+    "build_evaluator",
+    "evaluate_suite",
+    "exact_search",
+    "resolve_prompt",
+    "results_table",
+    "retrieval_scores",
+    "truncate_embeddings",
+    "write_mteb_results",
+]

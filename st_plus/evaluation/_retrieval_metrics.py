@@ -1,0 +1,67 @@
+"""Ranking metrics through ``pytrec_eval`` (as MTEB computes them), plus MRR."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+MTEB_K_VALUES = (1, 3, 5, 10, 20, 100, 1000)
+
+Run = Mapping[str, Mapping[str, float]]
+Qrels = Mapping[str, Mapping[str, int]]
+
+
+def mrr_at_k(qrels: Qrels, run: Run, k_values: Sequence[int]) -> dict[int, float]:
+    """Mean reciprocal rank of the first relevant document within the top k.
+
+    Ties in score break by document id, descending, as ``trec_eval`` (and MTEB) rank them.
+    """
+    totals = dict.fromkeys(k_values, 0.0)
+    for query_id, doc_scores in run.items():
+        ranked = sorted(doc_scores.items(), key=lambda item: (item[1], item[0]), reverse=True)[: max(k_values)]
+        relevant = {doc_id for doc_id, rel in qrels[query_id].items() if rel > 0}
+        first = next((rank for rank, (doc_id, _) in enumerate(ranked, start=1) if doc_id in relevant), None)
+        for k in k_values:
+            if first is not None and first <= k:
+                totals[k] += 1.0 / first
+    return {k: total / max(len(run), 1) for k, total in totals.items()}
+
+
+def retrieval_scores(qrels: Qrels, run: Run, k_values: Sequence[int] = MTEB_K_VALUES) -> dict[str, float]:
+    """nDCG, MAP, recall, precision and hit rate at each k (``pytrec_eval``, rounded to 5 decimals as MTEB), MRR.
+
+    Args:
+        qrels: ``{query_id: {doc_id: relevance}}``.
+        run: ``{query_id: {doc_id: score}}`` of the retrieved documents; every query in it must be in ``qrels``.
+        k_values: Cut-offs.
+
+    Returns:
+        ``ndcg_at_{k}``, ``map_at_{k}``, ``recall_at_{k}``, ``precision_at_{k}``, ``hit_rate_at_{k}``,
+        ``mrr_at_{k}`` and ``accuracy`` (= recall at 1, as MTEB).
+    """
+    try:
+        import pytrec_eval
+    except ImportError:  # pragma: no cover - a core dependency
+        raise ImportError("Retrieval metrics need `pytrec-eval-terrier`: pip install pytrec-eval-terrier") from None
+    missing = [query_id for query_id in run if query_id not in qrels]
+    if missing:
+        raise ValueError(f"{len(missing)} queries of the run have no qrels, e.g. {missing[:3]}.")
+    cutoffs = ",".join(str(k) for k in k_values)
+    measures = {f"map_cut.{cutoffs}", f"ndcg_cut.{cutoffs}", f"recall.{cutoffs}", f"P.{cutoffs}", f"success.{cutoffs}"}
+    evaluator = pytrec_eval.RelevanceEvaluator({q: dict(d) for q, d in qrels.items()}, measures)
+    per_query = evaluator.evaluate({q: {d: float(s) for d, s in docs.items()} for q, docs in run.items()})
+    n = max(len(per_query), 1)
+    scores: dict[str, float] = {}
+    for name, trec_name in (
+        ("ndcg", "ndcg_cut"),
+        ("map", "map_cut"),
+        ("recall", "recall"),
+        ("precision", "P"),
+        ("hit_rate", "success"),
+    ):
+        for k in k_values:
+            scores[f"{name}_at_{k}"] = round(sum(q[f"{trec_name}_{k}"] for q in per_query.values()) / n, 5)
+    for k, value in mrr_at_k(qrels, run, k_values).items():
+        scores[f"mrr_at_{k}"] = value
+    if 1 in k_values:
+        scores["accuracy"] = scores["recall_at_1"]
+    return scores
