@@ -37,11 +37,16 @@ def retrieval_scores(qrels: Qrels, run: Run, k_values: Sequence[int] = MTEB_K_VA
     Returns:
         ``ndcg_at_{k}``, ``map_at_{k}``, ``recall_at_{k}``, ``precision_at_{k}``, ``hit_rate_at_{k}``,
         ``mrr_at_{k}`` and ``accuracy`` (= recall at 1, as MTEB).
+
+    Raises:
+        ValueError: A cut-off below 1, or a query of the run without qrels.
     """
     try:
         import pytrec_eval
     except ImportError:  # pragma: no cover - a core dependency
         raise ImportError("Retrieval metrics need `pytrec-eval-terrier`: pip install pytrec-eval-terrier") from None
+    if not k_values or any(k < 1 for k in k_values):  # trec_eval aborts the process on a cut-off below 1
+        raise ValueError(f"`k_values` must be positive integers, got {list(k_values)}.")
     missing = [query_id for query_id in run if query_id not in qrels]
     if missing:
         raise ValueError(f"{len(missing)} queries of the run have no qrels, e.g. {missing[:3]}.")

@@ -101,7 +101,7 @@ class ClusteringEvaluator(TaskEvaluator):
         if len(set(labels)) < 2:
             raise ValueError("Clustering needs at least 2 distinct labels.")
         for arg, value in (
-            ("max_documents_to_embed", max_documents_to_embed or 1),
+            ("max_documents_to_embed", 1 if max_documents_to_embed is None else max_documents_to_embed),
             ("n_experiments", n_experiments),
             ("documents_per_experiment", documents_per_experiment),
             ("kmeans_batch_size", kmeans_batch_size),

@@ -56,6 +56,8 @@ class CandidateRerankingEvaluator(TaskEvaluator):
         empty = [i for i, row in enumerate(positives) if not row]
         if empty:
             raise ValueError(f"Every query needs a positive candidate; rows {empty[:5]} have none.")
+        if not k_values or any(k < 1 for k in k_values):
+            raise ValueError(f"`k_values` must be positive integers, got {list(k_values)}.")
         self.k_values = sorted({int(k) for k in k_values})
         self.queries = list(queries)
         self.candidates = [list(p) + list(n) for p, n in zip(positives, negatives)]

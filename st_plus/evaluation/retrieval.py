@@ -139,11 +139,10 @@ class RetrievalEvaluator(TaskEvaluator):
 
     def search(self, embeddings: dict[str, np.ndarray], *, similarity_fn_name: str) -> dict[str, dict[str, float]]:
         """The run: ``{query_id: {doc_id: score}}`` of each query's top ``top_k`` documents."""
-        top_k = self.top_k + (1 if self.ignore_identical_ids else 0)
         scores, indices = exact_search(
             embeddings["queries"],
             embeddings["corpus"],
-            top_k=top_k,
+            top_k=self.top_k,  # MTEB keeps the top `top_k`, then drops identical ids (so a query may keep top_k - 1)
             similarity=_similarity_for_search(similarity_fn_name),
             backend=self.search_backend,
         )
