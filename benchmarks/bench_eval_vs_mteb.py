@@ -86,7 +86,10 @@ def main() -> None:
             worst = max(worst, abs(value - other))
             print(f"{task:34} {dim:>4} {value:9.5f} {other:9.5f} {abs(value - other):9.2e}")
     print(f"max |diff| of main scores: {worst:.2e}")
-    print(f"wall time: st_plus {ours['wall']:.1f}s, MTEB {theirs['wall']:.1f}s, ratio {ours['wall'] / theirs['wall']:.2f}x")
+    print(
+        f"wall time: st_plus {ours['wall']:.1f}s, MTEB {theirs['wall']:.1f}s, "
+        f"ratio {ours['wall'] / theirs['wall']:.2f}x"
+    )
     print(
         f"peak RSS: st_plus {ours['peak_rss_mb']:.0f} MB, MTEB {theirs['peak_rss_mb']:.0f} MB, "
         f"ratio {ours['peak_rss_mb'] / theirs['peak_rss_mb']:.2f}x"

@@ -80,7 +80,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise _CliError(str(exc)) from None
     if args.json:
-        for task, result in zip(tasks, results):
+        for task, result in zip(tasks, results, strict=False):
             print(json.dumps({"data": str(task.folder), **result.to_dict()}, ensure_ascii=False))
     else:
         print(results_table(results))
@@ -100,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="Evaluate a model on local task folders with MTEB's protocol",
         description="Evaluate a model on local task folders (MTEB 2 protocol for the six task types).",
     )
-    ev.add_argument("data_dirs", nargs="+", metavar="DATA_DIR", help="Task folders (with task.json, or use --task-type)")
+    ev.add_argument(
+        "data_dirs", nargs="+", metavar="DATA_DIR", help="Task folders (with task.json, or use --task-type)"
+    )
     ev.add_argument("--model", default="default", help="'default' (bundled all-MiniLM-L6-v2), a folder or a Hub id")
     ev.add_argument("--task-type", help="STS, PairClassification, Classification, Clustering, Retrieval or Reranking")
     ev.add_argument("--split", help="Split to evaluate (default: task.json's, else test/validation/dev)")

@@ -71,12 +71,12 @@ def make_mteb_task(task: Task, **settings: Any):
         settings.setdefault("max_fraction_of_documents_to_embed", None)
     elif kind == "Retrieval":
         base = AbsTaskRetrieval
-        corpus = Dataset.from_dict({"id": data.corpus["_id"], "title": data.corpus["title"], "text": data.corpus["text"]})
+        corpus = Dataset.from_dict(
+            {"id": data.corpus["_id"], "title": data.corpus["title"], "text": data.corpus["text"]}
+        )
         queries = Dataset.from_dict({"id": data.queries["_id"], "text": data.queries["text"]})
         dataset = {
-            "default": {
-                split: {"corpus": corpus, "queries": queries, "relevant_docs": data.qrels, "top_ranked": None}
-            }
+            "default": {split: {"corpus": corpus, "queries": queries, "relevant_docs": data.qrels, "top_ranked": None}}
         }
     else:  # Reranking: MTEB v2 runs it through retrieval with each query's candidates as top_ranked
         base = AbsTaskRetrieval
@@ -86,7 +86,7 @@ def make_mteb_task(task: Task, **settings: Any):
             doc_ids = candidate_ids(i, len(candidates))
             ids += doc_ids
             texts += candidates
-            qrels[f"q{i}"] = dict(zip(doc_ids, [1] * len(row["positive"]) + [0] * len(row["negative"])))
+            qrels[f"q{i}"] = dict(zip(doc_ids, [1] * len(row["positive"]) + [0] * len(row["negative"]), strict=False))
             top_ranked[f"q{i}"] = doc_ids
         corpus = Dataset.from_dict({"id": ids, "title": [""] * len(ids), "text": texts})
         queries = Dataset.from_dict({"id": [f"q{i}" for i in range(len(data))], "text": data["query"]})

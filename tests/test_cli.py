@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from tests_helpers import write_jsonl
 
 from st_plus.cli import main
-from tests_helpers import write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +88,18 @@ def test_eval_invalid_data_names_file_line_and_field(tiny_model_dir, tmp_path, c
 
 def test_console_script_runs_as_module(tiny_model_dir, sts_dir):
     completed = subprocess.run(
-        [sys.executable, "-m", "st_plus", "eval", "--model", str(tiny_model_dir), "--task-type", "sts", "--json",
-         str(sts_dir)],
+        [
+            sys.executable,
+            "-m",
+            "st_plus",
+            "eval",
+            "--model",
+            str(tiny_model_dir),
+            "--task-type",
+            "sts",
+            "--json",
+            str(sts_dir),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -84,7 +84,9 @@ class EmbeddingCache:
     def __len__(self) -> int:
         return len(self._store)
 
-    def encode(self, texts: Sequence[str], *, role: Role = "text", prompts: dict[str, str] | None = None) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], *, role: Role = "text", prompts: dict[str, str] | None = None
+    ) -> np.ndarray:
         """Returns float32 embeddings ``(len(texts), dim)`` in input order, encoding only unseen texts."""
         prompt = resolve_prompt(self.model, role, prompts)
         self.texts_requested += len(texts)
@@ -92,10 +94,10 @@ class EmbeddingCache:
         if missing:
             self.texts_encoded += len(missing)
             embeddings = self._encode(missing, prompt)
-            for text, embedding in zip(missing, embeddings):
+            for text, embedding in zip(missing, embeddings, strict=False):
                 self._store[(prompt, text)] = embedding
         if not texts:
-            dim = self.model.get_sentence_embedding_dimension() or 0
+            dim = self.model.get_embedding_dimension() or 0
             return np.zeros((0, dim), dtype=np.float32)
         return np.stack([self._store[(prompt, text)] for text in texts])
 

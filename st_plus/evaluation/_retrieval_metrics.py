@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 
 MTEB_K_VALUES = (1, 3, 5, 10, 20, 100, 1000)
 
 Run = Mapping[str, Mapping[str, float]]
 Qrels = Mapping[str, Mapping[str, int]]
+
+
+def check_k_values(k_values: Sequence[int], main_score: str | None = None) -> list[int]:
+    """Validates metric cut-offs (positive integers; the main score's ``_at_{k}`` among them); returns them sorted."""
+    values = list(k_values)
+    if not values or any(isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1 for k in values):
+        raise ValueError(f"`k_values` must be positive integers, got {values}.")
+    if main_score and "_at_" in main_score:
+        suffix = main_score.rsplit("_at_", 1)[1]
+        if suffix.isdigit() and int(suffix) not in values:
+            raise ValueError(f"`main_score` {main_score!r} needs k={suffix} in `k_values`, got {sorted(values)}.")
+    return sorted({int(k) for k in values})
 
 
 def mrr_at_k(qrels: Qrels, run: Run, k_values: Sequence[int]) -> dict[int, float]:
@@ -45,8 +58,7 @@ def retrieval_scores(qrels: Qrels, run: Run, k_values: Sequence[int] = MTEB_K_VA
         import pytrec_eval
     except ImportError:  # pragma: no cover - a core dependency
         raise ImportError("Retrieval metrics need `pytrec-eval-terrier`: pip install pytrec-eval-terrier") from None
-    if not k_values or any(k < 1 for k in k_values):  # trec_eval aborts the process on a cut-off below 1
-        raise ValueError(f"`k_values` must be positive integers, got {list(k_values)}.")
+    k_values = check_k_values(k_values)  # trec_eval aborts the whole process on a cut-off below 1
     missing = [query_id for query_id in run if query_id not in qrels]
     if missing:
         raise ValueError(f"{len(missing)} queries of the run have no qrels, e.g. {missing[:3]}.")

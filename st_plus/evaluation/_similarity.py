@@ -34,5 +34,7 @@ def model_similarity_name(similarity_fn_name: str) -> str:
     """Maps a sentence-transformers ``similarity_fn_name`` onto one of :data:`SIMILARITY_NAMES`."""
     name = {"cos_sim": "cosine", "dot_product": "dot", "dot_score": "dot"}.get(similarity_fn_name, similarity_fn_name)
     if name not in SIMILARITY_NAMES:
-        raise ValueError(f"Unsupported similarity function {similarity_fn_name!r}; expected one of {SIMILARITY_NAMES}.")
+        raise ValueError(
+            f"Unsupported similarity function {similarity_fn_name!r}; expected one of {SIMILARITY_NAMES}."
+        )
     return name

@@ -63,10 +63,12 @@ def classification_metrics(y_true: Sequence[Hashable], y_pred: Sequence[Hashable
             "ap": None,
             "ap_weighted": None,
         }
-        unique = set(np.unique(np.asarray(y_true)).tolist())
-        if len(unique) == 2 and unique <= {0, 1}:
-            scores["ap"] = float(average_precision_score(y_true, y_pred, average="macro"))
-            scores["ap_weighted"] = float(average_precision_score(y_true, y_pred, average="weighted"))
+        if len(np.unique(np.asarray(y_true))) == 2:  # binary: AP of the predicted labels, as MTEB
+            try:
+                scores["ap"] = float(average_precision_score(y_true, y_pred, average="macro"))
+                scores["ap_weighted"] = float(average_precision_score(y_true, y_pred, average="weighted"))
+            except ValueError:  # string labels: sklearn has no positive class to score
+                scores["ap"] = scores["ap_weighted"] = None
     return scores
 
 
@@ -123,7 +125,8 @@ class ClassificationEvaluator(TaskEvaluator):
             raise ValueError("Give both `train_texts` and `train_labels`, or neither (cross-validation).")
         if train_texts is not None and len(train_texts) != len(train_labels):
             raise ValueError(
-                f"train_texts and train_labels must have equal lengths, got {len(train_texts)} and {len(train_labels)}."
+                "train_texts and train_labels must have equal lengths, "
+                f"got {len(train_texts)} and {len(train_labels)}."
             )
         for arg, value in (("samples_per_label", samples_per_label), ("n_experiments", n_experiments)):
             if value < 1:

@@ -9,7 +9,7 @@ import numpy as np
 
 from st_plus.evaluation._base import TaskEvaluator
 from st_plus.evaluation._embeddings import EmbeddingCache
-from st_plus.evaluation._retrieval_metrics import MTEB_K_VALUES, retrieval_scores
+from st_plus.evaluation._retrieval_metrics import MTEB_K_VALUES, check_k_values, retrieval_scores
 from st_plus.evaluation._similarity import model_similarity_name
 
 
@@ -56,14 +56,12 @@ class CandidateRerankingEvaluator(TaskEvaluator):
         empty = [i for i, row in enumerate(positives) if not row]
         if empty:
             raise ValueError(f"Every query needs a positive candidate; rows {empty[:5]} have none.")
-        if not k_values or any(k < 1 for k in k_values):
-            raise ValueError(f"`k_values` must be positive integers, got {list(k_values)}.")
-        self.k_values = sorted({int(k) for k in k_values})
+        self.k_values = check_k_values(k_values, self.main_score_name)
         self.queries = list(queries)
-        self.candidates = [list(p) + list(n) for p, n in zip(positives, negatives)]
+        self.candidates = [list(p) + list(n) for p, n in zip(positives, negatives, strict=False)]
         self.relevant_docs = {
-            f"q{i}": dict(zip(candidate_ids(i, len(c)), [1] * len(p) + [0] * len(n)))
-            for i, (c, p, n) in enumerate(zip(self.candidates, positives, negatives))
+            f"q{i}": dict(zip(candidate_ids(i, len(c)), [1] * len(p) + [0] * len(n), strict=False))
+            for i, (c, p, n) in enumerate(zip(self.candidates, positives, negatives, strict=False))
         }
 
     @property
@@ -90,7 +88,7 @@ class CandidateRerankingEvaluator(TaskEvaluator):
         for i, row in enumerate(self.candidates):
             row_scores = candidates[offset : offset + len(row)] @ queries[i]
             offset += len(row)
-            run[f"q{i}"] = dict(zip(candidate_ids(i, len(row)), row_scores.astype(float).tolist()))
+            run[f"q{i}"] = dict(zip(candidate_ids(i, len(row)), row_scores.astype(float).tolist(), strict=False))
         return run
 
     def score(self, embeddings: dict[str, np.ndarray], *, similarity_fn_name: str) -> dict[str, Any]:  # noqa: D102

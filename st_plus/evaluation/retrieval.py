@@ -10,7 +10,7 @@ import torch
 
 from st_plus.evaluation._base import TaskEvaluator
 from st_plus.evaluation._embeddings import EmbeddingCache
-from st_plus.evaluation._retrieval_metrics import MTEB_K_VALUES, retrieval_scores
+from st_plus.evaluation._retrieval_metrics import MTEB_K_VALUES, check_k_values, retrieval_scores
 from st_plus.evaluation._similarity import model_similarity_name
 
 FAISS_MIN_CORPUS = 100_000
@@ -109,9 +109,7 @@ class RetrievalEvaluator(TaskEvaluator):
         super().__init__(**kwargs)
         if not corpus:
             raise ValueError("The corpus is empty.")
-        if not k_values or any(k < 1 for k in k_values):
-            raise ValueError(f"`k_values` must be positive integers, got {list(k_values)}.")
-        self.k_values = sorted({int(k) for k in k_values})
+        self.k_values = check_k_values(k_values, self.main_score_name)
         self.top_k = top_k or max(self.k_values)
         self.ignore_identical_ids = ignore_identical_ids
         self.search_backend = search_backend
@@ -147,8 +145,8 @@ class RetrievalEvaluator(TaskEvaluator):
             backend=self.search_backend,
         )
         run: dict[str, dict[str, float]] = {}
-        for query_id, row_scores, row_indices in zip(self.query_ids, scores, indices):
-            hits = {self.corpus_ids[i]: float(s) for s, i in zip(row_scores, row_indices)}
+        for query_id, row_scores, row_indices in zip(self.query_ids, scores, indices, strict=False):
+            hits = {self.corpus_ids[i]: float(s) for s, i in zip(row_scores, row_indices, strict=False)}
             if self.ignore_identical_ids:
                 hits.pop(query_id, None)
             run[query_id] = hits

@@ -86,7 +86,7 @@ def build_evaluator(task: Task, **overrides: Any) -> TaskEvaluator:
         evaluator = CandidateRerankingEvaluator(data["query"], data["positive"], data["negative"], **settings)
     else:
         corpus = {row["_id"]: {"title": row["title"], "text": row["text"]} for row in data.corpus}
-        queries = dict(zip(data.queries["_id"], data.queries["text"]))
+        queries = dict(zip(data.queries["_id"], data.queries["text"], strict=False))
         evaluator = RetrievalEvaluator(queries, corpus, data.qrels, **settings)
     evaluator.split = task.split
     evaluator.language = descriptor.language

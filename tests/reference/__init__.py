@@ -1,0 +1,1 @@
+"""Naive reference implementations the fast st_plus code is tested against."""
