@@ -3,7 +3,8 @@
 Each side runs in its own subprocess (so peak RSS is per side), one after the other:
   * st_plus: one `evaluate_suite` call over all task folders (shared text cache, every Matryoshka dimension
     scored from one encoding pass);
-  * MTEB: `task.evaluate` for the same tasks (built from the same folders), once per dimension.
+  * MTEB: `task.evaluate` for the same tasks (built from the same folders), once per dimension (truncated
+    embeddings renormalised, as st_plus scores them).
 
 Usage:
     python benchmarks/bench_eval_vs_mteb.py [--dims 384 256 128 64] [--tasks examples/data/*/]
@@ -21,6 +22,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,6 +52,7 @@ def _side_mteb(task_dirs: list[str], dims: list[int]) -> dict:
 
     model = load_model("default", device="cpu")
     full = model.get_embedding_dimension()
+    _renormalise_truncated(model)
     tasks = [load_task(d) for d in task_dirs]
     start = time.perf_counter()
     scores: dict = {t.name: {} for t in tasks}
@@ -57,6 +61,28 @@ def _side_mteb(task_dirs: list[str], dims: list[int]) -> dict:
         for task in tasks:
             scores[task.name][str(dim)] = run_mteb(task, model)["main_score"]
     return {"wall": time.perf_counter() - start, "scores": scores}
+
+
+def _renormalise_truncated(model) -> None:
+    """Makes MTEB see what st_plus scores at a truncated dimension: the first dims, renormalised to unit length.
+
+    (sentence-transformers' ``truncate_dim`` truncates after the model's Normalize module, so its rows are not
+    unit vectors; st_plus renormalises, as Matryoshka models are used.)
+    """
+    import torch
+
+    encode = model.encode
+
+    def renormalised_encode(*args, **kwargs):
+        embeddings = encode(*args, **kwargs)
+        if model.truncate_dim is None:
+            return embeddings
+        if isinstance(embeddings, torch.Tensor):
+            return torch.nn.functional.normalize(embeddings, dim=-1)
+        norms = np.linalg.norm(embeddings, axis=-1, keepdims=True)
+        return embeddings / np.clip(norms, 1e-12, None)
+
+    model.encode = renormalised_encode
 
 
 def main() -> None:

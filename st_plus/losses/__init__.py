@@ -1,0 +1,10 @@
+"""Losses: the Consent (CoSENT ranking) family and InfoNCE variants, drop-in for SentenceTransformerTrainer."""
+
+from __future__ import annotations
+
+from st_plus.losses._functional import consent_loss, info_nce_loss
+from st_plus.losses.cached_consent import CachedConsentLoss
+from st_plus.losses.consent import ConsentLoss
+from st_plus.losses.info_nce import InfoNCELoss
+
+__all__ = ["CachedConsentLoss", "ConsentLoss", "InfoNCELoss", "consent_loss", "info_nce_loss"]
