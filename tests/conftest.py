@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests_helpers import CORPUS as _CORPUS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -14,19 +15,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_DATA = REPO_ROOT / "examples" / "data"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-
-_CORPUS = [
-    "the cat sat on the mat",
-    "a dog chased the ball in the park",
-    "my card has not arrived yet",
-    "how do I reset my password",
-    "the weather is sunny and warm today",
-    "stock markets fell sharply on monday",
-    "she plays the violin in an orchestra",
-    "transfer money to another account",
-    "why was my payment declined",
-    "the train to london is delayed",
-]
 
 
 def _word_tokenizer():
@@ -77,7 +65,9 @@ def _wordpiece_tokenizer_dir(path: Path) -> Path:
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
-    tokenizer.train_from_iterator(_CORPUS * 4, trainer=trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials))
+    tokenizer.train_from_iterator(
+        _CORPUS * 4, trainer=trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials)
+    )
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]

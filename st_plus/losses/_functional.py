@@ -56,8 +56,9 @@ def consent_loss(
         A scalar, computed in float32 or higher (low-precision inputs are upcast).
     """
     if scores.shape != labels.shape or scores.ndim != 2:
-        raise ValueError(f"`scores` and `labels` must both be (batch, k), got {tuple(scores.shape)} and "
-                         f"{tuple(labels.shape)}.")
+        raise ValueError(
+            f"`scores` and `labels` must both be (batch, k), got {tuple(scores.shape)} and {tuple(labels.shape)}."
+        )
     if scores.dtype in (torch.float16, torch.bfloat16):
         scores = scores.float()
     labels = labels.to(scores.dtype if labels.is_floating_point() else torch.float32)

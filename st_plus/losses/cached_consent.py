@@ -89,7 +89,7 @@ class CachedConsentLoss(CachedLossMixin, ConsentLoss):
         self.mini_batch_num_tokens = mini_batch_num_tokens
         self.show_progress_bar = show_progress_bar
 
-    def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Tensor:
+    def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Tensor:  # noqa: D102
         return self.forward_cached(list(sentence_features), labels)
 
     def calculate_loss(
@@ -103,7 +103,7 @@ class CachedConsentLoss(CachedLossMixin, ConsentLoss):
             loss = loss.detach()
         return loss
 
-    def get_config_dict(self) -> dict[str, Any]:
+    def get_config_dict(self) -> dict[str, Any]:  # noqa: D102
         return {
             **super().get_config_dict(),
             "mini_batch_size": self.mini_batch_size,
@@ -111,7 +111,7 @@ class CachedConsentLoss(CachedLossMixin, ConsentLoss):
         }
 
     @property
-    def citation(self) -> str:
+    def citation(self) -> str:  # noqa: D102
         return (
             super().citation
             + """

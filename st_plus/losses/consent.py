@@ -118,15 +118,17 @@ class ConsentLoss(nn.Module):
         self.cross_group = cross_group
         self.gather_across_devices = gather_across_devices
 
-    def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Tensor:
+    def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Tensor:  # noqa: D102
         embeddings = embed_columns(self.model, sentence_features)
         return self.compute_loss_from_embeddings(embeddings, labels)
 
     def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor | None) -> Tensor:
         """The loss from the per-column embeddings ``[queries, doc_1, ..., doc_K]`` and the labels."""
         if len(embeddings) < 2:
-            raise ValueError(f"{type(self).__name__} needs a query column and at least one document column, "
-                             f"got {len(embeddings)} column(s).")
+            raise ValueError(
+                f"{type(self).__name__} needs a query column and at least one document column, "
+                f"got {len(embeddings)} column(s)."
+            )
         queries, documents = embeddings[0], torch.stack(embeddings[1:], dim=1)  # (batch, k, dim)
         grades, scored_pairs = self._grades(labels, queries.size(0), documents.size(1), queries.device)
         cross_group = scored_pairs if self.cross_group is None else self.cross_group
@@ -185,7 +187,7 @@ class ConsentLoss(nn.Module):
             f"with {k} document column(s)."
         )
 
-    def get_config_dict(self) -> dict[str, Any]:
+    def get_config_dict(self) -> dict[str, Any]:  # noqa: D102
         return {
             "scale": self.scale,
             "similarity_fct": similarity_fct_name(self.similarity_fct),
@@ -195,10 +197,11 @@ class ConsentLoss(nn.Module):
         }
 
     @property
-    def citation(self) -> str:
+    def citation(self) -> str:  # noqa: D102
         return """
 @article{10531646,
-    author={Huang, Xiang and Peng, Hao and Zou, Dongcheng and Liu, Zhiwei and Li, Jianxin and Liu, Kay and Wu, Jia and Su, Jianlin and Yu, Philip S.},
+    author={Huang, Xiang and Peng, Hao and Zou, Dongcheng and Liu, Zhiwei and Li, Jianxin and Liu, Kay
+            and Wu, Jia and Su, Jianlin and Yu, Philip S.},
     journal={IEEE/ACM Transactions on Audio, Speech, and Language Processing},
     title={CoSENT: Consistent Sentence Embedding via Similarity Ranking},
     year={2024},

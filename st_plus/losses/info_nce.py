@@ -116,11 +116,15 @@ class InfoNCELoss(MultipleNegativesRankingLoss):
             mask = own.repeat(1, len(documents))
         return info_nce_loss(scores, local, candidate_mask=mask, decoupled=self.decoupled)
 
-    def get_config_dict(self) -> dict[str, Any]:
-        return {**super().get_config_dict(), "decoupled": self.decoupled, "in_batch_negatives": self.in_batch_negatives}
+    def get_config_dict(self) -> dict[str, Any]:  # noqa: D102
+        return {
+            **super().get_config_dict(),
+            "decoupled": self.decoupled,
+            "in_batch_negatives": self.in_batch_negatives,
+        }
 
     @property
-    def citation(self) -> str:
+    def citation(self) -> str:  # noqa: D102
         if not self.decoupled:
             return super().citation
         return """

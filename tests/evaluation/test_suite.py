@@ -5,26 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests_helpers import write_jsonl
+from tests_helpers import CORPUS, write_jsonl
 
 from st_plus.data import load_task
 from st_plus.evaluation import EmbeddingCache, build_evaluator, evaluate_suite, results_table
 
-SENTENCES = [
-    "the cat sat on the mat",
-    "a dog chased the ball in the park",
-    "my card has not arrived yet",
-    "how do I reset my password",
-    "the weather is sunny and warm today",
-    "stock markets fell sharply on monday",
-]
+SENTENCES = CORPUS[:6]
 
 
 @pytest.fixture()
 def task_dirs(tmp_path):
     sts = [
         {"sentence1": a, "sentence2": b, "score": float(i % 6)}
-        for i, (a, b) in enumerate(zip(SENTENCES, SENTENCES[1:] + SENTENCES[:1]))
+        for i, (a, b) in enumerate(zip(SENTENCES, SENTENCES[1:] + SENTENCES[:1], strict=True))
     ]
     write_jsonl(tmp_path / "sts" / "test.jsonl", sts)
     (tmp_path / "sts" / "task.json").write_text(json.dumps({"task_type": "STS", "language": "en"}))

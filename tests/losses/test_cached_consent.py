@@ -5,26 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
+from tests_helpers import CORPUS
 
 from st_plus.losses import CachedConsentLoss, ConsentLoss
 
-TEXTS = [
-    "the cat sat on the mat",
-    "a dog chased the ball in the park",
-    "my card has not arrived yet",
-    "how do I reset my password",
-    "the weather is sunny and warm today",
-    "stock markets fell sharply on monday",
-    "she plays the violin in an orchestra",
-    "transfer money to another account",
-    "why was my payment declined",
-    "the train to london is delayed",
-]
+TEXTS = CORPUS
 
 
 def _run(model, loss, columns, labels):
     model.zero_grad()
-    value = loss([model.tokenize(c) for c in columns], labels)
+    value = loss([model.preprocess(c) for c in columns], labels)
     value.backward()
     return value.detach(), [p.grad.detach().clone() for p in model.parameters() if p.grad is not None]
 
@@ -44,26 +34,28 @@ def test_cached_equals_plain_loss_and_gradients(tiny_bert, columns, labels, opti
     actual, actual_grads = _run(tiny_bert, cached, columns, labels)
     assert actual.item() == pytest.approx(expected.item(), abs=1e-5)
     assert len(actual_grads) == len(expected_grads) > 0
-    for ours, theirs in zip(actual_grads, expected_grads):
+    for ours, theirs in zip(actual_grads, expected_grads, strict=True):
         torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
 
 
 def test_cached_inside_matryoshka_equals_plain_inside_matryoshka(tiny_bert):
     columns, labels = [TEXTS[:6], TEXTS[4:10], TEXTS[2:8]], torch.tensor([[1.0, 0.0]] * 6)
     dims = [32, 16, 8]
-    expected, expected_grads = _run(tiny_bert, MatryoshkaLoss(tiny_bert, ConsentLoss(tiny_bert), dims), columns, labels)
+    expected, expected_grads = _run(
+        tiny_bert, MatryoshkaLoss(tiny_bert, ConsentLoss(tiny_bert), dims), columns, labels
+    )
     cached = MatryoshkaLoss(tiny_bert, CachedConsentLoss(tiny_bert, mini_batch_size=2), dims)
     actual, actual_grads = _run(tiny_bert, cached, columns, labels)
     assert actual.item() == pytest.approx(expected.item(), abs=1e-5)
-    for ours, theirs in zip(actual_grads, expected_grads):
+    for ours, theirs in zip(actual_grads, expected_grads, strict=True):
         torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
 
 
 def test_cached_without_gradients_returns_the_loss(tiny_bert):
     columns, labels = [TEXTS[:5], TEXTS[5:10]], torch.tensor([0.1, 0.2, 0.3, 0.4, 0.5])
     with torch.no_grad():
-        plain = ConsentLoss(tiny_bert)([tiny_bert.tokenize(c) for c in columns], labels)
-        cached = CachedConsentLoss(tiny_bert, mini_batch_size=2)([tiny_bert.tokenize(c) for c in columns], labels)
+        plain = ConsentLoss(tiny_bert)([tiny_bert.preprocess(c) for c in columns], labels)
+        cached = CachedConsentLoss(tiny_bert, mini_batch_size=2)([tiny_bert.preprocess(c) for c in columns], labels)
     assert cached.item() == pytest.approx(plain.item(), abs=1e-6)
 
 

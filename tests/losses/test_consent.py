@@ -10,23 +10,15 @@ from datasets import Dataset
 from reference import naive_losses as naive
 from sentence_transformers import util
 from sentence_transformers.sentence_transformer.losses import CoSENTLoss, MatryoshkaLoss
+from tests_helpers import CORPUS
 
 from st_plus.losses import ConsentLoss
 
-TEXTS = [
-    "the cat sat on the mat",
-    "a dog chased the ball in the park",
-    "my card has not arrived yet",
-    "how do I reset my password",
-    "the weather is sunny and warm today",
-    "stock markets fell sharply on monday",
-    "she plays the violin in an orchestra",
-    "transfer money to another account",
-]
+TEXTS = CORPUS[:8]
 
 
 def _features(model, columns):
-    return [model.tokenize(column) for column in columns]
+    return [model.preprocess(column) for column in columns]
 
 
 def _grads(model):
@@ -47,7 +39,7 @@ def test_scored_pairs_equal_cosent_loss_value_and_gradients(tiny_bert):
     actual, actual_grads = _loss_and_grads(tiny_bert, ConsentLoss(tiny_bert), columns, labels)
     assert actual.item() == pytest.approx(expected.item(), abs=1e-6)
     assert len(actual_grads) == len(expected_grads) > 0
-    for ours, theirs in zip(actual_grads, expected_grads):
+    for ours, theirs in zip(actual_grads, expected_grads, strict=True):
         torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-5)
 
 
@@ -192,4 +184,4 @@ def test_trains_graded_lists_with_sentence_transformer_trainer(tiny_bert, tmp_pa
     )
     result = trainer.train()
     assert math.isfinite(result.training_loss)
-    assert any(not torch.equal(a, b) for a, b in zip(before, tiny_bert.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, tiny_bert.parameters(), strict=True))

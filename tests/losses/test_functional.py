@@ -37,7 +37,10 @@ def test_consent_loss_with_in_batch_negatives_matches_naive_reference(cross_grou
         generator = torch.Generator().manual_seed(100 + seed)
         negatives = torch.randn(4, 7, generator=generator, dtype=torch.float64) * 5
         mask = torch.rand(4, 7, generator=generator) > 0.3
-        kept = [[n for n, m in zip(row, row_mask) if m] for row, row_mask in zip(negatives.tolist(), mask.tolist())]
+        kept = [
+            [n for n, m in zip(row, row_mask, strict=True) if m]
+            for row, row_mask in zip(negatives.tolist(), mask.tolist(), strict=True)
+        ]
         expected = naive.consent(scores.tolist(), labels.tolist(), cross_group=cross_group, negatives=kept)
         actual = consent_loss(scores, labels, cross_group=cross_group, negative_scores=negatives, negative_mask=mask)
         assert actual.item() == pytest.approx(expected, rel=1e-12)

@@ -32,8 +32,9 @@ def test_default_is_multiple_negatives_ranking_loss(tiny_model, columns):
     assert InfoNCELoss(tiny_model).compute_loss_from_embeddings(embeddings, None).item() == expected.item()
 
 
-@pytest.mark.parametrize(("decoupled", "in_batch", "columns"), [(True, True, 2), (True, True, 4), (False, False, 3),
-                                                                 (True, False, 4)])
+@pytest.mark.parametrize(
+    ("decoupled", "in_batch", "columns"), [(True, True, 2), (True, True, 4), (False, False, 3), (True, False, 4)]
+)
 def test_variants_match_naive_reference(tiny_model, decoupled, in_batch, columns):
     embeddings = _embeddings(6, columns, seed=columns)
     loss = InfoNCELoss(tiny_model, scale=10.0, decoupled=decoupled, in_batch_negatives=in_batch)

@@ -47,5 +47,5 @@ def info_nce(scores, positive_index, *, allowed=None, decoupled=False):
 
 
 def cosine(u, v):
-    dot = sum(a * b for a, b in zip(u, v))
+    dot = sum(a * b for a, b in zip(u, v, strict=True))
     return dot / (math.sqrt(sum(a * a for a in u)) * math.sqrt(sum(b * b for b in v)))

@@ -1,0 +1,87 @@
+"""Builds the small training slices shipped in ``examples/data/train`` from the project's ``shared/data`` folder.
+
+Deterministic, stdlib only. Each slice avoids the texts of the evaluation slices it could leak into.
+
+Usage:
+    python examples/data/make_training_slices.py [--shared-data PATH] [--force]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import random
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "train"
+DEFAULT_SHARED = HERE.parents[1].parent / "shared" / "data"
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> str:
+    data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def stsb_train(shared: Path) -> list[dict]:
+    """1,000 STS-B train pairs (seed 13); the STS-B test split (shipped for evaluation) is not touched."""
+    rows = read_jsonl(shared / "sts_stsbenchmark_en" / "train.jsonl")
+    test = {(r["sentence1"], r["sentence2"]) for r in read_jsonl(shared / "sts_stsbenchmark_en" / "test.jsonl")}
+    rows = [r for r in rows if (r["sentence1"], r["sentence2"]) not in test]
+    return [{k: r[k] for k in ("sentence1", "sentence2", "score")} for r in random.Random(13).sample(rows, 1000)]
+
+
+def csl_pairs(shared: Path) -> list[dict]:
+    """CSL title -> abstract pairs whose abstract is not in the shipped CSL retrieval slice's corpus."""
+    rows = read_jsonl(shared / "train_csl_title_abstract_zh" / "train.jsonl")
+    corpus = {r["text"] for r in read_jsonl(HERE / "retrieval_csl_title2abstract_zh" / "corpus.jsonl")}
+    titles = {r["text"] for r in read_jsonl(HERE / "retrieval_csl_title2abstract_zh" / "queries.jsonl")}
+    kept = [r for r in rows if r["positive"] not in corpus and r["anchor"] not in titles]
+    return [{"anchor": r["anchor"], "positive": r["positive"]} for r in kept]
+
+
+SLICES = {
+    "stsb_train_en.jsonl": (
+        stsb_train,
+        "STS-B train (sentence-transformers' stsbenchmark via text2vec), 1,000 "
+        "pairs sampled with seed 13; scores CC BY-SA 4.0, sentences under their sources' terms",
+    ),
+    "csl_title_abstract_zh.jsonl": (
+        csl_pairs,
+        "CSL ts/dev title -> abstract pairs (Apache-2.0, "
+        "https://github.com/ydli-ai/CSL), minus every pair whose abstract or title is in "
+        "the shipped retrieval_csl_title2abstract_zh slice",
+    ),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared-data", type=Path, default=DEFAULT_SHARED)
+    parser.add_argument("--force", action="store_true", help="overwrite existing files")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    lines = ["# Training slices", "", "Small training sets for tests and examples (built by "
+             "`examples/data/make_training_slices.py`).", "", "| file | rows | source and licence | sha256 |",
+             "|---|---|---|---|"]  # fmt: skip
+    for name, (build, note) in SLICES.items():
+        path = OUT / name
+        if path.exists() and not args.force:
+            raise SystemExit(f"{path} exists; pass --force to rebuild it")
+        rows = build(args.shared_data)
+        digest = write_jsonl(path, rows)
+        lines.append(f"| `{name}` | {len(rows):,} | {note} | `{digest}` |")
+    (OUT / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""RankSynchronizedBatchSampler: one dataset per global step, sliced across processes; strategies; lengths."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import torch
+from torch.utils.data import BatchSampler, ConcatDataset, SequentialSampler
+
+from st_plus.training import RankSynchronizedBatchSampler, global_step_datasets
+
+SIZES = [40, 100, 24]
+
+
+def _sampler(world_size=1, batch_size=4, sizes=SIZES, **options):
+    datasets = [list(range(size)) for size in sizes]
+    children = [BatchSampler(SequentialSampler(d), batch_size=batch_size, drop_last=False) for d in datasets]
+    return RankSynchronizedBatchSampler(
+        ConcatDataset(datasets), children, torch.Generator(), seed=3, world_size=world_size, **options
+    )
+
+
+def _dataset_of(index):
+    bounds = [0, 40, 140, 164]
+    return next(d for d in range(3) if bounds[d] <= index < bounds[d + 1])
+
+
+@pytest.mark.parametrize("world_size", [1, 2, 4])
+@pytest.mark.parametrize("strategy", ["proportional", "temperature", "round_robin"])
+@pytest.mark.parametrize("cross_task", [False, True])
+def test_every_global_step_is_one_dataset_sliced_over_the_processes(world_size, strategy, cross_task):
+    sampler = _sampler(world_size, strategy=strategy, temperature=2.0, cross_task=cross_task)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) and len(batches) % world_size == 0
+    for start in range(0, len(batches), world_size):
+        group = batches[start : start + world_size]
+        datasets = {_dataset_of(i) for batch in group for i in batch}
+        assert len(datasets) == 1  # every process on the same dataset at this step
+        assert all(len(batch) == 4 for batch in group)
+        flat = [i for batch in group for i in batch]
+        assert len(set(flat)) == len(flat)  # processes get disjoint slices of one global batch
+
+
+def test_proportional_uses_each_row_at_most_once_and_each_dataset_by_size():
+    sampler = _sampler(world_size=2)
+    rows = [i for batch in sampler for i in batch]
+    assert len(rows) == len(set(rows))
+    assert Counter(global_step_datasets(sampler)) == {0: 40 // 8, 1: 100 // 8, 2: 24 // 8}
+
+
+def test_round_robin_takes_datasets_in_turn_until_the_smallest_runs_out():
+    sampler = _sampler(world_size=2, strategy="round_robin")
+    assert global_step_datasets(sampler) == [0, 1, 2] * (24 // 8)
+
+
+def test_cross_task_steps_hold_every_dataset_in_order_until_the_largest_is_seen():
+    sampler = _sampler(world_size=2, cross_task=True)
+    assert global_step_datasets(sampler) == [0, 1, 2] * (100 // 8)
+
+
+def test_temperature_flattens_the_dataset_mix():
+    proportional = Counter(global_step_datasets(_sampler(sizes=[1000, 40], strategy="temperature", temperature=1.0)))
+    flat = Counter(global_step_datasets(_sampler(sizes=[1000, 40], strategy="temperature", temperature=100.0)))
+    assert flat[1] > proportional[1] * 3
+    assert sum(flat.values()) == sum(proportional.values()) == 1000 // 4 + 40 // 4
+
+
+def test_per_dataset_batch_sizes():
+    sampler = _sampler(world_size=2, batch_sizes=[2, 10, 4])
+    for batch in sampler:
+        assert len(batch) == {0: 2, 1: 10, 2: 4}[_dataset_of(batch[0])]
+
+
+def test_order_is_reproducible_per_epoch_and_changes_between_epochs():
+    first, again = _sampler(), _sampler()
+    assert list(first) == list(again)
+    again.set_epoch(1)
+    assert list(first) != list(again)
+
+
+def test_configure_passes_options_through_the_trainer_factory_call():
+    factory = RankSynchronizedBatchSampler.configure(strategy="round_robin", world_size=2)
+    datasets = [list(range(16)), list(range(16))]
+    children = [BatchSampler(SequentialSampler(d), 4, False) for d in datasets]
+    sampler = factory(ConcatDataset(datasets), batch_samplers=children, generator=None, seed=0)
+    assert sampler.strategy == "round_robin" and len(sampler) == 2 * 2 * 2
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"strategy": "random"}, "`strategy` must be"),
+        ({"temperature": 0}, "`temperature` must be > 0"),
+        ({"batch_sizes": [4, 4]}, "`batch_sizes` needs one size"),
+        ({"batch_sizes": [64, 4, 4]}, "fewer rows than one global batch"),
+    ],
+)
+def test_rejects_bad_options(options, match):
+    with pytest.raises(ValueError, match=match):
+        _sampler(**options)
