@@ -41,7 +41,7 @@ def _model():
 def _stsb_rows(limit=None):
     from st_plus.data import load_training_rows
 
-    rows = load_training_rows(DATA / "train" / "stsb_train_en.jsonl")
+    rows = load_training_rows(REPO / "examples" / "training_data" / "stsb_train_en.jsonl")
     rows = rows.map(lambda r: {"score": r["score"] / 5.0})
     return rows if limit is None else rows.select(range(min(limit, len(rows))))
 
@@ -165,7 +165,7 @@ def _csl_split():
 
     from st_plus.data import load_training_rows
 
-    rows = load_training_rows(DATA / "train" / "csl_title_abstract_zh.jsonl")
+    rows = load_training_rows(REPO / "examples" / "training_data" / "csl_title_abstract_zh.jsonl")
     order = list(range(len(rows)))
     random.Random(5).shuffle(order)
     return rows.select(order[200:]), rows.select(order[:200]), Dataset

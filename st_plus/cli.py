@@ -76,8 +76,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             show_progress_bar=not args.json and not args.quiet,
             dtype=args.dtype,
             model_name="default" if args.model == "default" else Path(str(args.model)).name,
+            overwrite=args.overwrite,
         )
-    except ValueError as exc:
+    except (ValueError, FileExistsError) as exc:
         raise _CliError(str(exc)) from None
     if args.json:
         for task, result in zip(tasks, results, strict=False):
@@ -108,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", help="Split to evaluate (default: task.json's, else test/validation/dev)")
     ev.add_argument("--truncate-dims", type=int, nargs="+", metavar="DIM", help="Matryoshka dimensions to score too")
     ev.add_argument("--output", help="Write MTEB-layout result files and results.md here")
+    ev.add_argument(
+        "--overwrite", action="store_true", help="Replace result files in --output that st_plus did not write"
+    )
     ev.add_argument("--json", action="store_true", help="Print one JSON object per task instead of the table")
     ev.add_argument("--batch-size", type=int, default=32)
     ev.add_argument("--device", default=None, help="e.g. cpu, cuda (default: best available)")

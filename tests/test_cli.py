@@ -58,6 +58,18 @@ def test_eval_table_truncate_dims_and_result_files(tiny_model_dir, sts_dir, tmp_
     assert entry["hf_subset"] == "default" and "main_score" in entry and "dim_8" in entry
 
 
+def test_eval_never_replaces_a_result_file_it_did_not_write(tiny_model_dir, sts_dir, tmp_path, capsys):
+    out = tmp_path / "results"
+    args = ["eval", "--model", str(tiny_model_dir), "--task-type", "STS", "--output", str(out), "--quiet"]
+    assert main([*args, str(sts_dir)]) == 0
+    [result_file] = list(out.glob("*/no_revision_available/sts.json"))
+    result_file.write_text("my own notes")
+    assert main([*args, str(sts_dir)]) == 2
+    assert "was not written by st_plus" in capsys.readouterr().err
+    assert result_file.read_text() == "my own notes"
+    assert main([*args, "--overwrite", str(sts_dir)]) == 0
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

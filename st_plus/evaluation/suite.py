@@ -118,22 +118,60 @@ def _rounded(value: Any) -> Any:
     return value
 
 
-def write_mteb_results(results: Sequence[TaskResult], output_dir: str | Path, *, model_name: str) -> Path:
+def _result_folder(output_dir: str | Path, model_name: str) -> Path:
+    return Path(output_dir) / model_name.replace("/", "__") / "no_revision_available"
+
+
+def _written_by_st_plus(path: Path) -> bool:
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        entries = [e for split in payload["scores"].values() for e in split]
+        return all(str(e.get("evaluated_with", "")).startswith("st_plus") for e in entries)
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        return False
+
+
+def check_results_writable(
+    output_dir: str | Path, *, model_name: str, task_names: Sequence[str], overwrite: bool = False
+) -> None:
+    """Refuses to replace result files st_plus did not write (e.g. MTEB's own, or a user's), unless ``overwrite``.
+
+    Files a previous st_plus evaluation wrote are refreshed. Called before any encoding.
+
+    Raises:
+        FileExistsError: Naming the first foreign file.
+    """
+    if overwrite:
+        return
+    folder = _result_folder(output_dir, model_name)
+    for name in [*task_names, "results.md"]:
+        path = folder / (name if name.endswith(".md") else f"{name}.json")
+        if path.exists() and not (path.suffix == ".md" or _written_by_st_plus(path)):
+            raise FileExistsError(f"{path} exists and was not written by st_plus; move it or pass overwrite=True.")
+
+
+def write_mteb_results(
+    results: Sequence[TaskResult], output_dir: str | Path, *, model_name: str, overwrite: bool = False
+) -> Path:
     """Writes one MTEB-format result file per task under ``output_dir/<model>/no_revision_available/``.
 
     The layout and schema are MTEB's, so ``mteb.TaskResult.from_disk`` and MTEB's result tooling read them. Scores
-    are rounded to 5 decimals as in MTEB's files.
+    are rounded to 5 decimals as in MTEB's files. Result files st_plus did not write are never replaced unless
+    ``overwrite`` (see :func:`check_results_writable`).
 
     Returns:
         The folder the files were written to.
     """
+    check_results_writable(
+        output_dir, model_name=model_name, task_names=[r.task_name for r in results], overwrite=overwrite
+    )
     try:
         from importlib.metadata import version
 
         mteb_version = version("mteb")
     except Exception:  # noqa: BLE001 - mteb is optional; the field only marks the (v2) file format
         mteb_version = "2.0.0"
-    folder = Path(output_dir) / model_name.replace("/", "__") / "no_revision_available"
+    folder = _result_folder(output_dir, model_name)
     folder.mkdir(parents=True, exist_ok=True)
     for result in results:
         split = result.split or "test"
@@ -203,6 +241,7 @@ def evaluate_suite(
     show_progress_bar: bool = True,
     dtype: str = "float32",
     model_name: str | None = None,
+    overwrite: bool = False,
 ) -> list[TaskResult]:
     """Evaluates ``model`` on several task folders, encoding each distinct (prompt, text) only once.
 
@@ -221,6 +260,7 @@ def evaluate_suite(
         show_progress_bar: Progress over tasks and while encoding.
         dtype: ``"float32"`` or ``"bfloat16"`` encoding (see :class:`EmbeddingCache`).
         model_name: Name of the model's result folder (default: from the model).
+        overwrite: Replace result files that st_plus did not write (checked before any encoding).
 
     Returns:
         One :class:`TaskResult` per task, in order.
@@ -241,6 +281,9 @@ def evaluate_suite(
                 prompts=task.descriptor.prompts or task_prompts,
             )
         )
+    model_name = model_name or model_name_of(model)
+    if output_dir is not None:
+        check_results_writable(output_dir, model_name=model_name, task_names=names, overwrite=overwrite)
     cache = EmbeddingCache(model, batch_size=batch_size, show_progress_bar=show_progress_bar, dtype=dtype)
     results = []
     progress = tqdm(evaluators, desc="Tasks", disable=not show_progress_bar, unit="task")
@@ -256,6 +299,6 @@ def evaluate_suite(
         cache.texts_requested,
     )
     if output_dir is not None:
-        folder = write_mteb_results(results, output_dir, model_name=model_name or model_name_of(model))
+        folder = write_mteb_results(results, output_dir, model_name=model_name, overwrite=overwrite)
         (folder / "results.md").write_text(results_table(results) + "\n", encoding="utf-8")
     return results

@@ -95,3 +95,16 @@ def test_results_table_has_average_row(tiny_model, task_dirs):
     table = results_table(results)
     assert table.splitlines()[0].startswith("| task | type |")
     assert "**average**" in table
+
+
+def test_results_written_by_st_plus_are_refreshed_but_foreign_files_are_kept(tiny_model, task_dirs, tmp_path):
+    out = tmp_path / "results"
+    evaluate_suite(tiny_model, task_dirs, output_dir=out, model_name="m", show_progress_bar=False)
+    evaluate_suite(tiny_model, task_dirs, output_dir=out, model_name="m", show_progress_bar=False)  # ours: refreshed
+    foreign = out / "m" / "no_revision_available" / "sts.json"
+    foreign.write_text('{"scores": {"test": [{"main_score": 1.0}]}}')
+    with pytest.raises(FileExistsError, match="was not written by st_plus"):
+        evaluate_suite(tiny_model, task_dirs, output_dir=out, model_name="m", show_progress_bar=False)
+    assert foreign.read_text() == '{"scores": {"test": [{"main_score": 1.0}]}}'
+    evaluate_suite(tiny_model, task_dirs, output_dir=out, model_name="m", show_progress_bar=False, overwrite=True)
+    assert "st_plus" in foreign.read_text()

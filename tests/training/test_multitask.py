@@ -147,8 +147,8 @@ def test_multitask_recipe_trains_the_bundled_model_on_shipped_real_data(tmp_path
 
     model = load_model("default", device="cpu")  # a fresh copy: training changes it
     banking = load_labelled_texts(EXAMPLES_DATA / "classification_banking77_en" / "train.jsonl.gz").select(range(400))
-    stsb = load_training_rows(EXAMPLES_DATA / "train" / "stsb_train_en.jsonl").select(range(200))
-    csl = load_training_rows(EXAMPLES_DATA / "train" / "csl_title_abstract_zh.jsonl").select(range(200))
+    stsb = load_training_rows(EXAMPLES_DATA.parent / "training_data" / "stsb_train_en.jsonl").select(range(200))
+    csl = load_training_rows(EXAMPLES_DATA.parent / "training_data" / "csl_title_abstract_zh.jsonl").select(range(200))
     tasks = [
         TrainingTask("banking77", "classification", banking),
         TrainingTask("stsb", "sts", stsb, weight=0.8),

@@ -1,9 +1,9 @@
-"""Builds the small training slices shipped in ``examples/data/train`` from the project's ``shared/data`` folder.
+"""Builds the small training slices shipped in ``examples/training_data`` from the project's ``shared/data`` folder.
 
 Deterministic, stdlib only. Each slice avoids the texts of the evaluation slices it could leak into.
 
 Usage:
-    python examples/data/make_training_slices.py [--shared-data PATH] [--force]
+    python examples/training_data/make_training_slices.py [--shared-data PATH] [--force]
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import random
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE / "train"
+OUT = HERE
+EVAL = HERE.parent / "data"
 DEFAULT_SHARED = HERE.parents[1].parent / "shared" / "data"
 
 
@@ -43,8 +44,8 @@ def stsb_train(shared: Path) -> list[dict]:
 def csl_pairs(shared: Path) -> list[dict]:
     """CSL title -> abstract pairs whose abstract is not in the shipped CSL retrieval slice's corpus."""
     rows = read_jsonl(shared / "train_csl_title_abstract_zh" / "train.jsonl")
-    corpus = {r["text"] for r in read_jsonl(HERE / "retrieval_csl_title2abstract_zh" / "corpus.jsonl")}
-    titles = {r["text"] for r in read_jsonl(HERE / "retrieval_csl_title2abstract_zh" / "queries.jsonl")}
+    corpus = {r["text"] for r in read_jsonl(EVAL / "retrieval_csl_title2abstract_zh" / "corpus.jsonl")}
+    titles = {r["text"] for r in read_jsonl(EVAL / "retrieval_csl_title2abstract_zh" / "queries.jsonl")}
     kept = [r for r in rows if r["positive"] not in corpus and r["anchor"] not in titles]
     return [{"anchor": r["anchor"], "positive": r["positive"]} for r in kept]
 
@@ -69,9 +70,8 @@ def main() -> None:
     parser.add_argument("--shared-data", type=Path, default=DEFAULT_SHARED)
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
     args = parser.parse_args()
-    OUT.mkdir(exist_ok=True)
     lines = ["# Training slices", "", "Small training sets for tests and examples (built by "
-             "`examples/data/make_training_slices.py`).", "", "| file | rows | source and licence | sha256 |",
+             "`examples/training_data/make_training_slices.py`).", "", "| file | rows | source and licence | sha256 |",
              "|---|---|---|---|"]  # fmt: skip
     for name, (build, note) in SLICES.items():
         path = OUT / name

@@ -1,0 +1,55 @@
+"""The examples run as a user would run them (bundled model, shipped real data)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(command: list[str], **env: str) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **env}
+    completed = subprocess.run(
+        command, capture_output=True, text=True, cwd=REPO, env=full_env, timeout=900, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed
+
+
+@pytest.mark.real
+def test_train_multitask_fast_on_shipped_data(tmp_path):
+    out = tmp_path / "model"
+    completed = _run(
+        [sys.executable, "examples/train_multitask.py", "--fast", "--cross-task", "--output-dir", str(out)]
+    )
+    assert "training loss" in completed.stdout and (out / "modules.json").exists()
+
+
+@pytest.mark.real
+def test_train_multitask_refuses_a_non_empty_output_dir(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    completed = subprocess.run(
+        [sys.executable, "examples/train_multitask.py", "--fast", "--output-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=REPO, timeout=300, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 2 and "is not empty" in completed.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.real
+@pytest.mark.distributed
+def test_train_multitask_with_two_cpu_processes_and_gathered_negatives():
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    if accelerate is None:
+        pytest.skip("the accelerate launcher is not installed")
+    command = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no",
+               "examples/train_multitask.py", "--fast", "--gather"]  # fmt: skip
+    completed = _run(command, ACCELERATE_USE_CPU="true", OMP_NUM_THREADS="1")
+    assert completed.stdout.count("training loss") == 1  # printed by the main process only
