@@ -1,0 +1,27 @@
+"""Hard-negative mining: dense / BM25 / hybrid retrieval, rank bands and a false-negative guard."""
+
+from __future__ import annotations
+
+from st_plus.mining._text import bm25_tokenize, normalize_text
+from st_plus.mining.miner import MiningResult, mine_hard_negatives
+from st_plus.mining.retrievers import (
+    BM25Retriever,
+    CorpusEmbeddingStore,
+    DenseRetriever,
+    HybridRetriever,
+    model_fingerprint,
+    reciprocal_rank_fusion,
+)
+
+__all__ = [
+    "BM25Retriever",
+    "CorpusEmbeddingStore",
+    "DenseRetriever",
+    "HybridRetriever",
+    "MiningResult",
+    "bm25_tokenize",
+    "mine_hard_negatives",
+    "model_fingerprint",
+    "normalize_text",
+    "reciprocal_rank_fusion",
+]

@@ -1,0 +1,269 @@
+"""Hard-negative mining: candidates from a retriever, a rank band, and a false-negative guard."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from datasets import Dataset
+from sentence_transformers import SentenceTransformer
+
+from st_plus.mining._text import normalize_text
+from st_plus.mining.retrievers import BM25Retriever, CorpusEmbeddingStore, DenseRetriever, HybridRetriever
+
+logger = logging.getLogger(__name__)
+
+Method = Literal["dense", "bm25", "hybrid"]
+
+
+@dataclass
+class MiningResult:
+    """What :func:`mine_hard_negatives` returns.
+
+    Attributes:
+        dataset: The mined rows, in the requested output format.
+        dropped: Rows that could not be mined, with ``row`` (input index) and ``reason``.
+        candidates: Per kept row, the guarded ranked candidate list (corpus indices, best first, at least as deep
+            as the band): replacements during training come from it.
+        corpus: The corpus texts the indices refer to.
+        stats: Counts and timings for the summary.
+    """
+
+    dataset: Dataset
+    dropped: list[dict[str, Any]]
+    candidates: list[list[int]]
+    corpus: list[str]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line: rows in/out, negatives per row, time."""
+        s = self.stats
+        return (
+            f"mined {s['rows_out']:,} of {s['rows_in']:,} rows ({len(self.dropped):,} dropped), "
+            f"{s['negatives_per_row']} negatives per row, method {s['method']}, {s['seconds']:.1f}s"
+        )
+
+
+@dataclass
+class _Guard:
+    """The false-negative guard of one row: ``guard(doc)`` is True when ``doc`` may be a negative."""
+
+    known: set[int]
+    known_normalized: set[str]
+    group: Any
+    limit: float | None
+    query: Any
+    normalized: list[str]
+    doc_groups: dict[int, set[Any]]
+    doc_embeddings: Any
+
+    def __call__(self, doc: int) -> bool:
+        if doc < 0 or doc in self.known or self.normalized[doc] in self.known_normalized:
+            return False
+        if self.group is not None and self.group in self.doc_groups.get(doc, ()):
+            return False
+        return self.limit is None or float(self.doc_embeddings[doc] @ self.query) < self.limit
+
+
+def _validate(dataset: Dataset, anchor: str, positive: str, group: str | None) -> None:
+    for name, column in (("anchor_column", anchor), ("positive_column", positive), ("group_column", group)):
+        if column is not None and column not in dataset.column_names:
+            raise ValueError(f"`{name}` {column!r} is not a column; columns are {dataset.column_names}.")
+    if len(dataset) == 0:
+        raise ValueError("The dataset is empty: nothing to mine.")
+
+
+def mine_hard_negatives(
+    dataset: Dataset,
+    model: SentenceTransformer | None = None,
+    *,
+    corpus: Sequence[str] | None = None,
+    method: Method = "hybrid",
+    range_min: int = 10,
+    range_max: int = 100,
+    num_negatives: int = 7,
+    sampling: Literal["random", "top"] = "random",
+    max_positive_ratio: float | None = 0.95,
+    anchor_column: str = "anchor",
+    positive_column: str = "positive",
+    group_column: str | None = None,
+    output_format: Literal["n-tuple", "graded-list"] = "n-tuple",
+    output_scores: bool = False,
+    too_few: Literal["skip", "pad"] = "skip",
+    hybrid_weights: tuple[float, float] = (1.0, 1.0),
+    chinese_tokenizer: str = "jieba",
+    store: CorpusEmbeddingStore | None = None,
+    candidate_depth: int | None = None,
+    seed: int = 42,
+) -> MiningResult:
+    """Mines hard negatives "hard but not too hard", never returning a known or likely positive.
+
+    For each row, the retriever ranks the corpus (default: every distinct positive of the dataset, plus
+    ``corpus``) against the anchor. Candidates are removed when they are (1) a known positive of the anchor
+    (all positives of every row with the same anchor text), (2) an exact or whitespace/case-normalised duplicate
+    of one, (3) from the same group as the row (``group_column``, e.g. the Debian source package), or (4) scored
+    (dense cosine) at or above ``max_positive_ratio`` x the positive's score (NV-Retriever's TopK-PercPos).
+    As in sentence-transformers' ``mine_hard_negatives``, the band is positions ``[range_min, range_max)`` (0-based)
+    of what the guard leaves of the top ``range_max + p`` retrieved documents (``p``: the most positives any query
+    has), so with ``method="dense"``, ``sampling="top"`` and ``max_positive_ratio = 1 - relative_margin`` both
+    miners return the same negatives. Negatives are the top ones of the band or a random sample.
+
+    Args:
+        dataset: Rows with ``anchor_column`` and ``positive_column`` (extra columns are ignored).
+        model: Embedding model (needed for ``dense`` / ``hybrid`` and for guard 4).
+        corpus: Extra candidate documents.
+        method: ``"dense"``, ``"bm25"`` or ``"hybrid"`` (reciprocal-rank fusion of both).
+        range_min: First usable position after the guard (skips the very hardest candidates).
+        range_max: End of the band.
+        num_negatives: Negatives per row.
+        sampling: ``"top"`` (the first ones in the band) or ``"random"``.
+        max_positive_ratio: Guard 4 threshold; ``None`` disables it.
+        anchor_column: The query column.
+        positive_column: The positive column.
+        group_column: Rows sharing this key are never each other's negatives.
+        output_format: ``"n-tuple"`` (anchor, positive, negative_1..n) for MNRL / InfoNCE, or ``"graded-list"``
+            (query, doc_1..doc_{n+1}, label = [1, 0, ...]) for :class:`~st_plus.losses.ConsentLoss`.
+        output_scores: Add ``positive_score`` and ``negative_i_score`` columns (dense cosine; n-tuple only).
+        too_few: When the band holds fewer than ``num_negatives`` candidates: ``"skip"`` the row (recorded in
+            ``dropped``) or ``"pad"`` with random guarded corpus documents from outside the band.
+        hybrid_weights: RRF weights (dense, BM25).
+        chinese_tokenizer: ``"jieba"`` or ``"bigrams"`` for BM25.
+        store: Embedding store reused across calls (e.g. by the dynamic sampler).
+        candidate_depth: Keep each row's guarded ranking this deep in ``MiningResult.candidates`` (default: the
+            band's depth), e.g. for replacements during training.
+        seed: Seed of the sampling.
+
+    Returns:
+        A :class:`MiningResult`.
+    """
+    start = time.perf_counter()
+    _validate(dataset, anchor_column, positive_column, group_column)
+    if not 0 <= range_min < range_max:
+        raise ValueError(f"Need 0 <= range_min < range_max, got range_min={range_min}, range_max={range_max}.")
+    if num_negatives < 1:
+        raise ValueError(f"`num_negatives` must be >= 1, got {num_negatives}.")
+    if method not in ("dense", "bm25", "hybrid"):
+        raise ValueError(f"`method` must be 'dense', 'bm25' or 'hybrid', got {method!r}.")
+    if model is None and (method != "bm25" or max_positive_ratio is not None):
+        raise ValueError(f"method={method!r} / max_positive_ratio={max_positive_ratio} need a `model`.")
+    if output_scores and output_format != "n-tuple":
+        raise ValueError("`output_scores` is only available with output_format='n-tuple'.")
+
+    anchors: list[str] = dataset[anchor_column]
+    positives: list[str] = dataset[positive_column]
+    groups: list[Any] | None = dataset[group_column] if group_column else None
+
+    # The corpus: distinct positives, then extra documents. Groups per document (for guard 3).
+    texts: list[str] = list(dict.fromkeys([*positives, *(corpus or [])]))
+    index_of = {text: i for i, text in enumerate(texts)}
+    doc_groups: dict[int, set[Any]] = defaultdict(set)
+    if groups is not None:
+        for text, group in zip(positives, groups, strict=True):
+            doc_groups[index_of[text]].add(group)
+    normalized = [normalize_text(text) for text in texts]
+    positives_of: dict[str, set[int]] = defaultdict(set)
+    for anchor, positive in zip(anchors, positives, strict=True):
+        positives_of[anchor].add(index_of[positive])
+
+    store = store or CorpusEmbeddingStore()
+    dense = DenseRetriever(model, store=store) if model is not None else None
+    if method == "bm25":
+        retriever: Any = BM25Retriever(chinese=chinese_tokenizer)
+    elif method == "dense":
+        retriever = dense
+    else:
+        retriever = HybridRetriever(dense, BM25Retriever(chinese=chinese_tokenizer), weights=hybrid_weights)
+    retriever.fit(texts)
+    unique_anchors = list(dict.fromkeys(anchors))
+    # As sentence-transformers' miner: the band is taken from the top range_max + (most positives of a query)
+    # retrieved documents, after the guard; `candidate_depth` keeps a deeper guarded list for later replacements.
+    band_depth = range_max + max(len(known) for known in positives_of.values())
+    depth = min(len(texts), max(band_depth, candidate_depth or 0))
+    _, ranked = retriever.search(unique_anchors, depth)
+    ranking_of = {anchor: ranked[i] for i, anchor in enumerate(unique_anchors)}
+
+    doc_embeddings = query_embeddings = None
+    if model is not None:
+        doc_embeddings = dense.corpus_embeddings if dense.corpus_embeddings is not None else None
+        if doc_embeddings is None:
+            doc_embeddings = store.encode(model, texts, role="document")
+        query_embeddings = dict(zip(unique_anchors, store.encode(model, unique_anchors, role="query"), strict=True))
+
+    rng = random.Random(seed)
+    rows: dict[str, list[Any]] = defaultdict(list)
+    dropped: list[dict[str, Any]] = []
+    kept_candidates: list[list[int]] = []
+    for row, (anchor, positive) in enumerate(zip(anchors, positives, strict=True)):
+        known = positives_of[anchor]
+        known_normalized = {normalized[i] for i in known}
+        group = groups[row] if groups is not None else None
+        positive_score = None
+        limit = query = None
+        if query_embeddings is not None:
+            query = query_embeddings[anchor]
+            positive_score = float(doc_embeddings[index_of[positive]] @ query)
+            if max_positive_ratio is not None:
+                limit = max_positive_ratio * positive_score
+
+        allowed = _Guard(known, known_normalized, group, limit, query, normalized, doc_groups, doc_embeddings)
+        ranking = [int(doc) for doc in ranking_of[anchor]]
+        band = [doc for doc in ranking[:band_depth] if allowed(doc)][range_min:range_max]
+        guarded = [doc for doc in ranking if allowed(doc)]
+        if len(band) >= num_negatives:
+            chosen = band[:num_negatives] if sampling == "top" else rng.sample(band, num_negatives)
+        elif too_few == "pad":
+            in_band = set(band)
+            outside = [doc for doc in range(len(texts)) if doc not in in_band and allowed(doc)]
+            if len(band) + len(outside) < num_negatives:
+                dropped.append({"row": row, anchor_column: anchor, "reason": "corpus too small for padding"})
+                continue
+            chosen = band + rng.sample(outside, num_negatives - len(band))
+        else:
+            dropped.append(
+                {
+                    "row": row,
+                    anchor_column: anchor,
+                    "reason": f"only {len(band)} candidate(s) in ranks [{range_min}, {range_max}) after the "
+                    f"false-negative guard, {num_negatives} needed",
+                }
+            )
+            continue
+        kept_candidates.append(guarded)
+        if output_format == "n-tuple":
+            rows["anchor"].append(anchor)
+            rows["positive"].append(positive)
+            for j, doc in enumerate(chosen, start=1):
+                rows[f"negative_{j}"].append(texts[doc])
+            if output_scores:
+                rows["positive_score"].append(positive_score)
+                for j, doc in enumerate(chosen, start=1):
+                    rows[f"negative_{j}_score"].append(float(doc_embeddings[doc] @ query))
+        else:
+            rows["query"].append(anchor)
+            rows["doc_1"].append(positive)
+            for j, doc in enumerate(chosen, start=2):
+                rows[f"doc_{j}"].append(texts[doc])
+            rows["label"].append([1.0] + [0.0] * num_negatives)
+    if output_scores and output_format == "n-tuple":
+        order = ["anchor", "positive", *(f"negative_{j}" for j in range(1, num_negatives + 1))]
+        order += ["positive_score", *(f"negative_{j}_score" for j in range(1, num_negatives + 1))]
+        rows = {key: rows[key] for key in order}
+    stats = {
+        "rows_in": len(dataset),
+        "rows_out": len(kept_candidates),
+        "negatives_per_row": num_negatives,
+        "method": method,
+        "corpus_size": len(texts),
+        "seconds": time.perf_counter() - start,
+    }
+    result = MiningResult(Dataset.from_dict(dict(rows)), dropped, kept_candidates, texts, stats)
+    logger.info(result.summary())
+    return result
+
+
+__all__ = ["MiningResult", "mine_hard_negatives"]
