@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from st_plus.mining._text import bm25_tokenize, normalize_text
+from st_plus.mining.filtering import FilterResult, consistency_filter
+from st_plus.mining.group_sampler import GroupAwareBatchSampler
 from st_plus.mining.miner import MiningResult, mine_hard_negatives
 from st_plus.mining.retrievers import (
     BM25Retriever,
@@ -17,9 +19,12 @@ __all__ = [
     "BM25Retriever",
     "CorpusEmbeddingStore",
     "DenseRetriever",
+    "FilterResult",
+    "GroupAwareBatchSampler",
     "HybridRetriever",
     "MiningResult",
     "bm25_tokenize",
+    "consistency_filter",
     "mine_hard_negatives",
     "model_fingerprint",
     "normalize_text",

@@ -11,7 +11,9 @@ from st_plus.mining import mine_hard_negatives
 
 @pytest.fixture(scope="module")
 def csl_pairs():
-    return load_training_rows(EXAMPLES_DATA.parent / "training_data" / "csl_title_abstract_zh.jsonl").select(range(150))
+    return load_training_rows(EXAMPLES_DATA.parent / "training_data" / "csl_title_abstract_zh.jsonl").select(
+        range(150)
+    )
 
 
 @pytest.mark.real

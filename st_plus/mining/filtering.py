@@ -1,0 +1,142 @@
+"""Consistency filtering of weakly-supervised pairs (E5, contrastors, Conan-embedding's pre-training filter)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from datasets import Dataset
+from sentence_transformers import SentenceTransformer
+
+from st_plus.mining.retrievers import CorpusEmbeddingStore, DenseRetriever
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FilterResult:
+    """What :func:`consistency_filter` returns: kept rows, and every dropped row with its reason and score."""
+
+    dataset: Dataset
+    dropped: list[dict[str, Any]]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line: rows in/out, time."""
+        s = self.stats
+        return (
+            f"kept {s['rows_out']:,} of {s['rows_in']:,} rows ({len(self.dropped):,} dropped: "
+            f"{s['dropped_rank']:,} positive not in top {s['top_k']}, {s['dropped_score']:,} score < "
+            f"{s['min_score']}), {s['seconds']:.1f}s"
+        )
+
+    def write_dropped(self, path: str | Path) -> Path:
+        """Writes the dropped rows (with ``reason``, ``score``, ``rank``) as JSON lines; refuses to overwrite."""
+        path = Path(path)
+        if path.exists():
+            raise FileExistsError(f"{path} exists; choose another file for the dropped rows.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            for row in self.dropped:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+        return path
+
+
+def consistency_filter(
+    dataset: Dataset,
+    model: SentenceTransformer,
+    *,
+    top_k: int | None = 2,
+    min_score: float | None = None,
+    corpus: Sequence[str] | None = None,
+    anchor_column: str = "anchor",
+    positive_column: str = "positive",
+    store: CorpusEmbeddingStore | None = None,
+) -> FilterResult:
+    """Keeps a pair only if the model agrees with it (consistency filtering).
+
+    The positive must rank in the anchor's top ``top_k`` among the corpus (E5 / contrastors, k = 2) and/or their
+    cosine must be at least ``min_score`` (Conan-embedding: 0.4 with a trained model).
+
+    Dropped rows are returned with their ``reason``, ``score`` and ``rank`` (nothing disappears silently); write
+    them with :meth:`FilterResult.write_dropped`.
+
+    Args:
+        dataset: Pairs with ``anchor_column`` and ``positive_column`` (other columns are kept).
+        model: The (trained) model that judges the pairs.
+        top_k: Rank threshold (1 = the positive must be the anchor's nearest document); ``None`` disables it.
+        min_score: Cosine threshold; ``None`` disables it.
+        corpus: Extra documents competing with the positives (default: the positives only).
+        anchor_column: The query column.
+        positive_column: The positive column.
+        store: Embedding store to reuse.
+    """
+    start = time.perf_counter()
+    if top_k is None and min_score is None:
+        raise ValueError("Set `top_k` and/or `min_score`: with neither, nothing would be filtered.")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"`top_k` must be >= 1, got {top_k}.")
+    for name, column in (("anchor_column", anchor_column), ("positive_column", positive_column)):
+        if column not in dataset.column_names:
+            raise ValueError(f"`{name}` {column!r} is not a column; columns are {dataset.column_names}.")
+    if len(dataset) == 0:
+        raise ValueError("The dataset is empty: nothing to filter.")
+    anchors, positives = dataset[anchor_column], dataset[positive_column]
+    texts = list(dict.fromkeys([*positives, *(corpus or [])]))
+    index_of = {text: i for i, text in enumerate(texts)}
+    store = store or CorpusEmbeddingStore()
+    retriever = DenseRetriever(model, store=store).fit(texts)
+    unique = list(dict.fromkeys(anchors))
+    query_embeddings = dict(zip(unique, retriever.encode_queries(unique), strict=True))
+    doc_embeddings = retriever.corpus_embeddings
+    ranked: dict[str, np.ndarray] = {}
+    if top_k is not None:
+        _, indices = retriever.search(unique, top_k)
+        ranked = dict(zip(unique, indices, strict=True))
+    keep, dropped = [], []
+    dropped_rank = dropped_score = 0
+    for row, (anchor, positive) in enumerate(zip(anchors, positives, strict=True)):
+        score = float(doc_embeddings[index_of[positive]] @ query_embeddings[anchor])
+        top = ranked.get(anchor)
+        in_top = top is None or index_of[positive] in set(top.tolist())
+        rank = None if top is None or not in_top else top.tolist().index(index_of[positive]) + 1
+        reasons = []
+        if not in_top:
+            reasons.append(f"positive not in the anchor's top {top_k}")
+            dropped_rank += 1
+        if min_score is not None and score < min_score:
+            reasons.append(f"score {score:.4f} < {min_score}")
+            dropped_score += 1
+        if reasons:
+            dropped.append(
+                {
+                    "row": row,
+                    anchor_column: anchor,
+                    positive_column: positive,
+                    "reason": "; ".join(reasons),
+                    "score": round(score, 6),
+                    "rank": rank,
+                }  # fmt: skip
+            )
+        else:
+            keep.append(row)
+    stats = {
+        "rows_in": len(dataset),
+        "rows_out": len(keep),
+        "top_k": top_k,
+        "min_score": min_score,
+        "dropped_rank": dropped_rank,
+        "dropped_score": dropped_score,
+        "seconds": time.perf_counter() - start,
+    }
+    result = FilterResult(dataset.select(keep), dropped, stats)
+    logger.info(result.summary())
+    return result

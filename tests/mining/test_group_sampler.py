@@ -1,0 +1,64 @@
+"""GroupAwareBatchSampler: no two rows of a group in a batch; every row once; works in the trainer."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from datasets import Dataset
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests_helpers import CORPUS
+
+from st_plus.mining import GroupAwareBatchSampler
+
+
+def _sampler(groups, batch_size=4, drop_last=False, seed=0):
+    return GroupAwareBatchSampler(list(range(len(groups))), batch_size, drop_last, seed=seed, groups=groups)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(0, 6)), min_size=1, max_size=60), st.integers(1, 8), st.booleans())
+def test_batches_never_hold_two_rows_of_one_group_and_cover_every_row_once(groups, batch_size, drop_last):
+    batches = list(_sampler(groups, batch_size, drop_last))
+    seen = [i for batch in batches for i in batch]
+    assert len(seen) == len(set(seen))
+    if not drop_last:
+        assert sorted(seen) == list(range(len(groups)))
+    for batch in batches:
+        keys = [groups[i] for i in batch if groups[i] is not None]
+        assert len(keys) == len(set(keys)) and 0 < len(batch) <= batch_size
+        if drop_last:
+            assert len(batch) == batch_size
+
+
+def test_order_depends_on_seed_and_epoch():
+    groups = [i // 3 for i in range(30)]
+    a, b = _sampler(groups), _sampler(groups)
+    assert list(a) == list(b)
+    b.set_epoch(1)
+    assert list(a) != list(b)
+
+
+def test_rejects_groups_of_the_wrong_length():
+    with pytest.raises(ValueError, match="one key per row"):
+        GroupAwareBatchSampler([0, 1, 2], 2, False, groups=[1, 2])
+
+
+def test_trainer_uses_it_through_configure(tiny_bert, tmp_path):
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    dataset = Dataset.from_dict({"anchor": CORPUS * 2, "positive": CORPUS[1:] + CORPUS[:1] + CORPUS})
+    groups = [i % 5 for i in range(len(dataset))]
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(tmp_path), per_device_train_batch_size=4, max_steps=3, report_to=[], save_strategy="no",
+        batch_sampler=GroupAwareBatchSampler.configure(groups),
+    )  # fmt: skip
+    trainer = SentenceTransformerTrainer(
+        model=tiny_bert, args=args, train_dataset=dataset, loss=MultipleNegativesRankingLoss(tiny_bert)
+    )
+    sampler = trainer.get_train_dataloader().batch_sampler
+    inner = getattr(sampler, "batch_sampler", sampler)
+    assert isinstance(inner, GroupAwareBatchSampler)
+    assert math.isfinite(trainer.train().training_loss)
