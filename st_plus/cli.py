@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--text-prompt", help="Prompt for the symmetric task types")
     ev.add_argument("--quiet", action="store_true", help="No progress bars")
     ev.set_defaults(func=_cmd_eval)
+
+    from st_plus.cli_mining import add_commands as add_mining_commands
+
+    add_mining_commands(commands)
     return parser
 
 
@@ -129,9 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from st_plus.cli_mining import MiningCliError
+
     try:
         return args.func(args)
-    except _CliError as exc:
+    except (_CliError, MiningCliError) as exc:
         print(f"st-plus {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

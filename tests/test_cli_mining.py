@@ -1,0 +1,89 @@
+"""`st-plus mine` and `st-plus filter` end to end: outputs, side files, summaries and errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import EXAMPLES_DATA
+from tests_helpers import CORPUS, write_jsonl
+
+from st_plus.cli import main
+from st_plus.data import load_training_rows
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tiny_model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("tiny_model")
+    tiny_model.save(str(path))
+    return path
+
+
+@pytest.fixture()
+def pairs_file(tmp_path):
+    rows = [
+        {"anchor": f"question {i} {CORPUS[i % 10]}", "positive": f"{CORPUS[(i * 7) % 10]} answer {i}",
+         "source": f"pkg{i // 3}", "package": f"bin{i}"}
+        for i in range(40)
+    ]  # fmt: skip
+    return write_jsonl(tmp_path / "pairs.jsonl", rows)
+
+
+def test_mine_writes_training_rows_and_a_side_file_and_prints_a_summary(tiny_model_dir, pairs_file, tmp_path, capsys):
+    out = tmp_path / "mined.jsonl"
+    args = ["mine", "--model", str(tiny_model_dir), "--data", str(pairs_file), "--method", "hybrid",
+            "--range-min", "1", "--range-max", "20", "--num-negatives", "3", "--group-column", "source",
+            "--output", str(out)]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "of 40 rows" in printed and "3 negatives per row" in printed
+    mined = load_training_rows(out)
+    assert mined.column_names == ["anchor", "positive", "negative_1", "negative_2", "negative_3"]
+    dropped = (tmp_path / "mined.jsonl.dropped.jsonl").read_text().splitlines()
+    assert len(mined) + len(dropped) == 40
+    assert main(args) == 2  # never overwritten without --overwrite
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+
+
+def test_mine_graded_lists_with_bm25_and_no_model(pairs_file, tmp_path):
+    out = tmp_path / "graded.jsonl"
+    args = ["mine", "--model", "/no/model/needed", "--data", str(pairs_file), "--method", "bm25",
+            "--no-positive-guard", "--range-min", "0", "--range-max", "10", "--num-negatives", "2",
+            "--format", "graded-list", "--too-few", "pad", "--output", str(out)]  # fmt: skip
+    assert main(args) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 40 and all(row["labels"] == [1.0, 0.0, 0.0] for row in rows)
+    assert load_training_rows(out).column_names == ["query", "doc_1", "doc_2", "doc_3", "label"]
+
+
+def test_filter_keeps_consistent_pairs_and_records_the_rest(tiny_model_dir, pairs_file, tmp_path, capsys):
+    out = tmp_path / "kept.jsonl"
+    args = ["filter", "--model", str(tiny_model_dir), "--data", str(pairs_file), "--top-k", "1",
+            "--output", str(out)]  # fmt: skip
+    assert main(args) == 0
+    assert "kept" in capsys.readouterr().out
+    kept = out.read_text().splitlines()
+    dropped = [json.loads(line) for line in (tmp_path / "kept.jsonl.dropped.jsonl").read_text().splitlines()]
+    assert len(kept) + len(dropped) == 40
+    assert all("reason" in row and "score" in row for row in dropped)
+
+
+def test_bad_rows_fail_before_any_model_work_naming_file_line_and_field(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"anchor": "a", "positive": "b"}\n{"anchor": "", "positive": "c"}\nnot json\n')
+    assert main(["mine", "--model", "/no/such/model", "--data", str(bad), "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.jsonl:2" in err and "anchor" in err and "bad.jsonl:3" in err and "invalid JSON" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.real
+def test_mine_shipped_chinese_pairs_with_the_bundled_model(tmp_path, capsys):
+    data = EXAMPLES_DATA.parent / "training_data" / "csl_title_abstract_zh.jsonl"
+    out = tmp_path / "csl_mined.jsonl"
+    args = ["mine", "--model", "default", "--data", str(data), "--method", "hybrid", "--range-min", "10",
+            "--range-max", "100", "--num-negatives", "7", "--output", str(out)]  # fmt: skip
+    assert main(args) == 0
+    assert "of 829 rows" in capsys.readouterr().out
+    assert len(load_training_rows(out)) > 600
