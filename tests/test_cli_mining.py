@@ -12,13 +12,6 @@ from st_plus.cli import main
 from st_plus.data import load_training_rows
 
 
-@pytest.fixture(scope="module")
-def tiny_model_dir(tiny_model, tmp_path_factory):
-    path = tmp_path_factory.mktemp("tiny_model")
-    tiny_model.save(str(path))
-    return path
-
-
 @pytest.fixture()
 def pairs_file(tmp_path):
     rows = [
