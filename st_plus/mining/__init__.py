@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from st_plus.mining._text import bm25_tokenize, normalize_text
+from st_plus.mining.dynamic import (
+    DynamicNegatives,
+    DynamicNegativesCallback,
+    DynamicNegativesConfig,
+    model_score_fn,
+)
 from st_plus.mining.filtering import FilterResult, consistency_filter
 from st_plus.mining.group_sampler import GroupAwareBatchSampler
 from st_plus.mining.miner import MiningResult, mine_hard_negatives
@@ -19,6 +25,9 @@ __all__ = [
     "BM25Retriever",
     "CorpusEmbeddingStore",
     "DenseRetriever",
+    "DynamicNegatives",
+    "DynamicNegativesCallback",
+    "DynamicNegativesConfig",
     "FilterResult",
     "GroupAwareBatchSampler",
     "HybridRetriever",
@@ -26,6 +35,7 @@ __all__ = [
     "bm25_tokenize",
     "consistency_filter",
     "mine_hard_negatives",
+    "model_score_fn",
     "model_fingerprint",
     "normalize_text",
     "reciprocal_rank_fusion",
