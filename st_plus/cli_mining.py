@@ -20,6 +20,12 @@ def _check_output(path: str, overwrite: bool) -> Path:
     return out
 
 
+def _distinct(output: Path, dropped: Path, data: Path) -> None:
+    paths = [p.resolve() for p in (output, dropped, data)]
+    if len(set(paths)) != 3:
+        raise MiningCliError("--output, --dropped and --data must be three different files")
+
+
 def _write_jsonl(path: Path, rows: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -86,6 +92,7 @@ def cmd_mine(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     out = _check_output(args.output, args.overwrite)
     dropped_path = _check_output(args.dropped or f"{args.output}.dropped.jsonl", args.overwrite)
+    _distinct(out, dropped_path, Path(args.data))
     rows = _load_rows(args.data, [args.group_column] if args.group_column else [])
     corpus = _load_corpus(args.corpus)
     ratio = None if args.no_positive_guard else args.max_positive_ratio
@@ -129,6 +136,7 @@ def cmd_filter(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     out = _check_output(args.output, args.overwrite)
     dropped_path = _check_output(args.dropped or f"{args.output}.dropped.jsonl", args.overwrite)
+    _distinct(out, dropped_path, Path(args.data))
     rows = _load_rows(args.data, [])
     corpus = _load_corpus(args.corpus)
     model = _load_model(args.model, args.device)

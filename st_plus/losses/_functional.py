@@ -96,7 +96,8 @@ def info_nce_loss(
         decoupled: Leave the positive out of the denominator.
 
     Returns:
-        A scalar: the mean over queries.
+        A scalar: the mean over queries that have at least one candidate (a decoupled row without negatives,
+        e.g. a batch of one pair, has none and is left out; 0 when no row has one).
     """
     if scores.dtype in (torch.float16, torch.bfloat16):
         scores = scores.float()
@@ -105,4 +106,9 @@ def info_nce_loss(
     keep = torch.ones_like(scores, dtype=torch.bool) if candidate_mask is None else candidate_mask.clone()
     keep[rows, positive_index] = not decoupled
     log_z = torch.logsumexp(scores.masked_fill(~keep, -torch.inf), dim=1)
+    valid = keep.any(dim=1)  # a row without any candidate (decoupled, no negative) has no loss term
+    if not bool(valid.all()):
+        if not bool(valid.any()):
+            return scores.sum() * 0.0  # keeps the graph; nothing to learn from this batch
+        return (log_z[valid] - positives[valid]).mean()
     return (log_z - positives).mean()

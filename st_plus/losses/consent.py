@@ -63,7 +63,7 @@ class ConsentLoss(nn.Module):
         +------------------------------------------------+---------------------------------+----------------+
         | Texts                                          | Labels                          | cross_group    |
         +================================================+=================================+================+
-        | (text_a, text_b) scored pairs                  | float per row                   | True (CoSENT)  |
+        | (text_a, text_b) scored pairs                  | float per row (or a 1-list)     | True (CoSENT)  |
         +------------------------------------------------+---------------------------------+----------------+
         | (query, doc_1, ..., doc_K) graded lists        | list of K floats per row        | False          |
         +------------------------------------------------+---------------------------------+----------------+
@@ -132,6 +132,12 @@ class ConsentLoss(nn.Module):
         queries, documents = embeddings[0], torch.stack(embeddings[1:], dim=1)  # (batch, k, dim)
         grades, scored_pairs = self._grades(labels, queries.size(0), documents.size(1), queries.device)
         cross_group = scored_pairs if self.cross_group is None else self.cross_group
+        if grades.size(1) == 1 and not cross_group and not self.in_batch_negatives:
+            raise ValueError(
+                f"{type(self).__name__} has nothing to compare: one document per row, cross_group=False and no "
+                "in-batch negatives, so the loss would be 0. Give scored pairs a float label, add negatives, or "
+                "set in_batch_negatives=True (plain pairs) or cross_group=True."
+            )
         if self.gather_across_devices:
             queries, documents = all_gather_with_grad(queries), all_gather_with_grad(documents)
             grades = all_gather(grades)
@@ -172,7 +178,7 @@ class ConsentLoss(nn.Module):
         labels = labels.to(device)
         if labels.dtype == torch.bool:
             labels = labels.float()
-        if labels.ndim <= 1 and labels.numel() == batch:
+        if labels.numel() == batch and (labels.ndim <= 1 or (labels.ndim == 2 and labels.shape[1] == 1)):
             if k != 1:
                 raise ValueError(
                     f"{type(self).__name__} got one label per row but {k} document columns: scored pairs take "

@@ -181,6 +181,11 @@ class DynamicNegativesCallback(TrainerCallback):
         self._score_fn = model_score_fn(model)
 
     def on_train_begin(self, args, state, control, **kwargs):  # noqa: D102
+        if args.dataloader_num_workers:
+            raise ValueError(
+                "DynamicNegativesCallback needs dataloader_num_workers=0: the negatives are read from this "
+                "process's state, which worker processes would not see."
+            )
         if state.global_step > 0:  # resuming: restore the state saved with that checkpoint
             path = Path(args.output_dir) / f"checkpoint-{state.global_step}" / STATE_FILE
             if not path.is_file():

@@ -151,11 +151,24 @@ def mine_hard_negatives(
         raise ValueError(f"`method` must be 'dense', 'bm25' or 'hybrid', got {method!r}.")
     if model is None and (method != "bm25" or max_positive_ratio is not None):
         raise ValueError(f"method={method!r} / max_positive_ratio={max_positive_ratio} need a `model`.")
+    for name, value, choices in (
+        ("sampling", sampling, ("random", "top")),
+        ("output_format", output_format, ("n-tuple", "graded-list")),
+        ("too_few", too_few, ("skip", "pad")),
+    ):
+        if value not in choices:
+            raise ValueError(f"`{name}` must be one of {choices}, got {value!r}.")
+    if max_positive_ratio is not None and not 0 < max_positive_ratio <= 1:
+        raise ValueError(f"`max_positive_ratio` must be in (0, 1] or None, got {max_positive_ratio}.")
     if output_scores and output_format != "n-tuple":
         raise ValueError("`output_scores` is only available with output_format='n-tuple'.")
 
     anchors: list[str] = dataset[anchor_column]
     positives: list[str] = dataset[positive_column]
+    for name, values in ((anchor_column, anchors), (positive_column, positives), ("corpus", corpus or [])):
+        bad = next((i for i, v in enumerate(values) if not isinstance(v, str) or not v.strip()), None)
+        if bad is not None:
+            raise ValueError(f"{name}[{bad}] must be a non-empty string, got {values[bad]!r}.")
     groups: list[Any] | None = dataset[group_column] if group_column else None
 
     # The corpus: distinct positives, then extra documents. Groups per document (for guard 3).

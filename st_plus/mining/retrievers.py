@@ -153,13 +153,14 @@ class BM25Retriever:
         return self
 
     def search(self, queries: Sequence[str], top_k: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(scores, indices)``, best first; documents sharing no token with a query score 0."""
+        """``(scores, indices)``, best first; documents sharing no token with the query get index ``-1``."""
         if self._bm25 is None:
             raise RuntimeError("Call fit(corpus) before search().")
         k = min(top_k, self._size)
         tokens = [t or [""] for t in bm25_tokenize(queries, chinese=self.chinese)]
         indices, scores = self._bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
-        return np.asarray(scores, dtype=np.float32), np.asarray(indices, dtype=np.int64)
+        scores, indices = np.asarray(scores, dtype=np.float32), np.asarray(indices, dtype=np.int64)
+        return scores, np.where(scores > 0, indices, -1)  # sharing no token with the query: not a candidate
 
 
 def reciprocal_rank_fusion(
@@ -221,8 +222,7 @@ class HybridRetriever:
         """``(rrf_scores, indices)``, best first."""
         depth = self.depth or 2 * top_k
         _, dense_indices = self.dense.search(queries, depth)
-        bm25_scores, bm25_indices = self.bm25.search(queries, depth)
-        bm25_indices = np.where(bm25_scores > 0, bm25_indices, -1)  # no shared token: not a BM25 candidate
+        _, bm25_indices = self.bm25.search(queries, depth)
         return reciprocal_rank_fusion(
             [dense_indices, bm25_indices], weights=self.weights, k=self.rrf_k, top_k=min(top_k, depth)
         )

@@ -183,7 +183,8 @@ def build_multitask(
         gather_across_devices: Gather in-batch candidates across processes (needs the rank-synchronised sampler,
             which the returned :meth:`MultiTaskSetup.training_args` configures).
         mini_batch_size: Use gradient caching (``CachedConsentLoss`` / ``CachedMultipleNegativesRankingLoss``)
-            with this mini-batch size, for large batches.
+            with this mini-batch size, for large batches (label triplets keep the plain explicit-negatives loss:
+            their batches need no in-batch candidates, so they can stay small).
         matryoshka_dims: Wrap every loss in ``MatryoshkaLoss`` with these dimensions.
         num_label_negatives: Negatives per triplet built from labels.
         strategy: Dataset sampling (see :class:`~st_plus.training.RankSynchronizedBatchSampler`).
@@ -198,6 +199,8 @@ def build_multitask(
     names = [task.name for task in tasks]
     if not tasks or len(set(names)) != len(names):
         raise ValueError(f"`tasks` must be non-empty with unique names, got {names}.")
+    for task in tasks:
+        _check_columns(task)
     datasets, losses, prompts, batch_sizes = {}, {}, {}, {}
     for task in tasks:
         dataset = task.dataset
@@ -236,6 +239,24 @@ def build_multitask(
         temperature=temperature,
         cross_task=cross_task,
     )
+
+
+def _check_columns(task: TrainingTask) -> None:
+    """Fails early when a task's columns do not fit its task type (instead of training on the wrong signal)."""
+    columns = task.dataset.column_names
+    label = next((c for c in ("label", "score") if c in columns), None)
+    texts = [c for c in columns if c not in ("label", "score")]
+    if task.task_type in _LABEL_LIKE:
+        ok, want = set(columns) == {"text", "label"}, "columns text, label"
+    elif task.task_type in _RETRIEVAL_LIKE:
+        ok, want = label is None and len(texts) >= 2, "(anchor, positive[, negatives...]) text columns and no label"
+    elif task.task_type == "Graded":
+        ok = label == "label" and len(texts) >= 2 and isinstance(task.dataset[0]["label"], list)
+        want = "(query, doc_1, ..., doc_K) and a list-valued label"
+    else:
+        ok, want = label is not None and len(texts) == 2, "two text columns and a float score/label"
+    if not ok:
+        raise ValueError(f"Task {task.name!r} ({task.task_type}) needs {want}; got columns {columns}.")
 
 
 def _info_nce(model: SentenceTransformer, scale: float, gather: bool, mini_batch_size: int | None) -> nn.Module:

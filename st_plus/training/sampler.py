@@ -60,8 +60,8 @@ class RankSynchronizedBatchSampler(MultiDatasetDefaultBatchSampler):
 
     - ``"proportional"``: each dataset's global batches once per epoch, in random order (sizes decide the mix).
     - ``"temperature"``: as many steps as ``"proportional"``, the dataset drawn with probability
-      ``n_d^(1/T) / sum n_d'^(1/T)`` (``T = 1``: proportional; larger ``T`` flattens towards uniform); a dataset
-      that runs out is reshuffled.
+      ``b_d^(1/T) / sum b_d'^(1/T)`` where ``b_d`` is dataset d's number of global batches per epoch (``T = 1``:
+      proportional; larger ``T`` flattens towards uniform); a dataset that runs out is reshuffled.
     - ``"round_robin"``: datasets in turn until the smallest runs out.
 
     ``cross_task=True`` (Conan-embedding's cross-task steps) instead yields, at every step, one batch of *every*
@@ -145,7 +145,7 @@ class RankSynchronizedBatchSampler(MultiDatasetDefaultBatchSampler):
         if self.strategy == "proportional":
             steps = [i for i, count in enumerate(self.steps_per_dataset) for _ in range(count)]
             return [steps[j] for j in torch.randperm(len(steps), generator=generator).tolist()]
-        weights = torch.tensor([size ** (1.0 / self.temperature) for size in self.sizes], dtype=torch.float64)
+        weights = torch.tensor([s ** (1.0 / self.temperature) for s in self.steps_per_dataset], dtype=torch.float64)
         total = sum(self.steps_per_dataset)
         return torch.multinomial(weights, total, replacement=True, generator=generator).tolist()
 

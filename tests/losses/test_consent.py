@@ -135,6 +135,7 @@ def test_works_inside_matryoshka_loss(tiny_bert):
     [
         (3, torch.zeros(4), "one label per row but 2 document columns"),
         (3, torch.zeros(4, 3), "expects no label, one label per row"),
+        (3, torch.zeros(4, 1), "one label per row but 2 document columns"),
         (1, None, "at least one document column"),
     ],
 )
@@ -143,6 +144,22 @@ def test_rejects_labels_that_fit_no_input_form(tiny_model, columns, labels, matc
     embeddings = [queries, *documents][:columns]
     with pytest.raises(ValueError, match=match):
         ConsentLoss(tiny_model).compute_loss_from_embeddings(embeddings, labels)
+
+
+def test_one_label_per_row_as_a_column_vector_is_scored_pairs(tiny_model):
+    queries, (docs,) = _embeddings(5, 1, seed=4)
+    labels = torch.tensor([0.1, 0.7, 0.3, 0.9, 0.5], dtype=torch.float64)
+    loss = ConsentLoss(tiny_model)
+    flat = loss.compute_loss_from_embeddings([queries, docs], labels)
+    column = loss.compute_loss_from_embeddings([queries, docs], labels.view(-1, 1))
+    assert flat.item() == column.item() > 0
+
+
+def test_refuses_inputs_with_nothing_to_compare(tiny_model):
+    queries, (docs,) = _embeddings(4, 1)
+    with pytest.raises(ValueError, match="nothing to compare"):
+        ConsentLoss(tiny_model).compute_loss_from_embeddings([queries, docs], None)
+    assert ConsentLoss(tiny_model, in_batch_negatives=True).compute_loss_from_embeddings([queries, docs], None) > 0
 
 
 @pytest.mark.parametrize("scale", [0.0, -1.0])

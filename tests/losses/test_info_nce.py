@@ -58,6 +58,13 @@ def test_explicit_negatives_only_ignores_other_rows(tiny_model):
     assert torch.isfinite(before)
 
 
+def test_decoupled_batch_of_one_pair_is_finite(tiny_model):
+    embeddings = [e.requires_grad_() for e in _embeddings(1, 2)]
+    value = InfoNCELoss(tiny_model, decoupled=True).compute_loss_from_embeddings(embeddings, None)
+    assert value.item() == 0.0
+    value.backward()  # still part of the graph
+
+
 def test_explicit_negatives_only_needs_a_negative_column(tiny_model):
     with pytest.raises(ValueError, match="needs \\(anchor, positive, negative_1"):
         InfoNCELoss(tiny_model, in_batch_negatives=False).compute_loss_from_embeddings(_embeddings(3, 2), None)

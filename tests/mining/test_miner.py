@@ -180,3 +180,34 @@ def test_guard_holds_on_random_data(tiny_model, rows, method):
             negative = row[f"negative_{j}"]
             assert normalize_text(negative) not in positives_of[row["anchor"]]
             assert group not in groups_of_text.get(negative, set())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"sampling": "tpo"}, "`sampling` must be one of"),
+        ({"output_format": "ntuple"}, "`output_format` must be one of"),
+        ({"too_few": "skp"}, "`too_few` must be one of"),
+        ({"max_positive_ratio": 1.5}, "`max_positive_ratio` must be in"),
+    ],
+)
+def test_rejects_unknown_choices(tiny_model, kwargs, match):
+    dataset, _ = _pairs(4)
+    with pytest.raises(ValueError, match=match):
+        mine_hard_negatives(dataset, tiny_model, **kwargs)
+
+
+def test_rejects_texts_that_are_not_strings(tiny_model):
+    dataset = Dataset.from_dict({"anchor": ["a", None], "positive": ["b", "c"]})
+    with pytest.raises(ValueError, match=r"anchor\[1\] must be a non-empty string"):
+        mine_hard_negatives(dataset, tiny_model)
+
+
+def test_bm25_never_offers_documents_sharing_no_word_with_the_query():
+    docs = [f"alpha{i} beta{i}" for i in range(20)]
+    dataset = Dataset.from_dict({"anchor": ["alpha1 beta2"], "positive": ["alpha1 beta1"]})
+    options = {"corpus": docs, "method": "bm25", "range_min": 0, "range_max": 10, "max_positive_ratio": None}
+    one = mine_hard_negatives(dataset, None, num_negatives=1, **options)
+    assert one.dataset["negative_1"] == ["alpha2 beta2"]  # the only other document sharing a word
+    two = mine_hard_negatives(dataset, None, num_negatives=2, **options)
+    assert len(two.dataset) == 0 and "only 1 candidate(s)" in two.dropped[0]["reason"]

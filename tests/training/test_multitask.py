@@ -113,6 +113,15 @@ def test_training_task_rejects_bad_settings(task, match):
         TrainingTask(**{"name": "t", "task_type": "sts", "dataset": _pairs(), **task})
 
 
+@pytest.mark.parametrize(
+    ("task_type", "dataset"),
+    [("retrieval", _pairs()), ("sts", _retrieval()), ("classification", _pairs()), ("graded", _pairs())],
+)
+def test_rejects_columns_that_do_not_fit_the_task_type(tiny_model, task_type, dataset):
+    with pytest.raises(ValueError, match="needs"):
+        build_multitask(tiny_model, [TrainingTask("t", task_type, dataset)])
+
+
 def test_rejects_duplicate_task_names(tiny_model):
     with pytest.raises(ValueError, match="unique names"):
         build_multitask(tiny_model, [TrainingTask("a", "sts", _pairs()), TrainingTask("a", "sts", _pairs())])

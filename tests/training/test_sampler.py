@@ -66,6 +66,12 @@ def test_temperature_flattens_the_dataset_mix():
     assert sum(flat.values()) == sum(proportional.values()) == 1000 // 4 + 40 // 4
 
 
+def test_temperature_one_follows_the_number_of_batches_with_per_dataset_batch_sizes():
+    counts = Counter(global_step_datasets(_sampler(sizes=[1000, 1000], strategy="temperature", temperature=1.0,
+                                                   batch_sizes=[10, 100])))  # fmt: skip
+    assert counts[0] > 5 * counts[1]  # 100 vs 10 batches per epoch: drawn roughly 10:1
+
+
 def test_per_dataset_batch_sizes():
     sampler = _sampler(world_size=2, batch_sizes=[2, 10, 4])
     for batch in sampler:
