@@ -35,7 +35,7 @@ def _write_jsonl(path: Path, rows: Any) -> None:
     tmp.replace(path)  # atomic: a reader never sees half a file
 
 
-def _load_rows(path: str, keep: list[str]):
+def _load_rows(path: str, keep: list[str], *, all_columns: bool = False):
     from st_plus.data import DataValidationError, load_training_rows
 
     try:
@@ -46,7 +46,7 @@ def _load_rows(path: str, keep: list[str]):
         raise MiningCliError(str(exc)) from None
     if "anchor" not in rows.column_names:
         raise MiningCliError(f"{path}: mining needs (anchor, positive) rows, got columns {rows.column_names}")
-    return rows.select_columns(["anchor", "positive", *keep])
+    return rows if all_columns else rows.select_columns(["anchor", "positive", *keep])
 
 
 def _load_corpus(path: str | None) -> list[str] | None:
@@ -106,7 +106,11 @@ def cmd_mine(args: argparse.Namespace) -> int:
         )  # fmt: skip
     except ValueError as exc:
         raise MiningCliError(str(exc)) from None
-    _write_jsonl(out, _mined_rows(result.dataset, args.format))
+    groups = rows[args.group_column] if args.group_column else None
+    records = _mined_rows(result.dataset, args.format)
+    if groups is not None:  # kept as a bookkeeping key (training readers drop it unless asked to keep it)
+        records = ({**record, args.group_column: groups[i]} for record, i in zip(records, result.rows, strict=True))
+    _write_jsonl(out, records)
     _write_jsonl(dropped_path, result.dropped)
     print(f"{result.summary()}; total {time.perf_counter() - start:.1f}s")
     print(f"wrote {out} ({len(result.dataset):,} rows) and {dropped_path} ({len(result.dropped):,} dropped rows)")
@@ -117,12 +121,16 @@ def _mined_rows(dataset, layout: str):
     """Rows in the training-file layout that ``load_training_rows`` reads back."""
     negatives = sorted((c for c in dataset.column_names if c.startswith("negative_") and not c.endswith("_score")),
                        key=lambda c: int(c.split("_")[1]))  # fmt: skip
+    if "negative" in dataset.column_names:  # a single-negative (triplet) file
+        negatives = ["negative"]
     docs = sorted((c for c in dataset.column_names if c.startswith("doc_")), key=lambda c: int(c.split("_")[1]))
     for row in dataset:
         if layout == "graded-list":
             yield {"query": row["query"], "docs": [row[c] for c in docs], "labels": row["label"]}
             continue
-        record = {"anchor": row["anchor"], "positive": row["positive"], "negative": [row[c] for c in negatives]}
+        record = {"anchor": row["anchor"], "positive": row["positive"]}
+        if negatives:
+            record["negative"] = [row[c] for c in negatives]
         if "positive_score" in row:
             record["positive_score"] = row["positive_score"]
             record["negative_scores"] = [row[f"{c}_score"] for c in negatives]
@@ -137,7 +145,7 @@ def cmd_filter(args: argparse.Namespace) -> int:
     out = _check_output(args.output, args.overwrite)
     dropped_path = _check_output(args.dropped or f"{args.output}.dropped.jsonl", args.overwrite)
     _distinct(out, dropped_path, Path(args.data))
-    rows = _load_rows(args.data, [])
+    rows = _load_rows(args.data, [], all_columns=True)
     corpus = _load_corpus(args.corpus)
     model = _load_model(args.model, args.device)
     try:
@@ -145,7 +153,7 @@ def cmd_filter(args: argparse.Namespace) -> int:
         result = consistency_filter(rows, model, top_k=top_k, min_score=args.min_score, corpus=corpus)
     except ValueError as exc:
         raise MiningCliError(str(exc)) from None
-    _write_jsonl(out, ({"anchor": r["anchor"], "positive": r["positive"]} for r in result.dataset))
+    _write_jsonl(out, _mined_rows(result.dataset, "n-tuple"))  # every column kept, negatives included
     if dropped_path.exists():
         dropped_path.unlink()  # --overwrite was given (checked above)
     result.write_dropped(dropped_path)

@@ -34,6 +34,8 @@ def test_mine_writes_training_rows_and_a_side_file_and_prints_a_summary(tiny_mod
     assert mined.column_names == ["anchor", "positive", "negative_1", "negative_2", "negative_3"]
     dropped = (tmp_path / "mined.jsonl.dropped.jsonl").read_text().splitlines()
     assert len(mined) + len(dropped) == 40
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all(record["source"].startswith("pkg") for record in records)  # the group key is carried along
     assert main(args) == 2  # never overwritten without --overwrite
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0
@@ -60,6 +62,19 @@ def test_filter_keeps_consistent_pairs_and_records_the_rest(tiny_model_dir, pair
     dropped = [json.loads(line) for line in (tmp_path / "kept.jsonl.dropped.jsonl").read_text().splitlines()]
     assert len(kept) + len(dropped) == 40
     assert all("reason" in row and "score" in row for row in dropped)
+
+
+def test_filter_keeps_the_negatives_of_triplets_and_refuses_clashing_paths(tiny_model_dir, tmp_path, capsys):
+    rows = [{"anchor": CORPUS[i], "positive": CORPUS[(i + 1) % 10], "negative": CORPUS[(i + 5) % 10]}
+            for i in range(10)]  # fmt: skip
+    data = write_jsonl(tmp_path / "triplets.jsonl", rows)
+    out = tmp_path / "kept.jsonl"
+    base = ["filter", "--model", str(tiny_model_dir), "--data", str(data), "--top-k", "10"]
+    assert main([*base, "--output", str(out)]) == 0
+    kept = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(kept) == 10 and all(len(row["negative"]) == 1 for row in kept)
+    assert main([*base, "--output", str(tmp_path / "x.jsonl"), "--dropped", str(tmp_path / "x.jsonl")]) == 2
+    assert "three different files" in capsys.readouterr().err
 
 
 def test_bad_rows_fail_before_any_model_work_naming_file_line_and_field(tmp_path, capsys):

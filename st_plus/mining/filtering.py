@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer
 
@@ -63,8 +62,9 @@ def consistency_filter(
 ) -> FilterResult:
     """Keeps a pair only if the model agrees with it (consistency filtering).
 
-    The positive must rank in the anchor's top ``top_k`` among the corpus (E5 / contrastors, k = 2) and/or their
-    cosine must be at least ``min_score`` (Conan-embedding: 0.4 with a trained model).
+    The positive must rank in the anchor's top ``top_k`` among the corpus (E5 / contrastors, k = 2; the anchor's
+    other known positives do not count against it) and/or their cosine must be at least ``min_score``
+    (Conan-embedding: 0.4 with a trained model).
 
     Dropped rows are returned with their ``reason``, ``score`` and ``rank`` (nothing disappears silently); write
     them with :meth:`FilterResult.write_dropped`.
@@ -97,17 +97,24 @@ def consistency_filter(
     unique = list(dict.fromkeys(anchors))
     query_embeddings = dict(zip(unique, retriever.encode_queries(unique), strict=True))
     doc_embeddings = retriever.corpus_embeddings
-    ranked: dict[str, np.ndarray] = {}
+    known: dict[str, set[int]] = {}
+    for anchor, positive in zip(anchors, positives, strict=True):
+        known.setdefault(anchor, set()).add(index_of[positive])
+    ranked: dict[str, Any] = {}
     if top_k is not None:
-        _, indices = retriever.search(unique, top_k)
+        # an anchor's other positives do not compete with the one being judged: search deeper, then drop them
+        _, indices = retriever.search(unique, top_k + max(len(k) for k in known.values()) - 1)
         ranked = dict(zip(unique, indices, strict=True))
     keep, dropped = [], []
     dropped_rank = dropped_score = 0
     for row, (anchor, positive) in enumerate(zip(anchors, positives, strict=True)):
         score = float(doc_embeddings[index_of[positive]] @ query_embeddings[anchor])
         top = ranked.get(anchor)
-        in_top = top is None or index_of[positive] in set(top.tolist())
-        rank = None if top is None or not in_top else top.tolist().index(index_of[positive]) + 1
+        if top is not None:
+            others = known[anchor] - {index_of[positive]}
+            top = [int(d) for d in top.tolist() if d not in others][:top_k]
+        in_top = top is None or index_of[positive] in top
+        rank = None if top is None or not in_top else top.index(index_of[positive]) + 1
         reasons = []
         if not in_top:
             reasons.append(f"positive not in the anchor's top {top_k}")

@@ -32,6 +32,7 @@ class MiningResult:
             as the band): replacements during training come from it.
         corpus: The corpus texts the indices refer to.
         stats: Counts and timings for the summary.
+        rows: Per kept row, its index in the input dataset (to carry bookkeeping columns such as a group key).
     """
 
     dataset: Dataset
@@ -39,6 +40,7 @@ class MiningResult:
     candidates: list[list[int]]
     corpus: list[str]
     stats: dict[str, Any] = field(default_factory=dict)
+    rows: list[int] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line: rows in/out, negatives per row, time."""
@@ -211,6 +213,7 @@ def mine_hard_negatives(
     rows: dict[str, list[Any]] = defaultdict(list)
     dropped: list[dict[str, Any]] = []
     kept_candidates: list[list[int]] = []
+    kept_rows: list[int] = []
     for row, (anchor, positive) in enumerate(zip(anchors, positives, strict=True)):
         known = positives_of[anchor]
         known_normalized = {normalized[i] for i in known}
@@ -247,6 +250,7 @@ def mine_hard_negatives(
             )
             continue
         kept_candidates.append(guarded)
+        kept_rows.append(row)
         if output_format == "n-tuple":
             rows["anchor"].append(anchor)
             rows["positive"].append(positive)
@@ -274,7 +278,7 @@ def mine_hard_negatives(
         "corpus_size": len(texts),
         "seconds": time.perf_counter() - start,
     }
-    result = MiningResult(Dataset.from_dict(dict(rows)), dropped, kept_candidates, texts, stats)
+    result = MiningResult(Dataset.from_dict(dict(rows)), dropped, kept_candidates, texts, stats, kept_rows)
     logger.info(result.summary())
     return result
 

@@ -65,3 +65,18 @@ def test_dropped_rows_go_to_a_side_file_that_is_never_overwritten(tiny_model, tm
 def test_rejects_bad_settings(tiny_model, kwargs, match):
     with pytest.raises(ValueError, match=match):
         consistency_filter(_dataset(), tiny_model, **kwargs)
+
+
+def test_an_anchors_other_positives_do_not_count_against_it(tiny_model):
+    docs = CORPUS[:6]
+    dataset = Dataset.from_dict({"anchor": ["shared question"] * 3, "positive": docs[:3]})
+    result = consistency_filter(dataset, tiny_model, top_k=1, corpus=docs[3:])
+    scores = tiny_model.encode(docs)
+    scores /= np.linalg.norm(scores, axis=1, keepdims=True)
+    q = tiny_model.encode(["shared question"])[0]
+    q /= np.linalg.norm(q)
+    ranking = np.argsort(-(scores @ q), kind="stable")
+    dropped = {d["row"] for d in result.dropped}
+    for row in range(3):  # row r's positive is docs[r]; the other two positives are ignored in its ranking
+        first = next(int(d) for d in ranking if int(d) not in {0, 1, 2} - {row})
+        assert (first == row) == (row not in dropped)
