@@ -224,7 +224,8 @@ def mine_hard_negatives(
             query = query_embeddings[anchor]
             positive_score = float(doc_embeddings[index_of[positive]] @ query)
             if max_positive_ratio is not None:
-                limit = max_positive_ratio * positive_score
+                # ratio x positive for positive scores; stays below the positive when it is negative (as ST)
+                limit = positive_score - abs(positive_score) * (1.0 - max_positive_ratio)
 
         allowed = _Guard(known, known_normalized, group, limit, query, normalized, doc_groups, doc_embeddings)
         ranking = [int(doc) for doc in ranking_of[anchor]]
