@@ -21,6 +21,7 @@ from st_plus.mining.retrievers import CorpusEmbeddingStore
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "dynamic_negatives.json"
+ROW_COLUMN = "__st_plus_row__"
 ScoreFn = Callable[[Sequence[str], Sequence[Sequence[str]]], np.ndarray]
 
 
@@ -74,8 +75,9 @@ class DynamicNegatives:
         self.initial: list[float | None] = list(initial_scores) if initial_scores is not None else [None] * len(self)
         self.replacements = [0] * len(self)
         self.seen: set[int] = set()
-        self._row_of = {(a, p): i for i, (a, p) in enumerate(zip(self.anchors, self.positives, strict=True))}
-        self._base = mining.dataset.select_columns(["anchor", "positive", *self.negative_columns])
+        base = mining.dataset.select_columns(["anchor", "positive", *self.negative_columns])
+        # a hidden row id (read by the transform, never returned) tells duplicate rows apart
+        self._base = base.add_column(ROW_COLUMN, list(range(len(base))))
 
     def __len__(self) -> int:
         return len(self.anchors)
@@ -87,11 +89,15 @@ class DynamicNegatives:
         return dataset
 
     def _transform(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        rows = [self._row_of[(a, p)] for a, p in zip(batch["anchor"], batch["positive"], strict=True)]
-        self.seen.update(rows)
-        out = {"anchor": batch["anchor"], "positive": batch["positive"]}
+        out = {key: value for key, value in batch.items() if key != ROW_COLUMN}
+        if ROW_COLUMN not in batch:  # a column-wise read (e.g. dataset["anchor"]): nothing to swap
+            return out
+        rows = [int(row) for row in batch[ROW_COLUMN]]
+        if all(column in batch for column in self.negative_columns):  # a full-row read: training
+            self.seen.update(rows)
         for j, column in enumerate(self.negative_columns):
-            out[column] = [self.corpus[self.current[row][j]] for row in rows]
+            if column in out:
+                out[column] = [self.corpus[self.current[row][j]] for row in rows]
         return out
 
     def refresh(self, score_fn: ScoreFn, config: DynamicNegativesConfig) -> dict[str, Any]:
@@ -160,6 +166,7 @@ class DynamicNegativesCallback(TrainerCallback):
         negatives: The :class:`DynamicNegatives` state.
         model: The model being trained.
         config: :class:`DynamicNegativesConfig`.
+        resume_from: The checkpoint folder training resumes from, when it is not ``output_dir/checkpoint-<step>``.
 
     Example:
         ::
@@ -172,8 +179,14 @@ class DynamicNegativesCallback(TrainerCallback):
     """
 
     def __init__(
-        self, negatives: DynamicNegatives, model: SentenceTransformer, config: DynamicNegativesConfig | None = None
+        self,
+        negatives: DynamicNegatives,
+        model: SentenceTransformer,
+        config: DynamicNegativesConfig | None = None,
+        *,
+        resume_from: str | Path | None = None,
     ) -> None:
+        self.resume_from = Path(resume_from) if resume_from is not None else None
         self.negatives = negatives
         self.model = model
         self.config = config or DynamicNegativesConfig()
@@ -187,7 +200,8 @@ class DynamicNegativesCallback(TrainerCallback):
                 "process's state, which worker processes would not see."
             )
         if state.global_step > 0:  # resuming: restore the state saved with that checkpoint
-            path = Path(args.output_dir) / f"checkpoint-{state.global_step}" / STATE_FILE
+            folder = self.resume_from or Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            path = folder / STATE_FILE
             if not path.is_file():
                 raise FileNotFoundError(f"Resuming at step {state.global_step} but {path} is missing.")
             saved = json.loads(path.read_text(encoding="utf-8"))

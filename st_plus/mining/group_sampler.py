@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import functools
+import logging
 from collections.abc import Callable, Hashable, Iterator, Sequence
 
 import torch
 from sentence_transformers.base.sampler import DefaultBatchSampler
+from torch.utils.data import BatchSampler
+
+logger = logging.getLogger(__name__)
 
 
 class GroupAwareBatchSampler(DefaultBatchSampler):
@@ -44,16 +47,40 @@ class GroupAwareBatchSampler(DefaultBatchSampler):
         if len(groups) != len(dataset):
             raise ValueError(f"`groups` needs one key per row: {len(groups)} keys for {len(dataset)} rows.")
         self.groups = list(groups)
+        self._cache: dict[int, list[list[int]]] = {}
+        self._warned: set[int] = set()
 
     @classmethod
-    def configure(cls, groups: Sequence[Hashable | None]) -> Callable[..., GroupAwareBatchSampler]:
-        """A factory for ``SentenceTransformerTrainingArguments(batch_sampler=...)``."""
-        return functools.partial(cls, groups=groups)
+    def configure(cls, groups: Sequence[Hashable | None]) -> Callable[..., BatchSampler]:
+        """A factory for ``SentenceTransformerTrainingArguments(batch_sampler=...)``.
 
-    def __iter__(self) -> Iterator[list[int]]:
+        The trainer also builds batch samplers for evaluation datasets (and for each dataset of a
+        ``DatasetDict``); a dataset whose length differs from ``len(groups)`` gets sentence-transformers'
+        default batch sampler instead.
+        """
+
+        def build(dataset, batch_size, drop_last, valid_label_columns=None, generator=None, seed=0):
+            if len(dataset) != len(groups):
+                logger.info("GroupAwareBatchSampler: %d rows but %d group keys; default batches for this dataset",
+                            len(dataset), len(groups))  # fmt: skip
+                return DefaultBatchSampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
+            return cls(dataset, batch_size, drop_last, valid_label_columns, generator, seed, groups=groups)
+
+        return build
+
+    def _batches(self, epoch: int) -> list[list[int]]:
+        """The epoch's batches, computed once per epoch.
+
+        Rows that no full batch can take (their group is too large) end up in smaller batches rather than being
+        dropped; ``drop_last`` drops only a final batch below full size.
+        """
+        cached = self._cache.get(epoch)
+        if cached is not None:
+            return cached
         generator = self.generator if self.generator is not None else torch.Generator()
-        generator.manual_seed(self.seed + self.epoch)
+        generator.manual_seed(self.seed + epoch)
         pending = torch.randperm(len(self.groups), generator=generator).tolist()
+        batches: list[list[int]] = []
         while pending:
             batch: list[int] = []
             seen: set[Hashable] = set()
@@ -66,19 +93,33 @@ class GroupAwareBatchSampler(DefaultBatchSampler):
                     if group is not None:
                         seen.add(group)
                     if len(batch) == self.batch_size:
-                        yield batch
+                        batches.append(batch)
                         produced = True
                         batch, seen = [], set()
                 else:
                     rest.append(index)
-            if batch and not produced:  # no full batch possible any more: this partial one is final
-                if not self.drop_last:
-                    yield batch
+            if batch and not produced:  # no full batch possible any more: a smaller one
+                batches.append(batch)
                 pending = rest
             else:
                 pending = batch + rest  # the partial batch's rows go first in the next pass
+        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        small = sum(len(b) < self.batch_size for b in batches[:-1])
+        if small and epoch not in self._warned:
+            self._warned.add(epoch)
+            logger.warning(
+                "GroupAwareBatchSampler: %d of %d batches are smaller than %d because some groups are too large "
+                "for every batch to hold distinct groups.",
+                small,
+                len(batches),
+                self.batch_size,
+            )
+        self._cache = {epoch: batches}
+        return batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield from self._batches(self.epoch)
 
     def __len__(self) -> int:
-        if self.drop_last:
-            return len(self.groups) // self.batch_size
-        return (len(self.groups) + self.batch_size - 1) // self.batch_size
+        return len(self._batches(self.epoch))

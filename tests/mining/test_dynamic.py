@@ -44,6 +44,20 @@ def test_dataset_follows_the_current_negatives_and_records_seen_rows():
     assert set(dataset[0]) == {"anchor", "positive", "negative_1", "negative_2"}
 
 
+def test_duplicate_rows_keep_their_own_state():
+    mining = _mining()
+    data = mining.dataset.to_dict()
+    for key in data:
+        data[key].append(data[key][0])  # row 6 repeats row 0
+    duplicated = MiningResult(Dataset.from_dict(data), [], [*mining.candidates, mining.candidates[0]], CORPUS, {})
+    negatives = DynamicNegatives(duplicated)
+    dataset = negatives.dataset()
+    _ = dataset[6]
+    assert negatives.seen == {6}
+    negatives.current[6] = [30, 31]
+    assert dataset[6]["negative_1"] == CORPUS[30] and dataset[0]["negative_1"] == CORPUS[1]
+
+
 def test_conan_rule_replaces_only_negatives_gone_easy_with_the_next_window():
     config = DynamicNegativesConfig(refresh_steps=1, decay=1.15, max_abs_score=0.8, offset=10)
     negatives = DynamicNegatives(_mining(), initial_scores=[0.5] * 6)
