@@ -103,7 +103,7 @@ class DynamicNegatives:
     def refresh(self, score_fn: ScoreFn, config: DynamicNegativesConfig) -> dict[str, Any]:
         """Re-scores the negatives of the rows seen since the last refresh and replaces the ones gone easy."""
         start = time.perf_counter()
-        rows = sorted(self.seen)
+        rows = sorted(_union_across_processes(self.seen))
         self.seen.clear()
         stats: dict[str, Any] = {"rows_scored": len(rows), "rows_replaced": 0}
         if not rows:
@@ -140,6 +140,21 @@ class DynamicNegatives:
         self.initial = list(state["initial"])
         self.replacements = list(map(int, state["replacements"]))
         self.seen = set(map(int, state["seen"]))
+
+
+def _union_across_processes(rows: set[int]) -> set[int]:
+    """The rows that any process trained on (under torch.distributed; else ``rows``).
+
+    All processes then score the same rows with the same (DDP-synchronised) weights and take the same decisions,
+    so their negatives stay identical.
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return set(rows)
+    gathered: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, sorted(rows))
+    return {int(row) for part in gathered for row in part}
 
 
 def model_score_fn(model: SentenceTransformer, store: CorpusEmbeddingStore | None = None) -> ScoreFn:
