@@ -161,14 +161,12 @@ def sts(args) -> None:
 
 
 def _csl_split():
-    from datasets import Dataset
-
     from st_plus.data import load_training_rows
 
     rows = load_training_rows(REPO / "examples" / "training_data" / "csl_title_abstract_zh.jsonl")
     order = list(range(len(rows)))
     random.Random(5).shuffle(order)
-    return rows.select(order[200:]), rows.select(order[:200]), Dataset
+    return rows.select(order[200:]), rows.select(order[:200])
 
 
 def _ndcg_on_held_out(model, held) -> float:
@@ -185,7 +183,7 @@ def retrieval(args) -> None:
 
     from st_plus.losses import ConsentLoss
 
-    train, held, _ = _csl_split()
+    train, held = _csl_split()
     print(f"[retrieval] CSL title -> abstract: train {len(train)} pairs, held-out {len(held)} (carved, seed 5); "
           f"{args.steps} steps x batch {args.batch_size}, seed 12")  # fmt: skip
     print(f"  before                                   held-out nDCG@10 {_ndcg_on_held_out(_model(), held):.4f}")
@@ -208,7 +206,7 @@ def multitask(args) -> None:
     banking = load_labelled_texts(DATA / "classification_banking77_en" / "train.jsonl.gz")
     banking = banking.shuffle(seed=3).select(range(2000))
     stsb = _stsb_rows()
-    csl, _, _ = _csl_split()
+    csl, _ = _csl_split()
 
     def tasks():
         return [

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tests_helpers import launch_two_cpu_processes
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,11 +45,5 @@ def test_train_multitask_refuses_a_non_empty_output_dir(tmp_path):
 @pytest.mark.real
 @pytest.mark.distributed
 def test_train_multitask_with_two_cpu_processes_and_gathered_negatives():
-    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
-    if accelerate is None:
-        pytest.skip("the accelerate launcher is not installed")
-    command = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-               "--mixed_precision", "no", "--dynamo_backend", "no",
-               "examples/train_multitask.py", "--fast", "--gather"]  # fmt: skip
-    completed = _run(command, ACCELERATE_USE_CPU="true", OMP_NUM_THREADS="1")
+    completed = launch_two_cpu_processes("examples/train_multitask.py", "--fast", "--gather", cwd=REPO)
     assert completed.stdout.count("training loss") == 1  # printed by the main process only

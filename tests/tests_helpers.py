@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +51,34 @@ def recording_loss(loss, name: str, log: list[str]):
             return self.loss(features, labels)
 
     return RecordingLoss()
+
+
+def launch_two_cpu_processes(
+    script: str | Path, *args: str | Path, cwd: str | Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Runs ``script args`` as two gloo CPU processes with the accelerate launcher; asserts it succeeds.
+
+    ``accelerate launch --num_processes 2 --cpu`` starts a single process unless given an MPI hostfile, so this
+    uses ``--multi_gpu`` on a machine without GPUs (torchrun underneath) with ``ACCELERATE_USE_CPU``. Skips the
+    calling test when the launcher is not installed.
+    """
+    import pytest
+
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    if accelerate is None:
+        pytest.skip("the accelerate launcher is not installed")
+    full_env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "ACCELERATE_USE_CPU": "true",
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_OFFLINE": "1",
+        **(env or {}),
+    }
+    command = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", str(script), *map(str, args)]  # fmt: skip
+    completed = subprocess.run(
+        command, capture_output=True, text=True, cwd=cwd, env=full_env, timeout=900, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed

@@ -16,7 +16,7 @@ from sentence_transformers import SentenceTransformer
 from transformers import TrainerCallback
 
 from st_plus.mining.miner import MiningResult
-from st_plus.mining.retrievers import CorpusEmbeddingStore
+from st_plus.mining.retrievers import CorpusEmbeddingStore, model_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -163,8 +163,9 @@ def model_score_fn(model: SentenceTransformer, store: CorpusEmbeddingStore | Non
 
     def score(queries: Sequence[str], negatives: Sequence[Sequence[str]]) -> np.ndarray:
         flat = [text for row in negatives for text in row]
-        q = store.encode(model, queries, role="query")
-        d = store.encode(model, flat, role="document").reshape(len(queries), -1, q.shape[1])
+        fingerprint = model_fingerprint(model)  # hash the weights once per refresh, not once per encode call
+        q = store.encode(model, queries, role="query", fingerprint=fingerprint)
+        d = store.encode(model, flat, role="document", fingerprint=fingerprint).reshape(len(queries), -1, q.shape[1])
         return np.einsum("bd,bkd->bk", q, d)
 
     return score

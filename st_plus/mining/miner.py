@@ -204,7 +204,7 @@ def mine_hard_negatives(
 
     doc_embeddings = query_embeddings = None
     if model is not None:
-        doc_embeddings = dense.corpus_embeddings if dense.corpus_embeddings is not None else None
+        doc_embeddings = dense.corpus_embeddings  # set when the retriever is dense or hybrid
         if doc_embeddings is None:
             doc_embeddings = store.encode(model, texts, role="document")
         query_embeddings = dict(zip(unique_anchors, store.encode(model, unique_anchors, role="query"), strict=True))
@@ -228,9 +228,10 @@ def mine_hard_negatives(
                 limit = positive_score - abs(positive_score) * (1.0 - max_positive_ratio)
 
         allowed = _Guard(known, known_normalized, group, limit, query, normalized, doc_groups, doc_embeddings)
-        ranking = [int(doc) for doc in ranking_of[anchor]]
-        band = [doc for doc in ranking[:band_depth] if allowed(doc)][range_min:range_max]
-        guarded = [doc for doc in ranking if allowed(doc)]
+        # the guard runs once per candidate; the band is what it keeps of the first band_depth positions
+        kept = [(position, int(doc)) for position, doc in enumerate(ranking_of[anchor]) if allowed(int(doc))]
+        guarded = [doc for _, doc in kept]
+        band = [doc for position, doc in kept if position < band_depth][range_min:range_max]
         if len(band) >= num_negatives:
             chosen = band[:num_negatives] if sampling == "top" else rng.sample(band, num_negatives)
         elif too_few == "pad":

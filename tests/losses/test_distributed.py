@@ -9,45 +9,21 @@ exits with an error when it does not see two processes, so the test cannot pass 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from losses.distributed_cases import CASES, batch_for
 from safetensors.torch import load_file
+from tests_helpers import launch_two_cpu_processes
 
 HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
 def two_process_results(tiny_bert_dir, tmp_path_factory):
-    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
-    if accelerate is None:
-        pytest.skip("the accelerate launcher is not installed")
     out = tmp_path_factory.mktemp("distributed")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE.parent), "ACCELERATE_USE_CPU": "true"}
-    command = [
-        accelerate,
-        "launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        str(HERE / "distributed_check.py"),
-        str(tiny_bert_dir),
-        str(out),
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    launch_two_cpu_processes(HERE / "distributed_check.py", tiny_bert_dir, out, env={"PYTHONPATH": str(HERE.parent)})
     return out
 
 

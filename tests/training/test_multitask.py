@@ -58,7 +58,7 @@ def test_triplets_from_labels_drop_singleton_labels_and_need_two_labels():
 
 def _inner(loss: nn.Module) -> nn.Module:
     while isinstance(loss, (WeightedLoss, MatryoshkaLoss)):
-        loss = loss.loss if isinstance(loss, WeightedLoss) else loss.loss
+        loss = loss.loss  # both wrappers keep the wrapped loss in `.loss`
     return loss
 
 

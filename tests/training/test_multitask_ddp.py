@@ -14,27 +14,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests_helpers import launch_two_cpu_processes
 
 HERE = Path(__file__).resolve().parent
 
 
 def _launch(model_dir: Path, out: Path, sampler: str) -> list[dict]:
-    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
-    if accelerate is None:
-        pytest.skip("the accelerate launcher is not installed")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true", "TOKENIZERS_PARALLELISM": "false"}
-    command = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-               "--mixed_precision", "no", "--dynamo_backend", "no",
-               str(HERE / "multitask_ddp_check.py"), str(model_dir), str(out), sampler]  # fmt: skip
-    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    launch_two_cpu_processes(HERE / "multitask_ddp_check.py", model_dir, out, sampler)
     runs = [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
     assert all(run["world"] == 2 for run in runs)
     return runs
