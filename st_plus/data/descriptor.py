@@ -71,6 +71,19 @@ class TaskDescriptor:
 
     def __post_init__(self) -> None:
         self.task_type = normalize_task_type(self.task_type)
+        for key in ("name", "eval_split", "train_split", "main_score", "source", "license", "description"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ValueError(f"`{key}` must be a non-empty string or null, got {value!r:.80}.")
+        for key in ("name", "eval_split", "train_split"):  # these become file names
+            value = getattr(self, key)
+            if value is not None and ("/" in value or "\\" in value or len(value) > 200):
+                raise ValueError(f"`{key}` must be a plain name (no path separators, at most 200 characters).")
+        if self.language is not None and not (
+            isinstance(self.language, str)
+            or (isinstance(self.language, list) and all(isinstance(x, str) for x in self.language))
+        ):
+            raise ValueError(f"`language` must be a string or a list of strings, got {self.language!r:.80}.")
         if (
             not isinstance(self.score_range, (list, tuple))
             or len(self.score_range) != 2

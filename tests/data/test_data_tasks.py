@@ -87,6 +87,11 @@ def test_task_descriptor_from_file_round_trips_to_dict(tmp_path):
         ({"task_type": "Retrieval", "prompts": {"query": 1}}, r"task\.json: `prompts` must map roles to strings"),
         ({"task_type": "Retrieval", "prompts": ["query"]}, r"task\.json: `prompts` must map roles to strings"),
         ({"task_type": "STS", "settings": [1]}, r"task\.json: `settings` must be an object, got list"),
+        ({"task_type": "Classification", "train_split": [0, 10**200]}, r"`train_split` must be a non-empty string"),
+        ({"task_type": "STS", "eval_split": " "}, r"task\.json: `eval_split` must be a non-empty string or null"),
+        ({"task_type": "STS", "eval_split": "../test"}, r"`eval_split` must be a plain name \(no path separators"),
+        ({"task_type": "STS", "name": 5}, r"task\.json: `name` must be a non-empty string or null, got 5"),
+        ({"task_type": "STS", "language": ["en", 1]}, r"`language` must be a string or a list of strings"),
     ],
 )
 def test_task_descriptor_from_file_names_the_file_and_key(tmp_path, content, match):
