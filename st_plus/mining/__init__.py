@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from st_plus.mining._text import bm25_tokenize, normalize_text
+from st_plus.mining.candidates import CandidateRanker
 from st_plus.mining.dynamic import (
     DynamicNegatives,
     DynamicNegativesCallback,
     DynamicNegativesConfig,
     model_score_fn,
+    sharded_encode_fn,
 )
 from st_plus.mining.filtering import FilterResult, consistency_filter
 from st_plus.mining.group_sampler import GroupAwareBatchSampler
@@ -23,6 +25,7 @@ from st_plus.mining.retrievers import (
 
 __all__ = [
     "BM25Retriever",
+    "CandidateRanker",
     "CorpusEmbeddingStore",
     "DenseRetriever",
     "DynamicNegatives",
@@ -39,4 +42,5 @@ __all__ = [
     "model_fingerprint",
     "normalize_text",
     "reciprocal_rank_fusion",
+    "sharded_encode_fn",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -15,13 +16,16 @@ from datasets import Dataset
 from sentence_transformers import SentenceTransformer
 from transformers import TrainerCallback
 
+from st_plus.mining.candidates import EncodeFn
 from st_plus.mining.miner import MiningResult
 from st_plus.mining.retrievers import CorpusEmbeddingStore, model_fingerprint
 
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "dynamic_negatives.json"
+CANDIDATES_FILE = "dynamic_negatives_candidates.safetensors"  # only once a reindex changed the candidates
 ROW_COLUMN = "__st_plus_row__"
+LOG_PREFIX = "dynamic_negatives/"
 ScoreFn = Callable[[Sequence[str], Sequence[Sequence[str]]], np.ndarray]
 
 
@@ -34,16 +38,28 @@ class DynamicNegativesConfig:
         decay: Negatives are no longer hard when ``mean score x decay < initial mean score`` ...
         max_abs_score: ... and ``|mean score| < max_abs_score``.
         offset: On the i-th replacement take guarded candidates ``(i-1)*n + offset`` to ``i*n + offset``.
+        replace: ``False`` only measures and logs the negatives' scores (static negatives, monitored).
+        positive_sample: The logged mean positive score is measured on this many rows per refresh (0: not logged).
+        reindex_steps: Every this many steps, re-embed the corpus and the queries with the current weights and
+            re-rank every row's candidates with the miner's retriever and false-negative guard (``None``: never).
+            Replacement windows then restart at ``offset`` of the fresh ranking, and a current negative the
+            guard now rejects (e.g. scored too close to the positive) is replaced at once.
     """
 
     refresh_steps: int = 100
     decay: float = 1.15
     max_abs_score: float = 0.8
     offset: int = 10
+    replace: bool = True
+    positive_sample: int = 256
+    reindex_steps: int | None = None
 
     def __post_init__(self) -> None:
-        if self.refresh_steps < 1:
-            raise ValueError(f"`refresh_steps` must be >= 1, got {self.refresh_steps}.")
+        if self.refresh_steps < 1 or self.positive_sample < 0 or (self.reindex_steps or 1) < 1:
+            raise ValueError(
+                f"`refresh_steps` and `reindex_steps` must be >= 1 and `positive_sample` >= 0, got "
+                f"{self.refresh_steps}, {self.reindex_steps}, {self.positive_sample}."
+            )
         if not self.decay > 0 or not self.max_abs_score > 0 or self.offset < 0:
             raise ValueError(f"`decay` and `max_abs_score` must be > 0 and `offset` >= 0, got {asdict(self)}.")
 
@@ -57,8 +73,9 @@ class DynamicNegatives:
     Args:
         mining: A :class:`~st_plus.mining.MiningResult` in n-tuple format (mine with ``candidate_depth`` large
             enough for the replacements you want, e.g. ``offset + 5 * num_negatives``).
-        initial_scores: Per row, the mean score of its negatives at mining time (default: computed with
-            ``score_fn`` on the first refresh of the row).
+        initial_scores: Per row, the mean score of its negatives at mining time (default: the mean of the
+            ``negative_i_score`` columns when mined with ``output_scores=True``, else measured at the row's first
+            refresh).
     """
 
     def __init__(self, mining: MiningResult, *, initial_scores: Sequence[float] | None = None) -> None:
@@ -72,8 +89,15 @@ class DynamicNegatives:
         self.positives: list[str] = mining.dataset["positive"]
         self.current = [[index_of[row[c]] for c in self.negative_columns] for row in mining.dataset]
         self.candidates = [list(c) for c in mining.candidates]
+        score_columns = [f"{c}_score" for c in self.negative_columns]
+        if initial_scores is None and all(c in columns for c in score_columns):  # mined with output_scores=True
+            initial_scores = np.asarray([mining.dataset[c] for c in score_columns], dtype=np.float64).mean(0).tolist()
         self.initial: list[float | None] = list(initial_scores) if initial_scores is not None else [None] * len(self)
-        self.replacements = [0] * len(self)
+        self.replacements = [0] * len(self)  # in all
+        self.windows = [0] * len(self)  # replacements from the current ranking (Conan's i - 1)
+        self.reindexes = 0
+        self._ranker, self._depth = mining.ranker, mining.depth
+        self._ranker_rows = list(mining.rows) if mining.rows else list(range(len(self)))
         self.seen: set[int] = set()
         base = mining.dataset.select_columns(["anchor", "positive", *self.negative_columns])
         # a hidden row id (read by the transform, never returned) tells duplicate rows apart
@@ -107,30 +131,72 @@ class DynamicNegatives:
         self.seen.clear()
         stats: dict[str, Any] = {"rows_scored": len(rows), "rows_replaced": 0}
         if not rows:
-            return {**stats, "mean_negative_score": None, "seconds": time.perf_counter() - start}
+            return {**stats, "mean_positive_score": None, "mean_negative_score": None,
+                    "seconds": time.perf_counter() - start}  # fmt: skip
+        anchors = [self.anchors[row] for row in rows]
         negatives = [[self.corpus[i] for i in self.current[row]] for row in rows]
-        scores = np.asarray(score_fn([self.anchors[row] for row in rows], negatives), dtype=np.float64).mean(axis=1)
-        n = len(self.negative_columns)
+        scores = np.asarray(score_fn(anchors, negatives), dtype=np.float64).mean(axis=1)
+        # the positives' mean is only logged: an evenly spaced sample of rows is enough (and costs little)
+        sample = rows[:: -(-len(rows) // config.positive_sample)] if config.positive_sample else []
+        positive = np.asarray(
+            score_fn([self.anchors[row] for row in sample], [[self.positives[row]] for row in sample]) if sample
+            else [[np.nan]], dtype=np.float64,
+        )  # fmt: skip
         for row, score in zip(rows, scores.tolist(), strict=True):
             if self.initial[row] is None:
                 self.initial[row] = score
                 continue
-            if score * config.decay < self.initial[row] and abs(score) < config.max_abs_score:
-                i = self.replacements[row] + 1
-                window = self.candidates[row][(i - 1) * n + config.offset : i * n + config.offset]
-                if len(window) == n:
-                    self.current[row] = list(window)
-                    self.replacements[row] = i
-                    self.initial[row] = None  # re-measured at the next refresh of the row
-                    stats["rows_replaced"] += 1
-        stats["mean_negative_score"] = float(scores.mean())
+            if config.replace and score * config.decay < self.initial[row] and abs(score) < config.max_abs_score:
+                stats["rows_replaced"] += self._replace(row, config.offset)
+        stats["mean_positive_score"] = None if not sample else float(positive.mean())
+        stats["mean_negative_score"] = float(scores.mean())  # before this refresh's replacements
         stats["seconds"] = time.perf_counter() - start
         return stats
 
+    def _replace(self, row: int, offset: int) -> int:
+        """Takes the row's next window of candidates (Conan: ``(i-1)*n + offset ... i*n + offset``); 1 if it did."""
+        n = len(self.negative_columns)
+        i = self.windows[row] + 1
+        window = self.candidates[row][(i - 1) * n + offset : i * n + offset]
+        if len(window) < n:  # the ranking is used up: keep the current negatives
+            return 0
+        self.current[row] = list(window)
+        self.windows[row] = i
+        self.replacements[row] += 1
+        self.initial[row] = None  # re-measured at the next refresh of the row
+        return 1
+
+    def reindex(self, encode: EncodeFn, config: DynamicNegativesConfig) -> dict[str, Any]:
+        """Re-ranks every row's candidates with embeddings from ``encode`` (the current weights).
+
+        The miner's retriever and false-negative guard run again over the whole corpus; each row's replacement
+        window restarts, and a current negative the guard now rejects is replaced at once.
+        """
+        if self._ranker is None:
+            raise ValueError(
+                "reindex needs the MiningResult's ranker: build DynamicNegatives from mine_hard_negatives' output."
+            )
+        start = time.perf_counter()
+        ranking = self._ranker.rank(self._depth, encode)
+        stale = 0
+        for row, source in enumerate(self._ranker_rows):
+            self.candidates[row] = [doc for _, doc in ranking.kept[source]]
+            self.windows[row] = 0
+            guard = ranking.guards[source]
+            if not all(guard(doc) for doc in self.current[row]):
+                stale += self._replace(row, config.offset)
+        self.reindexes += 1
+        return {"reindexed_rows": len(self), "rows_no_longer_allowed": stale,
+                "reindex_seconds": time.perf_counter() - start}  # fmt: skip
+
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume exactly."""
-        return {"current": self.current, "initial": self.initial, "replacements": self.replacements,
-                "seen": sorted(self.seen), "rows": len(self)}  # fmt: skip
+        """Everything needed to resume exactly (``candidates`` only once a reindex changed them)."""
+        state = {"current": self.current, "initial": self.initial, "replacements": self.replacements,
+                 "windows": self.windows, "reindexes": self.reindexes, "seen": sorted(self.seen),
+                 "rows": len(self)}  # fmt: skip
+        if self.reindexes:
+            state["candidates"] = self.candidates
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores :meth:`state_dict`'s output."""
@@ -139,6 +205,12 @@ class DynamicNegatives:
         self.current = [list(map(int, r)) for r in state["current"]]
         self.initial = list(state["initial"])
         self.replacements = list(map(int, state["replacements"]))
+        self.windows = list(map(int, state.get("windows", self.replacements)))
+        self.reindexes = int(state.get("reindexes", 0))
+        if self.reindexes:
+            if "candidates" not in state:
+                raise ValueError("Saved dynamic-negatives state was re-indexed but holds no candidates.")
+            self.candidates = [list(map(int, c)) for c in state["candidates"]]
         self.seen = set(map(int, state["seen"]))
 
 
@@ -155,6 +227,66 @@ def _union_across_processes(rows: set[int]) -> set[int]:
     gathered: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, sorted(rows))
     return {int(row) for part in gathered for row in part}
+
+
+def _training_precision(args: Any, model: SentenceTransformer) -> contextlib.AbstractContextManager:
+    """Scores in the precision the trainer trains in (bf16 / fp16 autocast when ``args`` asks for it)."""
+    import torch
+
+    if getattr(args, "bf16", False):
+        return torch.autocast(device_type=model.device.type, dtype=torch.bfloat16)
+    if getattr(args, "fp16", False):
+        return torch.autocast(device_type=model.device.type, dtype=torch.float16)
+    return contextlib.nullcontext()
+
+
+def sharded_encode_fn(model: SentenceTransformer, store: CorpusEmbeddingStore | None = None) -> EncodeFn:
+    """Embeds texts with the current weights, the work shared across processes.
+
+    Under torch.distributed each process encodes every world-size-th text and the parts are gathered, so every
+    process gets the same full array for a 1/world-size share of the work.
+    """
+    store = store or CorpusEmbeddingStore(max_states=1)
+
+    def encode(texts: Sequence[str], role: str) -> np.ndarray:
+        import torch.distributed as dist
+
+        fingerprint = model_fingerprint(model)
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return store.encode(model, texts, role=role, fingerprint=fingerprint)
+        world, rank = dist.get_world_size(), dist.get_rank()
+        part = store.encode(model, list(texts)[rank::world], role=role, fingerprint=fingerprint)
+        parts: list[Any] = [None] * world
+        dist.all_gather_object(parts, part)
+        out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+        for r, array in enumerate(parts):
+            out[r::world] = array
+        return out
+
+    return encode
+
+
+def _save_candidates(path: Path, candidates: list[list[int]], reindexes: int) -> None:
+    """Ragged candidate lists as two int64 tensors (flat, offsets), written atomically with safetensors."""
+    import torch
+    from safetensors.torch import save_file
+
+    lengths = torch.tensor([len(c) for c in candidates], dtype=torch.int64)
+    offsets = torch.cat([torch.zeros(1, dtype=torch.int64), lengths.cumsum(0)])
+    flat = torch.tensor([doc for c in candidates for doc in c], dtype=torch.int64)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({"flat": flat, "offsets": offsets}, str(tmp), metadata={"reindexes": str(reindexes)})
+    tmp.replace(path)
+
+
+def _load_candidates(path: Path, reindexes: int) -> list[list[int]]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        if f.metadata().get("reindexes") != str(reindexes):
+            raise ValueError(f"{path} is from another save than {STATE_FILE} (reindex count differs).")
+        flat, offsets = f.get_tensor("flat").tolist(), f.get_tensor("offsets").tolist()
+    return [flat[a:b] for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
 
 
 def model_score_fn(model: SentenceTransformer, store: CorpusEmbeddingStore | None = None) -> ScoreFn:
@@ -175,8 +307,14 @@ class DynamicNegativesCallback(TrainerCallback):
     """Re-scores and replaces hard negatives every ``refresh_steps`` (Conan-embedding's dynamic hard negatives).
 
     Use with a plain ``SentenceTransformerTrainer`` trained on ``negatives.dataset()``. The model is put in eval
-    mode for scoring and back in training mode afterwards. The state is saved in every checkpoint
+    mode for scoring (in the trainer's precision: bf16 / fp16 autocast when the training arguments ask for it)
+    and back in training mode afterwards. The state is saved in every checkpoint
     (``dynamic_negatives.json``, written atomically) and restored when training resumes from one.
+
+    Each refresh (rows scored and replaced, mean positive and negative scores, seconds) is logged: an entry of
+    ``dynamic_negatives/*`` keys in ``trainer.state.log_history`` (saved in ``trainer_state.json``), the same
+    keys added to the next regular log line, and :meth:`summary` in the model card data (``model_card_data``
+    hyperparameters and the ``dynamic-hard-negatives`` tag), so the saved model's README records it.
 
     Args:
         negatives: The :class:`DynamicNegatives` state.
@@ -207,7 +345,10 @@ class DynamicNegativesCallback(TrainerCallback):
         self.model = model
         self.config = config or DynamicNegativesConfig()
         self.history: list[dict[str, Any]] = []
-        self._score_fn = model_score_fn(model)
+        self._pending_log: dict[str, Any] = {}
+        store = CorpusEmbeddingStore(max_states=1)
+        self._score_fn = model_score_fn(model, store)
+        self._encode_fn = sharded_encode_fn(model, store)
 
     def on_train_begin(self, args, state, control, **kwargs):  # noqa: D102
         if args.dataloader_num_workers:
@@ -221,37 +362,85 @@ class DynamicNegativesCallback(TrainerCallback):
             if not path.is_file():
                 raise FileNotFoundError(f"Resuming at step {state.global_step} but {path} is missing.")
             saved = json.loads(path.read_text(encoding="utf-8"))
+            reindexes = int(saved["negatives"].get("reindexes", 0))
+            if reindexes:
+                saved["negatives"]["candidates"] = _load_candidates(folder / CANDIDATES_FILE, reindexes)
             self.negatives.load_state_dict(saved["negatives"])
             self.history = saved["history"]
 
     def on_step_end(self, args, state, control, **kwargs):  # noqa: D102
-        if state.global_step % self.config.refresh_steps:
+        step = state.global_step
+        reindex = bool(self.config.reindex_steps) and step % self.config.reindex_steps == 0
+        if step % self.config.refresh_steps and not reindex:
             return
         was_training = self.model.training
         self.model.eval()
+        stats: dict[str, Any] = {}
         try:
-            stats = self.negatives.refresh(self._score_fn, self.config)
+            with _training_precision(args, self.model):
+                if reindex:  # first: the refresh then replaces from the fresh rankings
+                    stats.update(self.negatives.reindex(self._encode_fn, self.config))
+                if step % self.config.refresh_steps == 0:
+                    stats.update(self.negatives.refresh(self._score_fn, self.config))
         finally:
             self.model.train(was_training)
         stats["step"] = state.global_step
         self.history.append(stats)
         logger.info("dynamic negatives at step %d: %s", state.global_step, stats)
+        entry = {f"{LOG_PREFIX}{key}": value for key, value in stats.items() if key != "step"}
+        state.log_history.append({**entry, "step": state.global_step})  # kept in trainer_state.json
+        self._pending_log = entry
+        self._update_card()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: D102
+        # the latest refresh also shows in the next regular log line (console, and reporters run after this one)
+        if logs is not None and self._pending_log:
+            logs.update(self._pending_log)
+            self._pending_log = {}
+
+    def on_train_end(self, args, state, control, **kwargs):  # noqa: D102
+        self._update_card()
+
+    def _update_card(self) -> None:
+        """Puts :meth:`summary` in the model card data (shown under the training hyperparameters)."""
+        card = getattr(self.model, "model_card_data", None)
+        if card is None:
+            return
+        summary = self.summary()
+        card.non_default_hyperparameters["dynamic_negatives"] = summary
+        card.all_hyperparameters["dynamic_negatives"] = summary
+        if "dynamic-hard-negatives" not in card.tags:
+            card.tags.append("dynamic-hard-negatives")
 
     def on_save(self, args, state, control, **kwargs):  # noqa: D102
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         folder.mkdir(parents=True, exist_ok=True)
         payload = {"negatives": self.negatives.state_dict(), "history": self.history}
+        candidates = payload["negatives"].pop("candidates", None)
+        if candidates is not None:  # first the candidates, then the JSON that names their reindex count
+            _save_candidates(folder / CANDIDATES_FILE, candidates, self.negatives.reindexes)
         tmp = folder / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps(payload), encoding="utf-8")
         tmp.replace(folder / STATE_FILE)
 
     def summary(self) -> dict[str, Any]:
-        """For the model card: refreshes, rows replaced, replacement counts."""
+        """For the model card: refreshes, replacements, first and last mean scores, seconds spent."""
         replaced = [r for r in self.negatives.replacements if r]
+        refreshes = [h for h in self.history if "rows_scored" in h]
+        scored = [h for h in refreshes if h["mean_negative_score"] is not None]
+
+        def rounded(value: float | None) -> float | None:
+            return None if value is None else round(value, 4)
+
         return {
-            "refreshes": len(self.history),
-            "rows_replaced": sum(h["rows_replaced"] for h in self.history),
+            "refreshes": len(refreshes),
+            "reindexes": self.negatives.reindexes,
+            "rows_replaced": sum(h.get("rows_replaced", 0) for h in self.history),
             "rows_with_replacements": len(replaced),
             "max_replacements": max(replaced, default=0),
+            "first_mean_negative_score": rounded(scored[0]["mean_negative_score"] if scored else None),
+            "last_mean_negative_score": rounded(scored[-1]["mean_negative_score"] if scored else None),
+            "last_mean_positive_score": rounded(scored[-1]["mean_positive_score"] if scored else None),
+            "seconds": round(sum(h.get("seconds", 0) + h.get("reindex_seconds", 0) for h in self.history), 1),
             "config": asdict(self.config),
         }

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer
 
-from st_plus.mining._text import normalize_text
-from st_plus.mining.retrievers import BM25Retriever, CorpusEmbeddingStore, DenseRetriever, HybridRetriever
+from st_plus.mining.candidates import CandidateRanker
+from st_plus.mining.retrievers import CorpusEmbeddingStore, model_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,9 @@ class MiningResult:
         corpus: The corpus texts the indices refer to.
         stats: Counts and timings for the summary.
         rows: Per kept row, its index in the input dataset (to carry bookkeeping columns such as a group key).
+        ranker: The :class:`~st_plus.mining.candidates.CandidateRanker` that ranked the input rows (the dynamic
+            sampler re-ranks with it during training).
+        depth: The retrieval depth of ``candidates``.
     """
 
     dataset: Dataset
@@ -41,35 +44,39 @@ class MiningResult:
     corpus: list[str]
     stats: dict[str, Any] = field(default_factory=dict)
     rows: list[int] = field(default_factory=list)
+    ranker: CandidateRanker | None = field(default=None, repr=False)
+    depth: int = 0
 
     def summary(self) -> str:
         """One line: rows in/out, negatives per row, time."""
         s = self.stats
-        return (
+        line = (
             f"mined {s['rows_out']:,} of {s['rows_in']:,} rows ({len(self.dropped):,} dropped), "
             f"{s['negatives_per_row']} negatives per row, method {s['method']}, {s['seconds']:.1f}s"
         )
+        if s.get("texts_over_limit"):
+            line += (
+                f"; {s['texts_over_limit']:,} text(s) longer than the model's {s['token_limit']}-token limit were "
+                "truncated when embedded" + (" (BM25 saw them whole)" if s["method"] != "dense" else "")
+            )
+        return line
 
 
-@dataclass
-class _Guard:
-    """The false-negative guard of one row: ``guard(doc)`` is True when ``doc`` may be a negative."""
+def texts_over_limit(model: SentenceTransformer | None, texts: Sequence[str]) -> tuple[int, int | None]:
+    """How many ``texts`` are longer than the model's ``max_seq_length`` tokens (they get truncated when embedded).
 
-    known: set[int]
-    known_normalized: set[str]
-    group: Any
-    limit: float | None
-    query: Any
-    normalized: list[str]
-    doc_groups: dict[int, set[Any]]
-    doc_embeddings: Any
+    Returns ``(count, limit)``; ``(0, None)`` when the model has no fast tokenizer or no limit to check against.
+    """
+    limit = getattr(model, "max_seq_length", None)
+    backend = getattr(getattr(model, "tokenizer", None), "backend_tokenizer", None)
+    if not isinstance(limit, int) or backend is None:
+        return 0, None
+    from tokenizers import Tokenizer
 
-    def __call__(self, doc: int) -> bool:
-        if doc < 0 or doc in self.known or self.normalized[doc] in self.known_normalized:
-            return False
-        if self.group is not None and self.group in self.doc_groups.get(doc, ()):
-            return False
-        return self.limit is None or float(self.doc_embeddings[doc] @ self.query) < self.limit
+    counter = Tokenizer.from_str(backend.to_str())  # a copy: the model's own tokenizer settings stay as they are
+    counter.no_truncation()
+    counter.no_padding()
+    return sum(len(encoding.ids) > limit for encoding in counter.encode_batch(list(texts))), limit
 
 
 def _validate(dataset: Dataset, anchor: str, positive: str, group: str | None) -> None:
@@ -173,41 +180,29 @@ def mine_hard_negatives(
             raise ValueError(f"{name}[{bad}] must be a non-empty string, got {values[bad]!r}.")
     groups: list[Any] | None = dataset[group_column] if group_column else None
 
-    # The corpus: distinct positives, then extra documents. Groups per document (for guard 3).
+    # The corpus: distinct positives, then extra documents.
     texts: list[str] = list(dict.fromkeys([*positives, *(corpus or [])]))
-    index_of = {text: i for i, text in enumerate(texts)}
-    doc_groups: dict[int, set[Any]] = defaultdict(set)
-    if groups is not None:
-        for text, group in zip(positives, groups, strict=True):
-            doc_groups[index_of[text]].add(group)
-    normalized = [normalize_text(text) for text in texts]
-    positives_of: dict[str, set[int]] = defaultdict(set)
-    for anchor, positive in zip(anchors, positives, strict=True):
-        positives_of[anchor].add(index_of[positive])
-
+    ranker = CandidateRanker(
+        texts, anchors, positives, groups, method=method, max_positive_ratio=max_positive_ratio,
+        hybrid_weights=hybrid_weights, chinese_tokenizer=chinese_tokenizer,
+    )  # fmt: skip
     store = store or CorpusEmbeddingStore()
-    dense = DenseRetriever(model, store=store) if model is not None else None
-    if method == "bm25":
-        retriever: Any = BM25Retriever(chinese=chinese_tokenizer)
-    elif method == "dense":
-        retriever = dense
-    else:
-        retriever = HybridRetriever(dense, BM25Retriever(chinese=chinese_tokenizer), weights=hybrid_weights)
-    retriever.fit(texts)
-    unique_anchors = list(dict.fromkeys(anchors))
+    encode = None
+    if model is not None:
+        fingerprint = model_fingerprint(model)
+
+        def encode(batch: Sequence[str], role: str) -> Any:
+            return store.encode(model, batch, role=role, fingerprint=fingerprint)
+
     # As sentence-transformers' miner: the band is taken from the top range_max + (most positives of a query)
     # retrieved documents, after the guard; `candidate_depth` keeps a deeper guarded list for later replacements.
-    band_depth = range_max + max(len(known) for known in positives_of.values())
-    depth = min(len(texts), max(band_depth, candidate_depth or 0))
-    _, ranked = retriever.search(unique_anchors, depth)
-    ranking_of = {anchor: ranked[i] for i, anchor in enumerate(unique_anchors)}
-
-    doc_embeddings = query_embeddings = None
-    if model is not None:
-        doc_embeddings = dense.corpus_embeddings  # set when the retriever is dense or hybrid
-        if doc_embeddings is None:
-            doc_embeddings = store.encode(model, texts, role="document")
-        query_embeddings = dict(zip(unique_anchors, store.encode(model, unique_anchors, role="query"), strict=True))
+    band_depth = range_max + ranker.max_known
+    depth = max(band_depth, candidate_depth or 0)
+    ranking = ranker.rank(depth, encode)
+    over, limit = texts_over_limit(model, [*texts, *ranker.unique_anchors]) if model is not None else (0, None)
+    if over:
+        logger.warning("%d text(s) are longer than the model's %d-token limit: truncated when embedded", over, limit)
+    doc_embeddings = ranking.doc_embeddings
 
     rng = random.Random(seed)
     rows: dict[str, list[Any]] = defaultdict(list)
@@ -215,21 +210,7 @@ def mine_hard_negatives(
     kept_candidates: list[list[int]] = []
     kept_rows: list[int] = []
     for row, (anchor, positive) in enumerate(zip(anchors, positives, strict=True)):
-        known = positives_of[anchor]
-        known_normalized = {normalized[i] for i in known}
-        group = groups[row] if groups is not None else None
-        positive_score = None
-        limit = query = None
-        if query_embeddings is not None:
-            query = query_embeddings[anchor]
-            positive_score = float(doc_embeddings[index_of[positive]] @ query)
-            if max_positive_ratio is not None:
-                # ratio x positive for positive scores; stays below the positive when it is negative (as ST)
-                limit = positive_score - abs(positive_score) * (1.0 - max_positive_ratio)
-
-        allowed = _Guard(known, known_normalized, group, limit, query, normalized, doc_groups, doc_embeddings)
-        # the guard runs once per candidate; the band is what it keeps of the first band_depth positions
-        kept = [(position, int(doc)) for position, doc in enumerate(ranking_of[anchor]) if allowed(int(doc))]
+        kept, allowed = ranking.kept[row], ranking.guards[row]
         guarded = [doc for _, doc in kept]
         band = [doc for position, doc in kept if position < band_depth][range_min:range_max]
         if len(band) >= num_negatives:
@@ -259,7 +240,8 @@ def mine_hard_negatives(
             for j, doc in enumerate(chosen, start=1):
                 rows[f"negative_{j}"].append(texts[doc])
             if output_scores:
-                rows["positive_score"].append(positive_score)
+                query = ranking.query_embeddings[row]
+                rows["positive_score"].append(ranking.positive_scores[row])
                 for j, doc in enumerate(chosen, start=1):
                     rows[f"negative_{j}_score"].append(float(doc_embeddings[doc] @ query))
         else:
@@ -278,9 +260,12 @@ def mine_hard_negatives(
         "negatives_per_row": num_negatives,
         "method": method,
         "corpus_size": len(texts),
+        "texts_over_limit": over,
+        "token_limit": limit,
         "seconds": time.perf_counter() - start,
     }
-    result = MiningResult(Dataset.from_dict(dict(rows)), dropped, kept_candidates, texts, stats, kept_rows)
+    result = MiningResult(Dataset.from_dict(dict(rows)), dropped, kept_candidates, texts, stats, kept_rows,
+                          ranker=ranker, depth=depth)  # fmt: skip
     logger.info(result.summary())
     return result
 

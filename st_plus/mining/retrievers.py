@@ -66,7 +66,8 @@ class DenseRetriever:
     """Exact (or approximate, for large corpora) inner-product search over normalised embeddings with faiss.
 
     Args:
-        model: The embedding model (queries use its ``query`` prompt, documents its ``document`` prompt).
+        model: The embedding model (queries use its ``query`` prompt, documents its ``document`` prompt);
+            ``None`` when only :meth:`fit_embeddings` / :meth:`search_embeddings` are used.
         index: ``"exact"`` (flat inner product), ``"ivf"``, ``"hnsw"``, or ``"auto"`` (exact below
             ``ann_threshold`` documents, HNSW above).
         ann_threshold: Corpus size from which ``"auto"`` switches to HNSW.
@@ -75,7 +76,7 @@ class DenseRetriever:
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: SentenceTransformer | None,
         *,
         index: IndexKind = "auto",
         ann_threshold: int = 200_000,
@@ -92,11 +93,17 @@ class DenseRetriever:
 
     def fit(self, corpus: Sequence[str]) -> DenseRetriever:
         """Encodes the corpus and builds the index."""
-        import faiss
-
         if not corpus:
             raise ValueError("The corpus is empty.")
-        self.corpus_embeddings = np.ascontiguousarray(self.store.encode(self.model, corpus, role="document"))
+        return self.fit_embeddings(self.store.encode(self.model, corpus, role="document"))
+
+    def fit_embeddings(self, embeddings: np.ndarray) -> DenseRetriever:
+        """Builds the index over already computed (unit-normalised) corpus embeddings."""
+        import faiss
+
+        if len(embeddings) == 0:
+            raise ValueError("The corpus is empty.")
+        self.corpus_embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
         n, dim = self.corpus_embeddings.shape
         kind = self.index_kind if self.index_kind != "auto" else ("hnsw" if n >= self.ann_threshold else "exact")
         if kind == "exact":
@@ -120,11 +127,14 @@ class DenseRetriever:
 
     def search(self, queries: Sequence[str], top_k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(scores, indices)``, each ``(len(queries), min(top_k, corpus size))``, best first."""
+        return self.search_embeddings(self.encode_queries(queries), top_k)
+
+    def search_embeddings(self, query_embeddings: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`search`, for already computed (unit-normalised) query embeddings."""
         if self._index is None:
             raise RuntimeError("Call fit(corpus) before search().")
         k = min(top_k, self._index.ntotal)
-        scores, indices = self._index.search(np.ascontiguousarray(self.encode_queries(queries)), k)
-        return scores, indices
+        return self._index.search(np.ascontiguousarray(query_embeddings, dtype=np.float32), k)
 
 
 class BM25Retriever:

@@ -9,13 +9,21 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from sentence_transformers.base.modules import Transformer
 from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 from sentence_transformers.sentence_transformer.modules import Pooling
 
-from st_plus.mining import DynamicNegatives, DynamicNegativesCallback, DynamicNegativesConfig, mine_hard_negatives
+from st_plus.mining import (
+    CorpusEmbeddingStore,
+    DynamicNegatives,
+    DynamicNegativesCallback,
+    DynamicNegativesConfig,
+    mine_hard_negatives,
+    sharded_encode_fn,
+)
 
 CORPUS = [f"document number {i} about topic {i % 7}" for i in range(60)]
 
@@ -30,9 +38,9 @@ def main() -> None:
     pairs = Dataset.from_dict({"anchor": [f"query about topic {i % 7} number {i}" for i in range(16)],
                                "positive": CORPUS[:16]})  # fmt: skip
     options = {"range_min": 0, "range_max": 10, "num_negatives": 2, "candidate_depth": 40, "sampling": "top"}
-    mined = mine_hard_negatives(pairs, model, corpus=CORPUS[16:], method="bm25", max_positive_ratio=None, **options)
+    mined = mine_hard_negatives(pairs, model, corpus=CORPUS[16:], method="hybrid", max_positive_ratio=None, **options)
     negatives = DynamicNegatives(mined)
-    config = DynamicNegativesConfig(refresh_steps=1, decay=0.01, max_abs_score=1.5, offset=2)
+    config = DynamicNegativesConfig(refresh_steps=1, decay=0.01, max_abs_score=1.5, offset=2, reindex_steps=2)
     callback = DynamicNegativesCallback(negatives, model, config)
     args = SentenceTransformerTrainingArguments(
         output_dir=str(out / "trainer"), per_device_train_batch_size=2, max_steps=4, report_to=[], save_strategy="no",
@@ -43,6 +51,9 @@ def main() -> None:
     trainer.train()
     rank, world = trainer.accelerator.process_index, trainer.accelerator.num_processes
     state = negatives.state_dict()
+    # the corpus encoded in shards across the processes equals this process encoding all of it
+    sharded = sharded_encode_fn(model)(CORPUS, "document")
+    whole = CorpusEmbeddingStore().encode(model, CORPUS, role="document")
     (out / f"rank{rank}.json").write_text(
         json.dumps(
             {
@@ -50,6 +61,9 @@ def main() -> None:
                 "current": state["current"],
                 "replacements": state["replacements"],
                 "history": [h["rows_scored"] for h in callback.history],
+                "reindexes": state["reindexes"],
+                "candidates": state["candidates"],
+                "sharded_equals_whole": bool(np.allclose(sharded, whole, atol=1e-6)),
             }
         )
     )

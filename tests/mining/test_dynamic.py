@@ -14,7 +14,9 @@ from st_plus.mining import (
     DynamicNegativesConfig,
     MiningResult,
     mine_hard_negatives,
+    sharded_encode_fn,
 )
+from st_plus.mining.dynamic import CANDIDATES_FILE
 
 CORPUS = [f"document number {i} about topic {i % 7}" for i in range(60)]
 
@@ -77,6 +79,25 @@ def test_conan_rule_replaces_only_negatives_gone_easy_with_the_next_window():
     assert negatives.current[0] == negatives.candidates[0][12:14] and negatives.replacements[0] == 2
 
 
+def test_initial_scores_come_from_the_mined_scores(tiny_model):
+    pairs, extra = _word_pairs(extra=30)
+    mined = mine_hard_negatives(pairs, tiny_model, corpus=extra, method="dense", range_min=0, range_max=10,
+                                num_negatives=2, output_scores=True)  # fmt: skip
+    negatives = DynamicNegatives(mined)
+    expected = [(row["negative_1_score"] + row["negative_2_score"]) / 2 for row in mined.dataset]
+    assert negatives.initial == pytest.approx(expected)
+    assert set(negatives.dataset()[0]) == {"anchor", "positive", "negative_1", "negative_2"}  # scores not trained on
+
+
+def test_monitor_only_config_measures_but_never_replaces():
+    negatives = DynamicNegatives(_mining(), initial_scores=[0.5] * 6)
+    negatives.seen = {0, 1}
+    stats = negatives.refresh(_constant_scores({0: 0.0, 1: 0.1}), DynamicNegativesConfig(replace=False))
+    assert stats["rows_scored"] == 2 and stats["rows_replaced"] == 0
+    assert stats["mean_negative_score"] == pytest.approx(0.05)
+    assert negatives.current[0] == [1, 2] and negatives.replacements == [0] * 6
+
+
 def test_state_dict_round_trip_and_row_count_check():
     negatives = DynamicNegatives(_mining(), initial_scores=[0.5] * 6)
     negatives.current[3] = [20, 21]
@@ -127,13 +148,13 @@ class _StopAfter:
         return Stop()
 
 
-def _train(model, negatives, callback, out, max_steps, resume=False, extra_callbacks=()):
+def _train(model, negatives, callback, out, max_steps, resume=False, extra_callbacks=(), **extra_args):
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     args = SentenceTransformerTrainingArguments(
         output_dir=str(out), per_device_train_batch_size=4, max_steps=max_steps, report_to=[], save_steps=2,
-        save_strategy="steps", seed=3, learning_rate=1e-3, logging_steps=100,
+        save_strategy="steps", seed=3, learning_rate=1e-3, logging_steps=100, **extra_args,
     )  # fmt: skip
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=negatives.dataset(), loss=MultipleNegativesRankingLoss(model),
@@ -143,13 +164,109 @@ def _train(model, negatives, callback, out, max_steps, resume=False, extra_callb
     return trainer
 
 
-def _mined(model):
+def _mined(model, method="bm25", max_positive_ratio=None):
     pairs = Dataset.from_dict({"anchor": [f"query about topic {i % 7} number {i}" for i in range(16)],
                                "positive": CORPUS[:16]})  # fmt: skip
     return mine_hard_negatives(
-        pairs, model, corpus=CORPUS[16:], method="bm25", range_min=0, range_max=10, num_negatives=2,
-        max_positive_ratio=None, candidate_depth=40, sampling="top",
+        pairs, model, corpus=CORPUS[16:], method=method, range_min=0, range_max=10, num_negatives=2,
+        max_positive_ratio=max_positive_ratio, candidate_depth=40, sampling="top",
     )  # fmt: skip
+
+
+def _word_pairs(n=16, extra=4, groups=None):
+    """Pairs over the tiny word-level model's vocabulary (its embeddings of other words are all [UNK])."""
+    import random
+
+    from tests_helpers import CORPUS as SENTENCES
+
+    words = sorted({w for sentence in SENTENCES for w in sentence.split()})
+    rng = random.Random(1)
+    docs = [" ".join(rng.choice(words) for _ in range(6)) for _ in range(n + extra)]
+    data = {"anchor": [" ".join(d.split()[:3]) + f" {rng.choice(words)}" for d in docs[:n]], "positive": docs[:n]}
+    if groups is not None:
+        data["group"] = groups
+    return Dataset.from_dict(data), docs[n:]
+
+
+def _perturbed(model, scale=0.05):
+    import copy
+
+    import torch
+
+    other = copy.deepcopy(model)
+    generator = torch.Generator().manual_seed(1234)
+    with torch.no_grad():
+        for parameter in other.parameters():
+            parameter.add_(scale * torch.randn(parameter.shape, generator=generator))
+    return other
+
+
+@pytest.mark.parametrize("method", ["dense", "hybrid"])
+def test_reindex_gives_the_candidates_that_mining_with_the_current_weights_gives(tiny_model, method):
+    # rows 0-9 share a group: with the guards, some rows keep too few candidates and are dropped, so the kept
+    # rows are not the input rows (reindex must map them back)
+    pairs, extra = _word_pairs(groups=["g"] * 10 + [f"h{i}" for i in range(6)])
+    options = {"corpus": extra, "method": method, "range_min": 0, "range_max": 30, "num_negatives": 9,
+               "group_column": "group", "max_positive_ratio": 0.95, "sampling": "top"}  # fmt: skip
+    mined = mine_hard_negatives(pairs, tiny_model, **options)
+    assert mined.dropped and len(mined.rows) > 5 and mined.rows != list(range(len(mined.rows)))
+    negatives = DynamicNegatives(mined)
+    negatives.windows = [1] * len(negatives)
+    current = [list(c) for c in negatives.current]
+    other = _perturbed(tiny_model, scale=0.3)
+
+    stats = negatives.reindex(sharded_encode_fn(other), DynamicNegativesConfig())
+
+    # the reference: mining from scratch with the new weights, keeping every row (1 negative is enough)
+    expected = mine_hard_negatives(pairs, other, **{**options, "num_negatives": 1}, candidate_depth=mined.depth)
+    assert expected.rows == list(range(len(pairs)))
+    expected_candidates = [expected.candidates[row] for row in mined.rows]
+    assert expected_candidates != mined.candidates  # the weights do matter
+    assert negatives.candidates == expected_candidates
+    assert negatives.windows == [0] * len(negatives) and negatives.reindexes == 1
+    assert stats["reindexed_rows"] == len(mined.rows)
+    for row in range(len(negatives)):  # negatives the guard still allows stay until they go easy
+        if negatives.replacements[row] == 0:
+            assert negatives.current[row] == current[row]
+            assert all(doc in negatives.candidates[row] or doc not in expected_candidates[row] for doc in current[row])
+
+
+def test_reindex_replaces_at_once_a_negative_the_guard_now_rejects(tiny_model):
+    pairs, extra = _word_pairs(extra=30)
+    mined = mine_hard_negatives(pairs, tiny_model, corpus=extra, method="dense", range_min=0, range_max=10,
+                                num_negatives=2, candidate_depth=40, sampling="top")  # fmt: skip
+    negatives = DynamicNegatives(mined)
+    row = 3
+    positive, rejected = mined.corpus.index(negatives.positives[row]), negatives.current[row][0]
+    encode = sharded_encode_fn(tiny_model)
+
+    def encode_with_a_look_alike(texts, role):  # the current negative now embeds exactly as the positive
+        embeddings = encode(texts, role).copy()
+        if role == "document":
+            embeddings[rejected] = embeddings[positive]
+        return embeddings
+
+    stats = negatives.reindex(encode_with_a_look_alike, DynamicNegativesConfig(offset=2))
+    assert stats["rows_no_longer_allowed"] >= 1
+    assert rejected not in negatives.candidates[row]
+    assert negatives.current[row] == negatives.candidates[row][2:4]
+    assert negatives.replacements[row] == 1 and negatives.windows[row] == 1 and negatives.initial[row] is None
+
+
+def test_reindexed_candidates_round_trip_through_safetensors(tmp_path):
+    from st_plus.mining.dynamic import _load_candidates, _save_candidates
+
+    ragged = [[5, 3, 9], [], [1], list(range(40))]
+    _save_candidates(tmp_path / CANDIDATES_FILE, ragged, reindexes=2)
+    assert _load_candidates(tmp_path / CANDIDATES_FILE, reindexes=2) == ragged
+    assert not list(tmp_path.glob("*.tmp"))
+    with pytest.raises(ValueError, match="reindex count differs"):
+        _load_candidates(tmp_path / CANDIDATES_FILE, reindexes=3)
+
+
+def test_reindex_without_the_miners_ranker_is_a_clear_error():
+    with pytest.raises(ValueError, match="reindex needs the MiningResult's ranker"):
+        DynamicNegatives(_mining()).reindex(lambda texts, role: None, DynamicNegativesConfig())
 
 
 def test_callback_replaces_negatives_during_training_and_restores_train_mode(tiny_bert, tmp_path):
@@ -169,7 +286,54 @@ def test_callback_replaces_negatives_during_training_and_restores_train_mode(tin
     assert callback.summary()["refreshes"] == 2
 
 
-def test_resume_restores_the_mining_state_exactly(tiny_bert_dir, tmp_path):
+def test_each_refresh_is_logged_and_summarised_in_the_model_card(tiny_bert, tmp_path):
+    mined = _mined(tiny_bert)
+    negatives = DynamicNegatives(mined, initial_scores=[10.0] * len(mined.dataset))
+    callback = DynamicNegativesCallback(
+        negatives, tiny_bert, DynamicNegativesConfig(refresh_steps=2, offset=2, max_abs_score=1.5)
+    )
+    trainer = _train(tiny_bert, negatives, callback, tmp_path, max_steps=4)
+
+    logged = [entry for entry in trainer.state.log_history if "dynamic_negatives/rows_scored" in entry]
+    assert [entry["step"] for entry in logged] == [2, 4]
+    for entry, stats in zip(logged, callback.history, strict=True):
+        assert entry["dynamic_negatives/rows_replaced"] == stats["rows_replaced"]
+        assert -1.0 <= entry["dynamic_negatives/mean_positive_score"] <= 1.0
+        assert -1.0 <= entry["dynamic_negatives/mean_negative_score"] <= 1.0
+        assert entry["dynamic_negatives/seconds"] >= 0
+    saved = json.loads((tmp_path / "checkpoint-4" / "trainer_state.json").read_text())
+    assert sum("dynamic_negatives/rows_scored" in entry for entry in saved["log_history"]) == 2
+
+    summary = callback.summary()
+    assert summary["refreshes"] == 2 and summary["rows_replaced"] == sum(h["rows_replaced"] for h in callback.history)
+    assert summary["last_mean_negative_score"] == round(callback.history[-1]["mean_negative_score"], 4)
+    tiny_bert.save(str(tmp_path / "final"))
+    card = (tmp_path / "final" / "README.md").read_text(encoding="utf-8")
+    assert "dynamic_negatives" in card and f"'rows_replaced': {summary['rows_replaced']}" in card
+    assert "dynamic-hard-negatives" in card
+
+
+def test_refresh_scores_in_the_trainers_bf16_precision(tiny_bert, tmp_path):
+    import torch
+
+    mined = _mined(tiny_bert)
+    negatives = DynamicNegatives(mined, initial_scores=[10.0] * len(mined.dataset))
+    callback = DynamicNegativesCallback(negatives, tiny_bert, DynamicNegativesConfig(refresh_steps=2, offset=2))
+    dtypes = []
+    score = callback._score_fn
+
+    def recording(queries, docs):
+        dtypes.append(torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else torch.float32)
+        return score(queries, docs)
+
+    callback._score_fn = recording
+    _train(tiny_bert, negatives, callback, tmp_path, max_steps=2, bf16=True, use_cpu=True)
+    assert dtypes and set(dtypes) == {torch.bfloat16}
+    assert callback.history[0]["rows_scored"] > 0 and -1 <= callback.history[0]["mean_negative_score"] <= 1
+
+
+@pytest.mark.parametrize("reindex_steps", [None, 2])
+def test_resume_restores_the_mining_state_exactly(tiny_bert_dir, tmp_path, reindex_steps):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.base.modules import Transformer
     from sentence_transformers.sentence_transformer.modules import Pooling
@@ -178,18 +342,21 @@ def test_resume_restores_the_mining_state_exactly(tiny_bert_dir, tmp_path):
         transformer = Transformer(str(tiny_bert_dir), max_seq_length=64)
         return SentenceTransformer(modules=[transformer, Pooling(transformer.get_embedding_dimension())], device="cpu")
 
-    config = DynamicNegativesConfig(refresh_steps=1, decay=0.01, max_abs_score=1.5, offset=2)
+    config = DynamicNegativesConfig(
+        refresh_steps=1, decay=0.01, max_abs_score=1.5, offset=2, reindex_steps=reindex_steps
+    )
+    mining = {"method": "hybrid"} if reindex_steps else {}  # (the tiny BERT's near-equal scores: no guard 4)
 
     def run(out, stop_at=None):
         model = fresh()
-        mined = _mined(model)
+        mined = _mined(model, **mining)
         negatives = DynamicNegatives(mined)
         callback = DynamicNegativesCallback(negatives, model, config)
         if stop_at is None:
             _train(model, negatives, callback, out, max_steps=6)
         else:
             _train(model, negatives, callback, out, max_steps=6, extra_callbacks=[_StopAfter(stop_at)])
-            model, negatives = fresh(), DynamicNegatives(_mined(fresh()))
+            model, negatives = fresh(), DynamicNegatives(_mined(fresh(), **mining))
             callback = DynamicNegativesCallback(negatives, model, config)
             _train(model, negatives, callback, out, max_steps=6, resume=True)
         return negatives.state_dict(), callback.history, model
@@ -197,6 +364,8 @@ def test_resume_restores_the_mining_state_exactly(tiny_bert_dir, tmp_path):
     straight_state, straight_history, straight_model = run(tmp_path / "straight")
     resumed_state, resumed_history, resumed_model = run(tmp_path / "resumed", stop_at=4)
     assert sum(h["rows_replaced"] for h in straight_history) > 0  # the state did change during training
+    if reindex_steps:
+        assert straight_state["reindexes"] == 3 and (tmp_path / "resumed" / "checkpoint-4" / CANDIDATES_FILE).is_file()
     assert resumed_state == straight_state
     assert [h["rows_replaced"] for h in resumed_history] == [h["rows_replaced"] for h in straight_history]
     a = straight_model.encode(["query about topic 1"])

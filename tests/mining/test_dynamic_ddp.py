@@ -1,4 +1,4 @@
-"""Dynamic negatives with 2 CPU processes: every process ends with the same negatives."""
+"""Dynamic negatives with 2 CPU processes: every process ends with the same negatives and rankings."""
 
 from __future__ import annotations
 
@@ -19,3 +19,6 @@ def test_every_process_keeps_the_same_negatives(tiny_bert_dir, tmp_path):
     assert sum(rank0["replacements"]) > 0  # negatives did change during training
     assert rank0["current"] == rank1["current"] and rank0["replacements"] == rank1["replacements"]
     assert rank0["history"] == rank1["history"]
+    # re-indexing (every 2 of the 4 steps) shards the corpus encoding and gives every process the same rankings
+    assert rank0["reindexes"] == rank1["reindexes"] == 2 and rank0["candidates"] == rank1["candidates"]
+    assert rank0["sharded_equals_whole"] and rank1["sharded_equals_whole"]

@@ -211,3 +211,28 @@ def test_bm25_never_offers_documents_sharing_no_word_with_the_query():
     assert one.dataset["negative_1"] == ["alpha2 beta2"]  # the only other document sharing a word
     two = mine_hard_negatives(dataset, None, num_negatives=2, **options)
     assert len(two.dataset) == 0 and "only 1 candidate(s)" in two.dropped[0]["reason"]
+
+
+def test_texts_longer_than_the_models_limit_are_counted_and_reported(tiny_bert, caplog):
+    from st_plus.mining.miner import texts_over_limit
+
+    words = "the cat sat on the mat and a dog chased the ball in the park".split()
+    long_text = " ".join(words * 10)  # well over the tiny BERT's 64 tokens
+    tiny_bert.encode(["warm up: sets the tokenizer's truncation"])
+    tokenizer_state = tiny_bert.tokenizer.backend_tokenizer.to_str()
+    assert texts_over_limit(tiny_bert, ["the cat sat", long_text]) == (1, 64)
+    assert tiny_bert.tokenizer.backend_tokenizer.to_str() == tokenizer_state  # the model's tokenizer is untouched
+    short = [" ".join(words[i : i + 5]) for i in range(5)]
+    dataset = Dataset.from_dict({"anchor": [f"query {i}" for i in range(6)], "positive": [long_text, *short]})
+    with caplog.at_level("WARNING", logger="st_plus.mining.miner"):
+        result = mine_hard_negatives(dataset, tiny_bert, method="dense", range_min=0, range_max=5, num_negatives=1,
+                                     max_positive_ratio=None)  # fmt: skip
+    assert result.stats["texts_over_limit"] == 1 and result.stats["token_limit"] == 64
+    assert "1 text(s) longer than the model's 64-token limit were truncated when embedded" in result.summary()
+    assert "longer than the model's 64-token limit" in caplog.text
+
+
+def test_no_token_count_without_a_fast_tokenizer(tiny_model):
+    from st_plus.mining.miner import texts_over_limit
+
+    assert texts_over_limit(tiny_model, ["the cat sat"]) == (0, None)

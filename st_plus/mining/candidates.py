@@ -1,0 +1,173 @@
+"""Guarded candidate rankings: what the miner draws negatives from, and what the dynamic sampler re-ranks."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from st_plus.mining._text import normalize_text
+from st_plus.mining.retrievers import BM25Retriever, DenseRetriever, reciprocal_rank_fusion
+
+Method = Literal["dense", "bm25", "hybrid"]
+# (texts, role) -> unit-normalised float32 embeddings, one row per text
+EncodeFn = Callable[[Sequence[str], str], np.ndarray]
+
+
+@dataclass
+class _Guard:
+    """The false-negative guard of one row: ``guard(doc)`` is True when ``doc`` may be a negative."""
+
+    known: set[int]
+    known_normalized: set[str]
+    group: Any
+    limit: float | None
+    query: Any
+    normalized: list[str]
+    doc_groups: dict[int, set[Any]]
+    doc_embeddings: Any
+
+    def __call__(self, doc: int) -> bool:
+        if doc < 0 or doc in self.known or self.normalized[doc] in self.known_normalized:
+            return False
+        if self.group is not None and self.group in self.doc_groups.get(doc, ()):
+            return False
+        return self.limit is None or float(self.doc_embeddings[doc] @ self.query) < self.limit
+
+
+@dataclass
+class Ranking:
+    """One pass of :meth:`CandidateRanker.rank` over the rows.
+
+    Attributes:
+        kept: Per row, ``(position, doc)`` pairs the guard kept, best first (position: rank before the guard).
+        guards: Per row, its guard (for padding from outside the band).
+        positive_scores: Per row, the dense score of its positive (``None`` without a model).
+        doc_embeddings: Corpus embeddings of this pass (``None`` without a model).
+        query_embeddings: Per row, the query embedding (``None`` without a model).
+    """
+
+    kept: list[list[tuple[int, int]]]
+    guards: list[_Guard]
+    positive_scores: list[float | None]
+    doc_embeddings: np.ndarray | None
+    query_embeddings: list[np.ndarray] | None
+
+
+class CandidateRanker:
+    """Ranks a corpus for each row's anchor and removes likely false negatives from the ranking.
+
+    A candidate is removed when it is (1) a known positive of the anchor (every positive of every row with the
+    same anchor text), (2) an exact or whitespace/case-normalised duplicate of one, (3) of the row's group, or
+    (4) scored (dense cosine) at or above ``max_positive_ratio`` x the positive's score (NV-Retriever's
+    TopK-PercPos; below the positive when its score is negative).
+
+    The BM25 side is fitted once (it does not depend on the model); :meth:`rank` can be called again with other
+    embeddings (the current weights during training) to re-rank.
+
+    Args:
+        corpus: The documents (indices in rankings refer to it).
+        anchors: Per row, the query text.
+        positives: Per row, the positive text (must be in ``corpus``).
+        groups: Per row, a group key, or ``None``.
+        method: ``"dense"``, ``"bm25"`` or ``"hybrid"`` (reciprocal-rank fusion of both).
+        max_positive_ratio: Guard 4 threshold; ``None`` disables it.
+        hybrid_weights: RRF weights (dense, BM25).
+        chinese_tokenizer: ``"jieba"`` or ``"bigrams"`` for BM25.
+        index: The faiss index kind of the dense side (see :class:`~st_plus.mining.DenseRetriever`).
+    """
+
+    def __init__(
+        self,
+        corpus: Sequence[str],
+        anchors: Sequence[str],
+        positives: Sequence[str],
+        groups: Sequence[Any] | None = None,
+        *,
+        method: Method = "hybrid",
+        max_positive_ratio: float | None = 0.95,
+        hybrid_weights: tuple[float, float] = (1.0, 1.0),
+        chinese_tokenizer: str = "jieba",
+        index: str = "auto",
+    ) -> None:
+        self.corpus = list(corpus)
+        self.anchors, self.positives = list(anchors), list(positives)
+        self.groups = list(groups) if groups is not None else None
+        self.method, self.max_positive_ratio, self.hybrid_weights = method, max_positive_ratio, hybrid_weights
+        self.index = index
+        index_of = {text: i for i, text in enumerate(self.corpus)}
+        self.positive_index = [index_of[text] for text in self.positives]
+        self.doc_groups: dict[int, set[Any]] = defaultdict(set)
+        if self.groups is not None:
+            for doc, group in zip(self.positive_index, self.groups, strict=True):
+                self.doc_groups[doc].add(group)
+        self.normalized = [normalize_text(text) for text in self.corpus]
+        self.positives_of: dict[str, set[int]] = defaultdict(set)
+        for anchor, doc in zip(self.anchors, self.positive_index, strict=True):
+            self.positives_of[anchor].add(doc)
+        self.unique_anchors = list(dict.fromkeys(self.anchors))
+        self.max_known = max(len(known) for known in self.positives_of.values())
+        self._bm25 = BM25Retriever(chinese=chinese_tokenizer).fit(self.corpus) if method != "dense" else None
+        self._bm25_rankings: dict[int, np.ndarray] = {}  # by depth: BM25 rankings never change
+
+    @property
+    def needs_embeddings(self) -> bool:
+        """Whether :meth:`rank` needs an ``encode`` function."""
+        return self.method != "bm25" or self.max_positive_ratio is not None
+
+    def _bm25_ranking(self, depth: int) -> np.ndarray:
+        if depth not in self._bm25_rankings:
+            self._bm25_rankings[depth] = self._bm25.search(self.unique_anchors, depth)[1]
+        return self._bm25_rankings[depth]
+
+    def rank(self, depth: int, encode: EncodeFn | None = None) -> Ranking:
+        """The guarded ranking of every row, from the top ``depth`` retrieved documents.
+
+        Args:
+            depth: How many documents to retrieve per anchor before the guard.
+            encode: Embeds texts with the current model (needed unless ``method="bm25"`` without guard 4).
+        """
+        if encode is None and self.needs_embeddings:
+            raise ValueError(f"method={self.method!r} / max_positive_ratio={self.max_positive_ratio} need a model.")
+        depth = min(depth, len(self.corpus))
+        doc_embeddings = queries = None
+        if encode is not None:
+            doc_embeddings = np.ascontiguousarray(encode(self.corpus, "document"), dtype=np.float32)
+            queries = np.ascontiguousarray(encode(self.unique_anchors, "query"), dtype=np.float32)
+        if self.method == "bm25":
+            ranked = self._bm25_ranking(depth)
+        else:
+            dense = DenseRetriever(None, index=self.index).fit_embeddings(doc_embeddings)
+            if self.method == "dense":
+                ranked = dense.search_embeddings(queries, depth)[1]
+            else:  # as HybridRetriever: each side 2 x depth deep, fused by reciprocal rank
+                rankings = [dense.search_embeddings(queries, 2 * depth)[1], self._bm25_ranking(2 * depth)]
+                ranked = reciprocal_rank_fusion(rankings, weights=self.hybrid_weights, top_k=depth)[1]
+        row_of_anchor = {anchor: i for i, anchor in enumerate(self.unique_anchors)}
+
+        kept, guards, positive_scores, query_rows = [], [], [], []
+        for row, anchor in enumerate(self.anchors):
+            known = self.positives_of[anchor]
+            group = self.groups[row] if self.groups is not None else None
+            query = positive_score = limit = None
+            if queries is not None:
+                query = queries[row_of_anchor[anchor]]
+                positive_score = float(doc_embeddings[self.positive_index[row]] @ query)
+                if self.max_positive_ratio is not None:
+                    # ratio x positive for positive scores; stays below the positive when it is negative (as ST)
+                    limit = positive_score - abs(positive_score) * (1.0 - self.max_positive_ratio)
+            guard = _Guard(known, {self.normalized[i] for i in known}, group, limit, query, self.normalized,
+                           self.doc_groups, doc_embeddings)  # fmt: skip
+            # the guard runs once per candidate
+            kept.append([(position, int(doc)) for position, doc in enumerate(ranked[row_of_anchor[anchor]])
+                         if guard(int(doc))])  # fmt: skip
+            guards.append(guard)
+            positive_scores.append(positive_score)
+            query_rows.append(query)
+        return Ranking(kept, guards, positive_scores, doc_embeddings, query_rows if queries is not None else None)
+
+
+__all__ = ["CandidateRanker", "EncodeFn", "Ranking"]
