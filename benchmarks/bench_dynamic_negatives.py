@@ -123,6 +123,7 @@ def main() -> None:
     parser.add_argument("--range-min", type=int, default=10)
     parser.add_argument("--range-max", type=int, default=100)
     parser.add_argument("--refresh-steps", type=int, default=25)
+    parser.add_argument("--reindex-steps", type=int, default=None, help="(d) also re-ranks every row this often")
     parser.add_argument("--max-seq-length", type=int, default=128)
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--precision", choices=("bf16", "fp32"), default="bf16", help="training precision")
@@ -176,11 +177,15 @@ def main() -> None:
             continue
         model = _model(args)
         negatives = DynamicNegatives(mined)  # initial scores: the mined ones (output_scores=True)
-        config = DynamicNegativesConfig(refresh_steps=args.refresh_steps, replace=replace)
+        config = DynamicNegativesConfig(
+            refresh_steps=args.refresh_steps, replace=replace, reindex_steps=args.reindex_steps if replace else None
+        )
         callback = DynamicNegativesCallback(negatives, model, config)
         wall = _train(model, negatives.dataset(), args, callbacks=[callback])
         summary = callback.summary()
         name = "(c) st_plus static hybrid" if run == "c" else "(d) st_plus dynamic"
+        if run == "d" and args.reindex_steps:
+            name += f" + reindex every {args.reindex_steps} steps"
         results[run] = {"name": name, "rows": len(mined.dataset), "mining": mining_c, "wall_with_scoring": wall,
                         "scoring": summary["seconds"], "wall": wall - summary["seconds"] if run == "c" else wall,
                         "summary": summary, "scores": _scores(model, held)}  # fmt: skip

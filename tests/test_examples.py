@@ -47,3 +47,27 @@ def test_train_multitask_refuses_a_non_empty_output_dir(tmp_path):
 def test_train_multitask_with_two_cpu_processes_and_gathered_negatives():
     completed = launch_two_cpu_processes("examples/train_multitask.py", "--fast", "--gather", cwd=REPO)
     assert completed.stdout.count("training loss") == 1  # printed by the main process only
+
+
+@pytest.mark.real
+def test_train_dynamic_negatives_fast_saves_checkpoints_and_a_card_with_the_summary(tmp_path):
+    out = tmp_path / "run"
+    completed = _run([sys.executable, "examples/train_dynamic_negatives.py", "--fast", "--output-dir", str(out)])
+    assert "mined 48 of 48 rows" in completed.stdout and "summary: {'refreshes': 2, 'reindexes': 1" in completed.stdout
+    assert (out / "checkpoint-4" / "dynamic_negatives.json").is_file()
+    assert (out / "checkpoint-4" / "dynamic_negatives_candidates.safetensors").is_file()  # re-indexed at step 4
+    card = (out / "final" / "README.md").read_text(encoding="utf-8")
+    assert "dynamic_negatives" in card and "dynamic-hard-negatives" in card
+
+    again = subprocess.run(
+        [sys.executable, "examples/train_dynamic_negatives.py", "--fast", "--output-dir", str(out)],
+        capture_output=True, text=True, cwd=REPO, timeout=300, check=False,
+    )  # fmt: skip
+    assert again.returncode == 2 and "is not empty" in again.stderr  # nothing overwritten without asking
+
+
+@pytest.mark.real
+@pytest.mark.distributed
+def test_train_dynamic_negatives_with_two_cpu_processes():
+    completed = launch_two_cpu_processes("examples/train_dynamic_negatives.py", "--fast", cwd=REPO)
+    assert completed.stdout.count("summary: {'refreshes': 2, 'reindexes': 1") == 1  # main process only
