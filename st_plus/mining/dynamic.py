@@ -356,7 +356,10 @@ class DynamicNegativesCallback(TrainerCallback):
                 "DynamicNegativesCallback needs dataloader_num_workers=0: the negatives are read from this "
                 "process's state, which worker processes would not see."
             )
-        if state.global_step > 0:  # resuming: restore the state saved with that checkpoint
+        if state.global_step == 0:
+            # rows read before training (sentence-transformers' model card samples the dataset) were not trained on
+            self.negatives.seen.clear()
+        else:  # resuming: restore the state saved with that checkpoint
             folder = self.resume_from or Path(args.output_dir) / f"checkpoint-{state.global_step}"
             path = folder / STATE_FILE
             if not path.is_file():

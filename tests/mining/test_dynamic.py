@@ -313,6 +313,16 @@ def test_each_refresh_is_logged_and_summarised_in_the_model_card(tiny_bert, tmp_
     assert "dynamic-hard-negatives" in card
 
 
+def test_rows_read_before_training_are_not_counted_as_trained_on(tiny_bert, tmp_path):
+    mined = _mined(tiny_bert)  # 16 rows, batches of 4
+    negatives = DynamicNegatives(mined)
+    callback = DynamicNegativesCallback(negatives, tiny_bert, DynamicNegativesConfig(refresh_steps=2))
+    _ = negatives.dataset()[:16]  # e.g. the model card's dataset statistics
+    _train(tiny_bert, negatives, callback, tmp_path, max_steps=2)
+    # 2 batches trained on, plus at most the one the data loader has fetched ahead
+    assert 8 <= callback.history[0]["rows_scored"] <= 12
+
+
 def test_refresh_scores_in_the_trainers_bf16_precision(tiny_bert, tmp_path):
     import torch
 
