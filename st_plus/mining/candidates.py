@@ -123,12 +123,13 @@ class CandidateRanker:
             self._bm25_rankings[depth] = self._bm25.search(self.unique_anchors, depth)[1]
         return self._bm25_rankings[depth]
 
-    def rank(self, depth: int, encode: EncodeFn | None = None) -> Ranking:
+    def rank(self, depth: int, encode: EncodeFn | None = None, *, index: str | None = None) -> Ranking:
         """The guarded ranking of every row, from the top ``depth`` retrieved documents.
 
         Args:
             depth: How many documents to retrieve per anchor before the guard.
             encode: Embeds texts with the current model (needed unless ``method="bm25"`` without guard 4).
+            index: Overrides the dense index kind for this pass.
         """
         if encode is None and self.needs_embeddings:
             raise ValueError(f"method={self.method!r} / max_positive_ratio={self.max_positive_ratio} need a model.")
@@ -140,7 +141,7 @@ class CandidateRanker:
         if self.method == "bm25":
             ranked = self._bm25_ranking(depth)
         else:
-            dense = DenseRetriever(None, index=self.index).fit_embeddings(doc_embeddings)
+            dense = DenseRetriever(None, index=index or self.index).fit_embeddings(doc_embeddings)
             if self.method == "dense":
                 ranked = dense.search_embeddings(queries, depth)[1]
             else:  # as HybridRetriever: each side 2 x depth deep, fused by reciprocal rank

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 STATE_FILE = "dynamic_negatives.json"
 CANDIDATES_FILE = "dynamic_negatives_candidates.safetensors"  # only once a reindex changed the candidates
+LOCAL_STATE_FILE = "dynamic_negatives_rank{rank}.json"  # each process's reads (the batch in flight)
 ROW_COLUMN = "__st_plus_row__"
 LOG_PREFIX = "dynamic_negatives/"
 ScoreFn = Callable[[Sequence[str], Sequence[Sequence[str]]], np.ndarray]
@@ -95,10 +97,20 @@ class DynamicNegatives:
         self.initial: list[float | None] = list(initial_scores) if initial_scores is not None else [None] * len(self)
         self.replacements = [0] * len(self)  # in all
         self.windows = [0] * len(self)  # replacements from the current ranking (Conan's i - 1)
+        # the negatives a row had when its ranking was made (mined ones; current ones at a reindex): windows skip
+        # them, else with top sampling from rank `offset` the first "replacement" would hand back the same ones
+        self.excluded = [list(c) for c in self.current]
         self.reindexes = 0
         self._ranker, self._depth = mining.ranker, mining.depth
         self._ranker_rows = list(mining.rows) if mining.rows else list(range(len(self)))
-        self.seen: set[int] = set()
+        # Process-local bookkeeping of what the data loader read. sentence-transformers trains through
+        # accelerate, whose loader reads one batch ahead: at the end of a step the last batch read (the one "in
+        # flight") was served its negatives but is not trained yet. It counts for the next refresh, and a
+        # checkpoint keeps what it was served, so a resumed run trains on exactly the same data.
+        self.seen: Counter[int] = Counter()  # rows read since the last refresh (in flight included)
+        self._reads: list[tuple[list[int], list[list[int]]]] = []  # (rows, served negatives) since the last step
+        self.in_flight: tuple[list[int], list[list[int]]] | None = None
+        self._overrides: dict[int, list[list[int]]] = {}  # resumed in-flight rows: serve what they were served
         base = mining.dataset.select_columns(["anchor", "positive", *self.negative_columns])
         # a hidden row id (read by the transform, never returned) tells duplicate rows apart
         self._base = base.add_column(ROW_COLUMN, list(range(len(base))))
@@ -117,18 +129,38 @@ class DynamicNegatives:
         if ROW_COLUMN not in batch:  # a column-wise read (e.g. dataset["anchor"]): nothing to swap
             return out
         rows = [int(row) for row in batch[ROW_COLUMN]]
+        served = []
+        for row in rows:
+            queued = self._overrides.get(row)
+            served.append(queued.pop(0) if queued else self.current[row])
+            if queued == []:
+                del self._overrides[row]
         if all(column in batch for column in self.negative_columns):  # a full-row read: training
             self.seen.update(rows)
+            self._reads.append((rows, [list(negatives) for negatives in served]))
         for j, column in enumerate(self.negative_columns):
             if column in out:
-                out[column] = [self.corpus[self.current[row][j]] for row in rows]
+                out[column] = [self.corpus[negatives[j]] for negatives in served]
         return out
 
-    def refresh(self, score_fn: ScoreFn, config: DynamicNegativesConfig) -> dict[str, Any]:
-        """Re-scores the negatives of the rows seen since the last refresh and replaces the ones gone easy."""
-        start = time.perf_counter()
-        rows = sorted(_union_across_processes(self.seen))
+    def end_step(self) -> None:
+        """Marks the end of an optimiser step: the last batch read during it is the one in flight (read ahead)."""
+        self.in_flight = self._reads[-1] if self._reads else None
+        self._reads = []
+
+    def forget_reads(self) -> None:
+        """Forgets reads that were not training (e.g. sentence-transformers' model card sampling the dataset)."""
         self.seen.clear()
+        self._reads = []
+        self.in_flight = None
+
+    def refresh(self, score_fn: ScoreFn, config: DynamicNegativesConfig) -> dict[str, Any]:
+        """Re-scores the negatives of the rows trained on since the last refresh and replaces the ones gone easy."""
+        start = time.perf_counter()
+        ahead = Counter(self.in_flight[0]) if self.in_flight else Counter()
+        trained = {row for row, count in self.seen.items() if count > ahead[row]}
+        rows = sorted(_union_across_processes(trained))
+        self.seen = ahead  # the batch in flight is trained next: it counts for the next refresh
         stats: dict[str, Any] = {"rows_scored": len(rows), "rows_replaced": 0}
         if not rows:
             return {**stats, "mean_positive_score": None, "mean_negative_score": None,
@@ -154,10 +186,15 @@ class DynamicNegatives:
         return stats
 
     def _replace(self, row: int, offset: int) -> int:
-        """Takes the row's next window of candidates (Conan: ``(i-1)*n + offset ... i*n + offset``); 1 if it did."""
+        """Takes the row's next window of candidates (Conan: ``(i-1)*n + offset ... i*n + offset``); 1 if it did.
+
+        Ranks count in the row's ranking without the negatives it had when the ranking was made.
+        """
         n = len(self.negative_columns)
         i = self.windows[row] + 1
-        window = self.candidates[row][(i - 1) * n + offset : i * n + offset]
+        excluded = set(self.excluded[row])
+        pool = [doc for doc in self.candidates[row] if doc not in excluded]
+        window = pool[(i - 1) * n + offset : i * n + offset]
         if len(window) < n:  # the ranking is used up: keep the current negatives
             return 0
         self.current[row] = list(window)
@@ -177,26 +214,52 @@ class DynamicNegatives:
                 "reindex needs the MiningResult's ranker: build DynamicNegatives from mine_hard_negatives' output."
             )
         start = time.perf_counter()
-        ranking = self._ranker.rank(self._depth, encode)
-        stale = 0
+        import torch.distributed as dist
+
+        distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+        # approximate indexes (HNSW's threaded build) may differ between processes: exact search keeps them equal
+        ranking = self._ranker.rank(self._depth, encode, index="exact" if distributed else None)
+        stale = kept_stale = 0
         for row, source in enumerate(self._ranker_rows):
             self.candidates[row] = [doc for _, doc in ranking.kept[source]]
             self.windows[row] = 0
+            self.excluded[row] = list(self.current[row])
             guard = ranking.guards[source]
             if not all(guard(doc) for doc in self.current[row]):
-                stale += self._replace(row, config.offset)
+                stale += 1
+                kept_stale += 1 - self._replace(row, config.offset)
+        if kept_stale:
+            logger.warning(
+                "%d row(s) keep a negative the guard now rejects: their fresh ranking is too short", kept_stale
+            )
         self.reindexes += 1
-        return {"reindexed_rows": len(self), "rows_no_longer_allowed": stale,
+        return {"reindexed_rows": len(self), "rows_no_longer_allowed": stale, "rows_kept_not_allowed": kept_stale,
                 "reindex_seconds": time.perf_counter() - start}  # fmt: skip
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume exactly (``candidates`` only once a reindex changed them)."""
+        """The state every process shares (``candidates`` only once a reindex changed them)."""
         state = {"current": self.current, "initial": self.initial, "replacements": self.replacements,
-                 "windows": self.windows, "reindexes": self.reindexes, "seen": sorted(self.seen),
+                 "windows": self.windows, "excluded": self.excluded, "reindexes": self.reindexes,
                  "rows": len(self)}  # fmt: skip
         if self.reindexes:
             state["candidates"] = self.candidates
         return state
+
+    def local_state_dict(self) -> dict[str, Any]:
+        """This process's reads: rows read since the last refresh and the batch in flight with what it was served."""
+        in_flight = {"rows": self.in_flight[0], "negatives": self.in_flight[1]} if self.in_flight else None
+        return {"seen": sorted(self.seen.elements()), "in_flight": in_flight}
+
+    def load_local_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores :meth:`local_state_dict`'s output: the batch in flight will be served what it was served."""
+        self.seen = Counter(map(int, state["seen"]))
+        self._reads, self.in_flight, self._overrides = [], None, {}
+        if state.get("in_flight"):
+            for row, negatives in zip(state["in_flight"]["rows"], state["in_flight"]["negatives"], strict=True):
+                self._overrides.setdefault(int(row), []).append(list(map(int, negatives)))
+            # read again when training resumes, where the read adds them to `seen` once more
+            self.seen.subtract(Counter(map(int, state["in_flight"]["rows"])))
+            self.seen = +self.seen
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores :meth:`state_dict`'s output."""
@@ -205,13 +268,13 @@ class DynamicNegatives:
         self.current = [list(map(int, r)) for r in state["current"]]
         self.initial = list(state["initial"])
         self.replacements = list(map(int, state["replacements"]))
-        self.windows = list(map(int, state.get("windows", self.replacements)))
+        self.windows = list(map(int, state["windows"]))
+        self.excluded = [list(map(int, r)) for r in state["excluded"]]
         self.reindexes = int(state.get("reindexes", 0))
         if self.reindexes:
             if "candidates" not in state:
                 raise ValueError("Saved dynamic-negatives state was re-indexed but holds no candidates.")
             self.candidates = [list(map(int, c)) for c in state["candidates"]]
-        self.seen = set(map(int, state["seen"]))
 
 
 def _union_across_processes(rows: set[int]) -> set[int]:
@@ -264,6 +327,13 @@ def sharded_encode_fn(model: SentenceTransformer, store: CorpusEmbeddingStore | 
         return out
 
     return encode
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    """Atomic: a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload), encoding="utf-8")
+    tmp.replace(path)
 
 
 def _save_candidates(path: Path, candidates: list[list[int]], reindexes: int) -> None:
@@ -346,9 +416,10 @@ class DynamicNegativesCallback(TrainerCallback):
         self.config = config or DynamicNegativesConfig()
         self.history: list[dict[str, Any]] = []
         self._pending_log: dict[str, Any] = {}
-        store = CorpusEmbeddingStore(max_states=1)
-        self._score_fn = model_score_fn(model, store)
-        self._encode_fn = sharded_encode_fn(model, store)
+        # separate stores: the sharded encoder caches only this process's share, which the scorer must not reuse
+        # (other batches, other rounding: processes could take different decisions)
+        self._score_fn = model_score_fn(model, CorpusEmbeddingStore(max_states=1))
+        self._encode_fn = sharded_encode_fn(model, CorpusEmbeddingStore(max_states=1))
 
     def on_train_begin(self, args, state, control, **kwargs):  # noqa: D102
         if args.dataloader_num_workers:
@@ -358,20 +429,25 @@ class DynamicNegativesCallback(TrainerCallback):
             )
         if state.global_step == 0:
             # rows read before training (sentence-transformers' model card samples the dataset) were not trained on
-            self.negatives.seen.clear()
+            self.negatives.forget_reads()
         else:  # resuming: restore the state saved with that checkpoint
             folder = self.resume_from or Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            path = folder / STATE_FILE
-            if not path.is_file():
-                raise FileNotFoundError(f"Resuming at step {state.global_step} but {path} is missing.")
-            saved = json.loads(path.read_text(encoding="utf-8"))
+            paths = [folder / STATE_FILE, folder / LOCAL_STATE_FILE.format(rank=args.process_index)]
+            for path in paths:
+                if not path.is_file():
+                    raise FileNotFoundError(
+                        f"Resuming at step {state.global_step} but {path} is missing (same number of processes?)."
+                    )
+            saved = json.loads(paths[0].read_text(encoding="utf-8"))
             reindexes = int(saved["negatives"].get("reindexes", 0))
             if reindexes:
                 saved["negatives"]["candidates"] = _load_candidates(folder / CANDIDATES_FILE, reindexes)
             self.negatives.load_state_dict(saved["negatives"])
+            self.negatives.load_local_state_dict(json.loads(paths[1].read_text(encoding="utf-8")))
             self.history = saved["history"]
 
     def on_step_end(self, args, state, control, **kwargs):  # noqa: D102
+        self.negatives.end_step()
         step = state.global_step
         reindex = bool(self.config.reindex_steps) and step % self.config.reindex_steps == 0
         if step % self.config.refresh_steps and not reindex:
@@ -418,13 +494,15 @@ class DynamicNegativesCallback(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):  # noqa: D102
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         folder.mkdir(parents=True, exist_ok=True)
+        # every process writes its own reads; the shared state (equal on every process) is written once
+        _write_json(folder / LOCAL_STATE_FILE.format(rank=args.process_index), self.negatives.local_state_dict())
+        if not args.should_save:
+            return
         payload = {"negatives": self.negatives.state_dict(), "history": self.history}
         candidates = payload["negatives"].pop("candidates", None)
         if candidates is not None:  # first the candidates, then the JSON that names their reindex count
             _save_candidates(folder / CANDIDATES_FILE, candidates, self.negatives.reindexes)
-        tmp = folder / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(payload), encoding="utf-8")
-        tmp.replace(folder / STATE_FILE)
+        _write_json(folder / STATE_FILE, payload)
 
     def summary(self) -> dict[str, Any]:
         """For the model card: refreshes, replacements, first and last mean scores, seconds spent."""

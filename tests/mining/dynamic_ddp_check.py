@@ -22,6 +22,7 @@ from st_plus.mining import (
     DynamicNegativesCallback,
     DynamicNegativesConfig,
     mine_hard_negatives,
+    model_score_fn,
     sharded_encode_fn,
 )
 
@@ -39,11 +40,16 @@ def main() -> None:
                                "positive": CORPUS[:16]})  # fmt: skip
     options = {"range_min": 0, "range_max": 10, "num_negatives": 2, "candidate_depth": 40, "sampling": "top"}
     mined = mine_hard_negatives(pairs, model, corpus=CORPUS[16:], method="hybrid", max_positive_ratio=None, **options)
-    negatives = DynamicNegatives(mined)
-    config = DynamicNegativesConfig(refresh_steps=1, decay=0.01, max_abs_score=1.5, offset=2, reindex_steps=2)
+    # initial scores: the untrained model's, raised for even rows (replaced) and lowered for odd ones (kept), so
+    # decisions go both ways (the tiny model scores every pair almost alike)
+    score = model_score_fn(model)
+    initial = score(mined.dataset["anchor"], [[row[f"negative_{j}"] for j in (1, 2)] for row in mined.dataset])
+    shifted = [value + (0.5 if i % 2 == 0 else -0.5) for i, value in enumerate(initial.mean(axis=1).tolist())]
+    negatives = DynamicNegatives(mined, initial_scores=shifted)
+    config = DynamicNegativesConfig(refresh_steps=1, decay=1.0, max_abs_score=1.5, offset=2, reindex_steps=2)
     callback = DynamicNegativesCallback(negatives, model, config)
     args = SentenceTransformerTrainingArguments(
-        output_dir=str(out / "trainer"), per_device_train_batch_size=2, max_steps=4, report_to=[], save_strategy="no",
+        output_dir=str(out / "trainer"), per_device_train_batch_size=2, max_steps=4, report_to=[], save_steps=2,
         seed=3, learning_rate=1e-3, ddp_find_unused_parameters=False,
     )  # fmt: skip
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=negatives.dataset(),

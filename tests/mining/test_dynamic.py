@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -37,10 +38,17 @@ def _constant_scores(value_by_row):
     return score
 
 
+def _constant_scores_by_position(value):
+    def score(queries, negatives):
+        return np.full((len(queries), len(negatives[0])), value)
+
+    return score
+
+
 def test_dataset_follows_the_current_negatives_and_records_seen_rows():
     negatives = DynamicNegatives(_mining())
     dataset = negatives.dataset()
-    assert dataset[0]["negative_1"] == CORPUS[1] and negatives.seen == {0}
+    assert dataset[0]["negative_1"] == CORPUS[1] and set(negatives.seen) == {0}
     negatives.current[0] = [10, 11]
     assert dataset[0]["negative_1"] == CORPUS[10] and dataset[0]["negative_2"] == CORPUS[11]
     assert set(dataset[0]) == {"anchor", "positive", "negative_1", "negative_2"}
@@ -55,7 +63,7 @@ def test_duplicate_rows_keep_their_own_state():
     negatives = DynamicNegatives(duplicated)
     dataset = negatives.dataset()
     _ = dataset[6]
-    assert negatives.seen == {6}
+    assert set(negatives.seen) == {6}
     negatives.current[6] = [30, 31]
     assert dataset[6]["negative_1"] == CORPUS[30] and dataset[0]["negative_1"] == CORPUS[1]
 
@@ -66,17 +74,30 @@ def test_conan_rule_replaces_only_negatives_gone_easy_with_the_next_window():
     # row 0: 0.3 * 1.15 < 0.5 and |0.3| < 0.8 -> replaced; row 1: 0.45 * 1.15 > 0.5 -> kept;
     # row 2: -0.9 -> |score| >= 0.8 -> kept; row 3 not seen -> not scored
     scores = {0: 0.3, 1: 0.45, 2: -0.9, 3: 0.0}
-    negatives.seen = {0, 1, 2}
+    negatives.seen = Counter([0, 1, 2])
     stats = negatives.refresh(_constant_scores(scores), config)
     assert stats["rows_scored"] == 3 and stats["rows_replaced"] == 1
-    assert negatives.current[0] == negatives.candidates[0][10:12]  # (i-1)*n + 10 ... i*n + 10, i = 1
+    # (i-1)*n + 10 ... i*n + 10, i = 1, in the ranking without the row's mined negatives (candidates 0 and 1)
+    assert negatives.current[0] == negatives.candidates[0][12:14]
     assert negatives.current[1] == [2, 3] and negatives.current[2] == [3, 4]
-    assert negatives.replacements == [1, 0, 0, 0, 0, 0] and negatives.seen == set()
-    negatives.seen = {0}
+    assert negatives.replacements == [1, 0, 0, 0, 0, 0] and not negatives.seen
+    negatives.seen = Counter([0])
     negatives.refresh(_constant_scores(scores), config)  # re-measures the new negatives' initial score
-    negatives.seen = {0}
+    negatives.seen = Counter([0])
     negatives.refresh(_constant_scores({0: 0.1}), config)
-    assert negatives.current[0] == negatives.candidates[0][12:14] and negatives.replacements[0] == 2
+    assert negatives.current[0] == negatives.candidates[0][14:16] and negatives.replacements[0] == 2
+
+
+def test_first_replacement_never_hands_back_the_mined_top_of_band_negatives(tiny_model):
+    pairs, extra = _word_pairs(extra=30)
+    mined = mine_hard_negatives(pairs, tiny_model, corpus=extra, method="dense", range_min=3, range_max=20,
+                                num_negatives=2, sampling="top", candidate_depth=40)  # fmt: skip
+    negatives = DynamicNegatives(mined, initial_scores=[0.9] * len(mined.dataset))
+    assert negatives.current[0] == mined.candidates[0][3:5]  # top sampling: the band's first two
+    negatives.seen = Counter([0])
+    stats = negatives.refresh(_constant_scores_by_position(0.1), DynamicNegativesConfig(offset=3))
+    assert stats["rows_replaced"] == 1
+    assert negatives.current[0] == mined.candidates[0][5:7]  # fresh negatives: the next two after them
 
 
 def test_initial_scores_come_from_the_mined_scores(tiny_model):
@@ -91,18 +112,40 @@ def test_initial_scores_come_from_the_mined_scores(tiny_model):
 
 def test_monitor_only_config_measures_but_never_replaces():
     negatives = DynamicNegatives(_mining(), initial_scores=[0.5] * 6)
-    negatives.seen = {0, 1}
+    negatives.seen = Counter([0, 1])
     stats = negatives.refresh(_constant_scores({0: 0.0, 1: 0.1}), DynamicNegativesConfig(replace=False))
     assert stats["rows_scored"] == 2 and stats["rows_replaced"] == 0
     assert stats["mean_negative_score"] == pytest.approx(0.05)
     assert negatives.current[0] == [1, 2] and negatives.replacements == [0] * 6
 
 
+def test_the_batch_in_flight_counts_next_and_resumes_with_what_it_was_served():
+    negatives = DynamicNegatives(_mining(), initial_scores=[0.5] * 6)
+    dataset = negatives.dataset()
+    _ = dataset[[0, 1]]  # trained at this step
+    _ = dataset[[2, 3]]  # read ahead by the loader: in flight
+    negatives.end_step()
+    assert negatives.in_flight == ([2, 3], [[3, 4], [4, 5]])
+    stats = negatives.refresh(_constant_scores({0: 0.5, 1: 0.5}), DynamicNegativesConfig())
+    assert stats["rows_scored"] == 2 and negatives.seen == Counter([2, 3])  # rows 2, 3 count for the next one
+    negatives.current[2] = [30, 31]  # e.g. replaced by a reindex while in flight
+    local = json.loads(json.dumps(negatives.local_state_dict()))
+
+    resumed = DynamicNegatives(_mining(), initial_scores=[0.5] * 6)
+    resumed.load_state_dict(json.loads(json.dumps(negatives.state_dict())))
+    resumed.load_local_state_dict(local)
+    again = resumed.dataset()
+    first = again[[2, 3]]  # the resumed loader reads the batch in flight again
+    assert first["negative_1"] == [CORPUS[3], CORPUS[4]]  # what it was served, not row 2's new negatives
+    assert again[[2]]["negative_1"] == [CORPUS[30]]  # later reads follow the state
+    assert resumed.seen == Counter([2, 3, 2])
+
+
 def test_state_dict_round_trip_and_row_count_check():
     negatives = DynamicNegatives(_mining(), initial_scores=[0.5] * 6)
     negatives.current[3] = [20, 21]
     negatives.replacements[3] = 1
-    negatives.seen = {1, 4}
+    negatives.seen = Counter([1, 4])
     state = json.loads(json.dumps(negatives.state_dict()))
     restored = DynamicNegatives(_mining())
     restored.load_state_dict(state)
@@ -164,11 +207,11 @@ def _train(model, negatives, callback, out, max_steps, resume=False, extra_callb
     return trainer
 
 
-def _mined(model, method="bm25", max_positive_ratio=None):
-    pairs = Dataset.from_dict({"anchor": [f"query about topic {i % 7} number {i}" for i in range(16)],
-                               "positive": CORPUS[:16]})  # fmt: skip
+def _mined(model, method="bm25", max_positive_ratio=None, rows=16):
+    pairs = Dataset.from_dict({"anchor": [f"query about topic {i % 7} number {i}" for i in range(rows)],
+                               "positive": CORPUS[:rows]})  # fmt: skip
     return mine_hard_negatives(
-        pairs, model, corpus=CORPUS[16:], method=method, range_min=0, range_max=10, num_negatives=2,
+        pairs, model, corpus=CORPUS[rows:], method=method, range_min=0, range_max=10, num_negatives=2,
         max_positive_ratio=max_positive_ratio, candidate_depth=40, sampling="top",
     )  # fmt: skip
 
@@ -246,10 +289,12 @@ def test_reindex_replaces_at_once_a_negative_the_guard_now_rejects(tiny_model):
             embeddings[rejected] = embeddings[positive]
         return embeddings
 
+    before = list(negatives.current[row])
     stats = negatives.reindex(encode_with_a_look_alike, DynamicNegativesConfig(offset=2))
-    assert stats["rows_no_longer_allowed"] >= 1
+    assert stats["rows_no_longer_allowed"] >= 1 and stats["rows_kept_not_allowed"] == 0
     assert rejected not in negatives.candidates[row]
-    assert negatives.current[row] == negatives.candidates[row][2:4]
+    pool = [doc for doc in negatives.candidates[row] if doc not in before]  # without the negatives it had
+    assert negatives.current[row] == pool[2:4]
     assert negatives.replacements[row] == 1 and negatives.windows[row] == 1 and negatives.initial[row] is None
 
 
@@ -355,7 +400,8 @@ def test_resume_restores_the_mining_state_exactly(tiny_bert_dir, tmp_path, reind
     config = DynamicNegativesConfig(
         refresh_steps=1, decay=0.01, max_abs_score=1.5, offset=2, reindex_steps=reindex_steps
     )
-    mining = {"method": "hybrid"} if reindex_steps else {}  # (the tiny BERT's near-equal scores: no guard 4)
+    # 24 rows in batches of 4: the interruption at step 4 is mid-epoch, with a batch read ahead (in flight)
+    mining = {"rows": 24, **({"method": "hybrid"} if reindex_steps else {})}  # (tiny BERT: no guard 4)
 
     def run(out, stop_at=None):
         model = fresh()
@@ -363,21 +409,25 @@ def test_resume_restores_the_mining_state_exactly(tiny_bert_dir, tmp_path, reind
         negatives = DynamicNegatives(mined)
         callback = DynamicNegativesCallback(negatives, model, config)
         if stop_at is None:
-            _train(model, negatives, callback, out, max_steps=6)
+            _train(model, negatives, callback, out, max_steps=10)
         else:
-            _train(model, negatives, callback, out, max_steps=6, extra_callbacks=[_StopAfter(stop_at)])
+            _train(model, negatives, callback, out, max_steps=10, extra_callbacks=[_StopAfter(stop_at)])
             model, negatives = fresh(), DynamicNegatives(_mined(fresh(), **mining))
             callback = DynamicNegativesCallback(negatives, model, config)
-            _train(model, negatives, callback, out, max_steps=6, resume=True)
+            _train(model, negatives, callback, out, max_steps=10, resume=True)
         return negatives.state_dict(), callback.history, model
 
     straight_state, straight_history, straight_model = run(tmp_path / "straight")
     resumed_state, resumed_history, resumed_model = run(tmp_path / "resumed", stop_at=4)
     assert sum(h["rows_replaced"] for h in straight_history) > 0  # the state did change during training
     if reindex_steps:
-        assert straight_state["reindexes"] == 3 and (tmp_path / "resumed" / "checkpoint-4" / CANDIDATES_FILE).is_file()
+        assert straight_state["reindexes"] == 5 and (tmp_path / "resumed" / "checkpoint-4" / CANDIDATES_FILE).is_file()
     assert resumed_state == straight_state
-    assert [h["rows_replaced"] for h in resumed_history] == [h["rows_replaced"] for h in straight_history]
+
+    def decisions(history):
+        return [(h["step"], h["rows_scored"], h["rows_replaced"], h["mean_negative_score"]) for h in history]
+
+    assert decisions(resumed_history) == decisions(straight_history)
     a = straight_model.encode(["query about topic 1"])
     b = resumed_model.encode(["query about topic 1"])
     assert np.allclose(a, b, atol=1e-6)
