@@ -105,6 +105,8 @@ def main() -> None:
         if out is not None:
             model.save_pretrained(str(out / "final"))
             print(f"saved to {out / 'final'} (its README.md carries the dynamic-negatives summary)")
+    trainer.accelerator.wait_for_everyone()
+    trainer.accelerator.end_training()  # under accelerate launch: tear the process group down before exiting
     if scratch is not None:
         scratch.cleanup()
 

@@ -97,6 +97,8 @@ def main() -> None:
         if args.output_dir:
             model.save_pretrained(args.output_dir)
             print(f"saved to {args.output_dir}")
+    trainer.accelerator.wait_for_everyone()
+    trainer.accelerator.end_training()  # under accelerate launch: tear the process group down before exiting
 
 
 if __name__ == "__main__":

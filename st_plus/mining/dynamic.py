@@ -70,7 +70,8 @@ class DynamicNegatives:
     """The training rows' current negatives, which a :class:`DynamicNegativesCallback` replaces during training.
 
     ``dataset()`` is what the trainer trains on: its negative columns are read from this state at every access
-    (``datasets`` on-the-fly transform), so replacements reach the next batches without a restart.
+    (``datasets`` on-the-fly transform), so replacements reach the next batches read without a restart (the
+    batch accelerate's loader has already read ahead keeps what it was served).
 
     Args:
         mining: A :class:`~st_plus.mining.MiningResult` in n-tuple format (mine with ``candidate_depth`` large

@@ -197,7 +197,7 @@ def mine_hard_negatives(
     # As sentence-transformers' miner: the band is taken from the top range_max + (most positives of a query)
     # retrieved documents, after the guard; `candidate_depth` keeps a deeper guarded list for later replacements.
     band_depth = range_max + ranker.max_known
-    depth = max(band_depth, candidate_depth or 0)
+    depth = min(len(texts), max(band_depth, candidate_depth or 0))
     ranking = ranker.rank(depth, encode)
     over, limit = texts_over_limit(model, [*texts, *ranker.unique_anchors]) if model is not None else (0, None)
     if over:

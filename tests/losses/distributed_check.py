@@ -53,6 +53,7 @@ def main() -> None:
     if rank == 0:
         (out_dir / "losses.json").write_text(json.dumps(results))
     accelerator.wait_for_everyone()
+    accelerator.end_training()  # destroys the process group: exiting with it alive can abort (gloo threads)
 
 
 if __name__ == "__main__":

@@ -73,6 +73,8 @@ def main() -> None:
             }
         )
     )
+    trainer.accelerator.wait_for_everyone()
+    trainer.accelerator.end_training()  # destroys the process group: exiting with it alive can abort (gloo threads)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,8 @@ def main() -> None:
     (out_dir / f"rank{rank}.json").write_text(
         json.dumps({"world": world, "datasets": log, "training_loss": result.training_loss})
     )
+    trainer.accelerator.wait_for_everyone()
+    trainer.accelerator.end_training()  # destroys the process group: exiting with it alive can abort (gloo threads)
 
 
 if __name__ == "__main__":
