@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     from st_plus.cli_mining import add_commands as add_mining_commands
 
     add_mining_commands(commands)
+    from st_plus.cli_models import add_commands as add_model_commands
+
+    add_model_commands(commands)
     return parser
 
 
@@ -134,10 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from st_plus.cli_mining import MiningCliError
+    from st_plus.cli_models import ModelsCliError
 
     try:
         return args.func(args)
-    except (_CliError, MiningCliError) as exc:
+    except (_CliError, MiningCliError, ModelsCliError) as exc:
         print(f"st-plus {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -1,0 +1,87 @@
+"""``st-plus convert-nomic``: a BERT-family model converted to NomicBERT-style and recovered by distillation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+class ModelsCliError(Exception):
+    """An error shown to the user as one line, with exit code 2."""
+
+
+def cmd_convert_nomic(args: argparse.Namespace) -> int:
+    """Converts SOURCE, recovers it on ``--recover-data`` for ``--max-minutes`` and saves it to OUT_DIR."""
+    from st_plus.models import convert_bert_to_nomic, load_model, read_texts, recover_by_distillation
+
+    out = Path(args.out_dir)
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise ModelsCliError(f"{out} exists and is not empty (pass --overwrite)")
+    if args.max_minutes < 0:
+        raise ModelsCliError(f"--max-minutes must be >= 0, got {args.max_minutes}")
+    if args.max_minutes > 0 and not args.recover_data:
+        raise ModelsCliError("recovery needs --recover-data FILE ... (or --max-minutes 0 to skip it)")
+    try:
+        texts = read_texts(args.recover_data, limit=args.max_texts) if args.max_minutes > 0 else []
+    except (FileNotFoundError, ValueError) as exc:
+        raise ModelsCliError(str(exc)) from None
+    start = time.perf_counter()
+    try:
+        source = load_model(args.source, device="cpu")
+        model = convert_bert_to_nomic(
+            source,
+            max_seq_length=args.max_seq_length,
+            rope_scaling=args.rope_scaling,
+            attn_implementation=args.attn_implementation,
+            device="cpu",
+        )
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        raise ModelsCliError(f"cannot convert {args.source!r}: {exc}") from None
+    stats: dict = {"converted_seconds": round(time.perf_counter() - start, 1)}
+    if args.max_minutes > 0:
+        stats.update(
+            recover_by_distillation(
+                model,
+                source,
+                texts,
+                max_minutes=args.max_minutes,
+                batch_size=args.batch_size,
+                learning_rate=args.learning_rate,
+                max_seq_length=args.recover_seq_length,
+                seed=args.seed,
+            )
+        )
+    model.save(str(out))
+    (out / "st_plus_conversion.json").write_text(
+        json.dumps({"source": str(args.source), **stats}, indent=2) + "\n", encoding="utf-8"
+    )
+    stats["saved"] = f"{out} (plain SentenceTransformer folder, max_seq_length {model.max_seq_length})"
+    print(json.dumps(stats))
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Adds ``convert-nomic`` to the ``st-plus`` parser."""
+    conv = commands.add_parser(
+        "convert-nomic",
+        help="Convert a BERT-family model to a NomicBERT-style one (RoPE, SwiGLU) and recover it by distillation",
+        description="Map a BERT-family sentence-transformers model onto transformers' NomicBertModel, then train it "
+        "to reproduce the source's embeddings (MSE distillation) on --recover-data for at most --max-minutes.",
+    )
+    conv.add_argument("source", metavar="SOURCE", help="'default' (bundled all-MiniLM-L6-v2) or a model folder")
+    conv.add_argument("out_dir", metavar="OUT_DIR", help="Where to save the converted model")
+    conv.add_argument("--recover-data", nargs="+", metavar="FILE", default=[],
+                      help="Recovery text: .jsonl[.gz] (anchor/positive/text/... fields) or .txt")  # fmt: skip
+    conv.add_argument("--max-minutes", type=float, default=20.0, help="Recovery budget, wall clock (0: no recovery)")
+    conv.add_argument("--max-texts", type=int, default=None, help="Read at most this many texts")
+    conv.add_argument("--max-seq-length", type=int, default=2048, help="Token limit of the converted model")
+    conv.add_argument("--rope-scaling", choices=("dynamic",), default=None, help="Dynamic NTK beyond the limit")
+    conv.add_argument("--recover-seq-length", type=int, default=128, help="Token limit during recovery")
+    conv.add_argument("--batch-size", type=int, default=64)
+    conv.add_argument("--learning-rate", type=float, default=2e-4)
+    conv.add_argument("--attn-implementation", choices=("sdpa", "eager", "flash_attention_2"), default="sdpa")
+    conv.add_argument("--seed", type=int, default=0)
+    conv.add_argument("--overwrite", action="store_true")
+    conv.set_defaults(func=cmd_convert_nomic)
