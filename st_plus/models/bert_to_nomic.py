@@ -62,7 +62,7 @@ def constant_reader(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     The normalised vector ``n`` of a LayerNorm sums to 0, so ``(1/γ) · (γ ⊙ n + β) = Σ β/γ`` is constant. A
     dimension whose weight is (numerically) zero outputs its bias alone and is used directly instead.
     """
-    weight, bias = weight.double(), bias.double()
+    weight, bias = weight.detach().double(), bias.detach().double()
     dead = (weight.abs() < 1e-8 * weight.abs().max()) & (bias.abs() > 1e-3)
     if dead.any():
         index = int(torch.nonzero(dead)[0])

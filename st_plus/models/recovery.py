@@ -26,8 +26,8 @@ TEXT_FIELDS = ("anchor", "positive", "negative", "text", "sentence1", "sentence2
 def read_texts(paths: Iterable[str | Path], *, limit: int | None = None, seed: int = 0) -> list[str]:
     """Distinct texts from JSONL or plain-text files, shuffled with ``seed`` and cut to ``limit``.
 
-    JSONL (``.jsonl`` / ``.jsonl.gz``) rows give their string fields named in ``TEXT_FIELDS``; other files give one
-    text per line.
+    JSONL (``.jsonl`` / ``.jsonl.gz``) rows give their strings (or lists of strings) in ``TEXT_FIELDS``; other
+    files give one text per line.
 
     Raises:
         FileNotFoundError: A path that does not exist.
@@ -52,8 +52,9 @@ def read_texts(paths: Iterable[str | Path], *, limit: int | None = None, seed: i
                     raise ValueError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}")
                 for field in TEXT_FIELDS:
                     value = row.get(field)
-                    if isinstance(value, str) and value.strip():
-                        texts[value.strip()] = None
+                    for item in value if isinstance(value, list) else [value]:
+                        if isinstance(item, str) and item.strip():
+                            texts[item.strip()] = None
     if not texts:
         raise ValueError(f"No texts found in {list(paths)} (JSONL fields read: {TEXT_FIELDS})")
     result = list(texts)
