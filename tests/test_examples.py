@@ -71,3 +71,11 @@ def test_train_dynamic_negatives_fast_saves_checkpoints_and_a_card_with_the_summ
 def test_train_dynamic_negatives_with_two_cpu_processes():
     completed = launch_two_cpu_processes("examples/train_dynamic_negatives.py", "--fast", cwd=REPO)
     assert completed.stdout.count("summary: {'refreshes': 2, 'reindexes': 1") == 1  # main process only
+
+
+@pytest.mark.real
+def test_convert_minilm_to_nomic_fast(tmp_path):
+    out = tmp_path / "nomic"
+    completed = _run([sys.executable, "examples/convert_minilm_to_nomic.py", "--fast", "--output-dir", str(out)])
+    assert "of the source), max_seq_length 2048" in completed.stdout
+    assert "identical embeddings" in completed.stdout and (out / "model.safetensors").is_file()

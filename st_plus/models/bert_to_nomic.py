@@ -30,7 +30,9 @@ not have are folded into bias-free weights exactly. The SwiGLU unit computes ``s
 ``g = s z`` it gives ``z σ(s z)``: exactly the source's SiLU MLP for ``s = 1`` and the sigmoid approximation of GELU
 (``z σ(1.702 z)``, largest error 0.02) for ``s = 1.702``. With all positions at 0 (RoPE is then the identity and the
 position mean is the first position) the converted model reproduces a SiLU source to float precision; a GELU
-source differs by the sigmoid approximation. RoPE replaces absolute positions, which the recovery step
+source differs by the sigmoid approximation. Where a LayerNorm has no readable constant (``Σ β/γ`` near 0,
+e.g. a freshly initialised BERT with zero biases) the biases after it are dropped and the MLP falls back to
+``(W1 x) · silu(s W1 x)``, an approximation. RoPE replaces absolute positions, which the recovery step
 (:func:`~st_plus.models.recover_by_distillation`) re-learns from the source's embeddings.
 """
 
@@ -38,7 +40,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 from pathlib import Path
 
 import torch
@@ -56,11 +57,12 @@ BERT_FAMILY = ("bert", "roberta", "xlm-roberta", "camembert")
 GATE_SCALES = {"silu": 1.0, "swish": 1.0, "gelu": 1.702, "gelu_new": 1.702, "gelu_pytorch_tanh": 1.702}
 
 
-def constant_reader(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+def constant_reader(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor | None:
     """A vector ``c`` with ``c · LayerNorm(h) = 1`` for every ``h``, for a LayerNorm with this weight and bias.
 
     The normalised vector ``n`` of a LayerNorm sums to 0, so ``(1/γ) · (γ ⊙ n + β) = Σ β/γ`` is constant. A
-    dimension whose weight is (numerically) zero outputs its bias alone and is used directly instead.
+    dimension whose weight is (numerically) zero outputs its bias alone and is used directly instead. ``None``
+    when neither exists (``Σ β/γ`` near 0, as in a freshly initialised LayerNorm with zero bias).
     """
     weight, bias = weight.detach().double(), bias.detach().double()
     dead = (weight.abs() < 1e-8 * weight.abs().max()) & (bias.abs() > 1e-3)
@@ -72,9 +74,16 @@ def constant_reader(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     inverse = 1.0 / weight
     total = float((bias * inverse).sum())
     if abs(total) < 1e-3:
-        logger.warning("LayerNorm bias/weight sum %.2e is near 0: folded biases will be imprecise", total)
-        total = math.copysign(1e-3, total)
+        return None
     return (inverse / total).float()
+
+
+def _fold(weight: torch.Tensor, bias: torch.Tensor, reader: torch.Tensor | None) -> torch.Tensor:
+    """``W + b ⊗ c``: on LayerNorm outputs, a bias-free projection equal to ``W x + b`` (bias dropped without c)."""
+    if reader is None:
+        logger.warning("LayerNorm output has no readable constant (Σ β/γ ≈ 0): a projection bias is dropped")
+        return weight.clone()
+    return weight + bias[:, None] * reader
 
 
 def _strip_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -121,11 +130,11 @@ def bert_to_nomic_state_dict(
         s, t = f"encoder.layer.{i}.", f"layers.{i}."
         w_o, b_o = src[s + "attention.output.dense.weight"], src[s + "attention.output.dense.bias"]
         b_v = src[s + "attention.self.value.bias"] + torch.linalg.solve(w_o.double(), b_o.double()).float()
-        out[t + "self_attn.q_proj.weight"] = (
-            src[s + "attention.self.query.weight"] + src[s + "attention.self.query.bias"][:, None] * reader_in
+        out[t + "self_attn.q_proj.weight"] = _fold(
+            src[s + "attention.self.query.weight"], src[s + "attention.self.query.bias"], reader_in
         )
         out[t + "self_attn.k_proj.weight"] = src[s + "attention.self.key.weight"].clone()
-        out[t + "self_attn.v_proj.weight"] = src[s + "attention.self.value.weight"] + b_v[:, None] * reader_in
+        out[t + "self_attn.v_proj.weight"] = _fold(src[s + "attention.self.value.weight"], b_v, reader_in)
         out[t + "self_attn.o_proj.weight"] = w_o.clone()
         ln_attn_w, ln_attn_b = src[s + "attention.output.LayerNorm.weight"], src[s + "attention.output.LayerNorm.bias"]
         out[t + "post_attention_layernorm.weight"] = ln_attn_w
@@ -133,9 +142,11 @@ def bert_to_nomic_state_dict(
         reader_mid = constant_reader(ln_attn_w, ln_attn_b)
         w1, b1 = src[s + "intermediate.dense.weight"], src[s + "intermediate.dense.bias"]
         w2, b2 = src[s + "output.dense.weight"], src[s + "output.dense.bias"]
-        # Units 0..I-1: silu(s z) / s = z σ(s z) with z = W1 x + b1. Unit I: constant silu(1), carrying b2.
-        gate = torch.cat([gate_scale * (w1 + b1[:, None] * reader_mid), reader_mid[None, :]])
-        up = torch.cat([reader_mid.expand_as(w1) / gate_scale, reader_mid[None, :]])
+        if reader_mid is None:  # no constant to read: z σ(s z) becomes (W1 x) silu(s W1 x), biases dropped
+            gate, up = torch.cat([gate_scale * w1, w1.new_zeros(1, w1.shape[1])]), torch.cat([w1, w1[:1] * 0])
+        else:  # units 0..I-1: silu(s z) / s = z σ(s z) with z = W1 x + b1; unit I: constant silu(1), carrying b2
+            gate = torch.cat([gate_scale * _fold(w1, b1, reader_mid), reader_mid[None, :]])
+            up = torch.cat([reader_mid.expand_as(w1) / gate_scale, reader_mid[None, :]])
         down = torch.cat([w2, (b2 / torch.nn.functional.silu(torch.tensor(1.0)))[:, None]], dim=1)
         out[t + "mlp.gate_proj.weight"] = gate.contiguous()
         out[t + "mlp.up_proj.weight"] = up.contiguous()

@@ -74,6 +74,18 @@ def test_constant_reader_uses_a_dead_dimension():
     torch.testing.assert_close(norm(torch.randn(5, 8)) @ reader, torch.ones(5))
 
 
+def test_zero_bias_layer_norm_has_no_constant_and_the_mlp_falls_back():
+    assert constant_reader(torch.ones(8), torch.zeros(8)) is None
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=100, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, **SIZES)
+    fresh = BertModel(config, add_pooling_layer=False)  # LayerNorm biases are all 0
+    out = bert_to_nomic_state_dict(fresh.state_dict(), num_layers=2, vocab_size=128)
+    w1 = fresh.state_dict()["encoder.layer.0.intermediate.dense.weight"]
+    assert torch.equal(out["layers.0.mlp.up_proj.weight"][:64], w1)  # (W1 x) silu(1.702 W1 x): not a dead MLP
+    query = fresh.state_dict()["encoder.layer.0.attention.self.query.weight"]
+    assert torch.equal(out["layers.0.self_attn.q_proj.weight"], query)  # bias dropped
+
+
 def test_mapping_tensor_by_tensor():
     bert = random_bert("gelu")
     src = bert.state_dict()
