@@ -83,7 +83,7 @@ def validate_nomic_bert_config(config: NomicBertConfig) -> None:
     if heads < 1 or hidden % heads:
         raise ValueError(
             f"`hidden_size` ({hidden}) must be divisible by `num_attention_heads` ({heads}); "
-            f"accepted head counts for {hidden}: {[h for h in range(1, min(hidden, 64) + 1) if hidden % h == 0]}."
+            f"accepted head counts for {hidden}: {_divisors(hidden)}."
         )
     head_dim = config.head_dim or hidden // heads
     if head_dim % 2:
@@ -154,10 +154,16 @@ def nomic_bert_config(
         theta = (fields.get("rope_parameters") or {}).get("rope_theta", ROPE_THETA)
         fields["rope_parameters"] = rope_parameters(theta, scaling=rope_scaling, factor=rope_factor)
     hidden, heads = int(fields.get("hidden_size", 768)), int(fields.get("num_attention_heads", 12))
-    if heads < 1 or hidden % heads:  # checked before NomicBertConfig derives head_dim by floor division
-        fields.pop("head_dim", None)
+    if heads < 1 or hidden % heads:  # before NomicBertConfig derives head_dim by floor division
+        raise ValueError(
+            f"`hidden_size` ({hidden}) must be divisible by `num_attention_heads` ({heads}); "
+            f"accepted head counts for {hidden}: {_divisors(hidden)}."
+        )
+    fields["head_dim"] = hidden // heads
     config = NomicBertConfig(**fields)
-    if heads >= 1 and hidden % heads == 0:
-        config.head_dim = hidden // heads
     validate_nomic_bert_config(config)
     return config
+
+
+def _divisors(number: int) -> list[int]:
+    return [h for h in range(1, min(number, 64) + 1) if number % h == 0]

@@ -61,6 +61,17 @@ def test_nomic_embed_preset_has_the_released_sizes():
     assert {"small", "mini", "tiny"} <= set(NOMIC_BERT_PRESETS)
 
 
+def test_config_object_dict_and_overrides_are_accepted():
+    from transformers import NomicBertConfig
+
+    given = NomicBertConfig(hidden_size=64, num_hidden_layers=1, num_attention_heads=4, intermediate_size=128)
+    config = nomic_bert_config(given, vocab_size=100, rope_scaling="dynamic", num_hidden_layers=3)
+    assert (config.hidden_size, config.head_dim, config.num_hidden_layers, config.vocab_size) == (64, 16, 3, 128)
+    assert config.rope_parameters == {"rope_type": "dynamic", "rope_theta": 1000.0, "factor": 2.0}
+    with pytest.raises(ValueError, match=r"\(0\); accepted head counts for 64: \[1, 2, 4, 8, 16, 32, 64\]"):
+        nomic_bert_config({"hidden_size": 64, "num_attention_heads": 0}, vocab_size=100)
+
+
 def test_pad_vocab_size_rounds_up_to_64():
     assert [pad_vocab_size(n) for n in (1, 64, 65, 30522, 21128)] == [64, 64, 128, 30528, 21184]
 
