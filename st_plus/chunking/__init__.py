@@ -5,6 +5,7 @@ https://arxiv.org/abs/2409.04701.
 """
 
 from st_plus.chunking._base import Chunk, Chunker, check_spans, parse_chunker
+from st_plus.chunking.contextualize import HeadingContext, OpenAIContextGenerator, contextualize
 from st_plus.chunking.encoder import ChunkedDocument, LateChunkingEncoder
 from st_plus.chunking.line_chunker import LineChunker, split_lines
 from st_plus.chunking.pooling import char_to_token_spans, fast_char_to_token_spans, macro_windows, pool_spans
@@ -16,13 +17,16 @@ __all__ = [
     "Chunk",
     "ChunkedDocument",
     "Chunker",
+    "HeadingContext",
     "LateChunkingEncoder",
     "LineChunker",
+    "OpenAIContextGenerator",
     "SemanticChunker",
     "SentenceChunker",
     "TokenChunker",
     "char_to_token_spans",
     "check_spans",
+    "contextualize",
     "fast_char_to_token_spans",
     "macro_windows",
     "parse_chunker",
