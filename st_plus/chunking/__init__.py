@@ -11,6 +11,7 @@ from st_plus.chunking.line_chunker import LineChunker, split_lines
 from st_plus.chunking.pooling import char_to_token_spans, fast_char_to_token_spans, macro_windows, pool_spans
 from st_plus.chunking.semantic_chunker import SemanticChunker, semantic_breakpoints
 from st_plus.chunking.sentence_chunker import SentenceChunker, split_sentences
+from st_plus.chunking.span_collator import SpanPoolingDataCollator
 from st_plus.chunking.token_chunker import TokenChunker
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "OpenAIContextGenerator",
     "SemanticChunker",
     "SentenceChunker",
+    "SpanPoolingDataCollator",
     "TokenChunker",
     "char_to_token_spans",
     "check_spans",

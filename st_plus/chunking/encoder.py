@@ -10,10 +10,10 @@ from typing import Literal
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
-from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
 from tqdm.auto import tqdm
 
 from st_plus.chunking._base import Chunk, Span, check_spans
+from st_plus.chunking._modules import run_modules, split_at_pooling
 from st_plus.chunking.pooling import fast_char_to_token_spans, macro_windows, pool_spans
 
 logger = logging.getLogger(__name__)
@@ -102,23 +102,10 @@ class LateChunkingEncoder:
     ) -> None:
         from st_plus.evaluation._embeddings import check_encoding_options, resolve_prompt
 
-        modules = list(model)
-        if not modules or not isinstance(modules[0], Transformer) or modules[0].tokenizer is None:
-            raise ValueError("Late chunking needs a model whose first module is a text `Transformer`.")
-        pooling_at = next((i for i, module in enumerate(modules) if isinstance(module, Pooling)), None)
-        if pooling_at is None:
-            raise ValueError("Late chunking needs a `Pooling` module to pool chunk spans.")
-        pooling_mode = modules[pooling_at].pooling_mode
-        if pooling_mode not in ("mean", ("mean",)):
-            raise ValueError(
-                f"Late chunking pools chunk spans with a mean; the model's Pooling mode is {pooling_mode!r}. "
-                "Use a mean-pooling model or naive chunking."
-            )
+        self.token_modules, self.post_pooling_modules = split_at_pooling(model)
         self.model = model
-        self.tokenizer = modules[0].tokenizer
-        self.token_modules = modules[:pooling_at]
-        self.post_pooling_modules = modules[pooling_at + 1 :]
-        config = modules[0].auto_model.config
+        self.tokenizer = model[0].tokenizer
+        config = model[0].auto_model.config
         position_limit = getattr(config, "max_position_embeddings", None) or model.max_seq_length
         self.window = int(window or model.max_seq_length or position_limit)
         if position_limit and self.window > position_limit:
@@ -285,14 +272,12 @@ class LateChunkingEncoder:
         device = self.model.device
         features = {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device)}
         with torch.inference_mode(), self._autocast():
-            for module in self.token_modules:
-                features = module(features)
+            features = run_modules(self.token_modules, features)
         token_embeddings = features["token_embeddings"].float().cpu()
         return [token_embeddings[row, : len(ids)] for row, ids in enumerate(inputs)]
 
     def _after_pooling(self, pooled: torch.Tensor) -> np.ndarray:
         features = {"sentence_embedding": pooled.float().to(self.model.device)}
         with torch.inference_mode(), self._autocast():
-            for module in self.post_pooling_modules:
-                features = module(features)
+            features = run_modules(self.post_pooling_modules, features)
         return features["sentence_embedding"].float().cpu().numpy()
