@@ -87,7 +87,7 @@ def main() -> None:
             print(f"{spec:<14}{mode:<11}{scores['num_chunks']:>7}{100 * scores['ndcg_at_10']:>13.2f}"
                   f"{100 * scores.get('chunk_recall_at_10', float('nan')):>12.2f}{seconds:>10.1f}{ratio:>9.2f}",
                   flush=True)  # fmt: skip
-            rows.append({"split": args.split, "chunker": spec, "mode": mode, **settings, "encode_seconds": seconds,
+            rows.append({"split": args.split, "chunker": spec, **settings, "variant": mode, "encode_seconds": seconds,
                          "total_seconds": time.perf_counter() - start, "ratio_to_naive": ratio,
                          "num_queries": len(queries), "num_docs": len(corpus), "dtype": args.dtype,
                          **{k: v for k, v in scores.items() if k in _KEPT}})  # fmt: skip
