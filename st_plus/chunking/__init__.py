@@ -4,7 +4,7 @@ Günther et al., "Late Chunking: Contextual Chunk Embeddings Using Long-Context 
 https://arxiv.org/abs/2409.04701.
 """
 
-from st_plus.chunking._base import Chunk, Chunker, check_spans, parse_chunker
+from st_plus.chunking._base import Chunk, Chunker, check_spans, chunk_documents, parse_chunker
 from st_plus.chunking.contextualize import HeadingContext, OpenAIContextGenerator, contextualize
 from st_plus.chunking.encoder import ChunkedDocument, LateChunkingEncoder
 from st_plus.chunking.line_chunker import LineChunker, split_lines
@@ -28,6 +28,7 @@ __all__ = [
     "TokenChunker",
     "char_to_token_spans",
     "check_spans",
+    "chunk_documents",
     "contextualize",
     "fast_char_to_token_spans",
     "macro_windows",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 Span = tuple[int, int]
+SpansOrChunker = Callable[[str], Sequence[Span]] | Sequence[Sequence[Span]]
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,31 @@ def check_spans(
             )
         checked.append((start, end))
     return checked
+
+
+def chunk_documents(
+    documents: Sequence[str], chunker_or_spans: SpansOrChunker, doc_ids: Sequence[str]
+) -> list[list[Chunk]]:
+    """The validated chunks of each document, from a chunker or from one list of spans per document.
+
+    Overlapping spans are accepted only from a chunker whose ``overlapping`` attribute is true (token windows).
+
+    Raises:
+        ValueError: As :func:`check_spans`, or a spans list whose length differs from the documents'.
+    """
+    if callable(chunker_or_spans):
+        all_spans = [chunker_or_spans(text) for text in documents]
+        allow_overlap = bool(getattr(chunker_or_spans, "overlapping", False))
+    else:
+        all_spans = list(chunker_or_spans)
+        allow_overlap = False
+        if len(all_spans) != len(documents):
+            raise ValueError(f"Got spans for {len(all_spans)} documents, but {len(documents)} documents.")
+    chunked = []
+    for doc_id, text, spans in zip(doc_ids, documents, all_spans, strict=True):
+        spans = check_spans(text, spans, doc_id=doc_id, allow_overlap=allow_overlap)
+        chunked.append([Chunk(text[start:end], start, end) for start, end in spans])
+    return chunked
 
 
 def parse_chunker(spec: str, *, tokenizer=None, model=None) -> Callable[[str], list[Span]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -12,14 +12,13 @@ import torch
 from sentence_transformers import SentenceTransformer
 from tqdm.auto import tqdm
 
-from st_plus.chunking._base import Chunk, Span, check_spans
+from st_plus.chunking._base import Chunk, Span, SpansOrChunker, chunk_documents
 from st_plus.chunking._modules import run_modules, split_at_pooling
 from st_plus.chunking.pooling import fast_char_to_token_spans, macro_windows, pool_spans
 
 logger = logging.getLogger(__name__)
 
 Mode = Literal["late", "naive"]
-SpansOrChunker = Callable[[str], Sequence[Span]] | Sequence[Sequence[Span]]
 TOKENS_PER_GROUP = 131_072  # token embeddings held at once (documents are stitched and pooled group by group)
 
 
@@ -128,24 +127,6 @@ class LateChunkingEncoder:
         self.show_progress_bar = show_progress_bar
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
-    def chunk(
-        self, documents: Sequence[str], chunker_or_spans: SpansOrChunker, doc_ids: Sequence[str]
-    ) -> list[list[Chunk]]:
-        """Chunks (validated spans with their text) of each document."""
-        if callable(chunker_or_spans):
-            all_spans = [chunker_or_spans(text) for text in documents]
-            allow_overlap = bool(getattr(chunker_or_spans, "overlapping", False))
-        else:
-            all_spans = list(chunker_or_spans)
-            allow_overlap = False
-            if len(all_spans) != len(documents):
-                raise ValueError(f"Got spans for {len(all_spans)} documents, but {len(documents)} documents.")
-        chunked = []
-        for doc_id, text, spans in zip(doc_ids, documents, all_spans, strict=True):
-            spans = check_spans(text, spans, doc_id=doc_id, allow_overlap=allow_overlap)
-            chunked.append([Chunk(text[start:end], start, end) for start, end in spans])
-        return chunked
-
     def encode_chunks(
         self,
         documents: Sequence[str] | Mapping[str, str],
@@ -174,7 +155,7 @@ class LateChunkingEncoder:
             doc_ids, texts = [str(k) for k in documents], list(documents.values())
         else:
             doc_ids, texts = [str(i) for i in range(len(documents))], list(documents)
-        chunks = self.chunk(texts, chunker_or_spans, doc_ids)
+        chunks = chunk_documents(texts, chunker_or_spans, doc_ids)
         encode = self._encode_late if mode == "late" else self._encode_naive
         embeddings = encode(texts, chunks, doc_ids)
         if self.normalize_embeddings:

@@ -10,7 +10,7 @@ import torch
 from sentence_transformers import SentenceTransformer
 from tests_helpers import write_jsonl
 
-from st_plus.chunking import LateChunkingEncoder, LineChunker
+from st_plus.chunking import LateChunkingEncoder, LineChunker, chunk_documents
 from st_plus.cli import main
 from st_plus.data import DataValidationError
 from st_plus.data.turn_spans import load_turn_spans
@@ -33,7 +33,7 @@ SPANS = [
 
 def test_chunk_line_ranges_match_counting_newlines():
     text = CORPUS["m1"]
-    chunks = LateChunkingEncoder.chunk(None, [text], LineChunker(1), ["m1"])[0]  # chunk() needs no model state
+    chunks = chunk_documents([text], LineChunker(1), ["m1"])[0]
     for chunk, (first, last) in zip(chunks, chunk_line_ranges(text, chunks), strict=True):
         assert first == text[: chunk.start].count("\n") and last == text[: chunk.end - 1].count("\n")
 
