@@ -34,6 +34,15 @@ def best_chunk_scores(similarities: torch.Tensor, chunk_docs: torch.Tensor, num_
     return scores.scatter_reduce(1, index, similarities, reduce="amax", include_self=True)
 
 
+def _line_shift(doc: str | Mapping[str, str]) -> int:
+    """Raw text line number minus line number in ``document_text(title, text)`` (leading blank lines, title)."""
+    if not isinstance(doc, Mapping):
+        return 0
+    text, title = doc.get("text") or "", (doc.get("title") or "").strip()
+    leading = text[: len(text) - len(text.lstrip())].count("\n")
+    return leading - (title.count("\n") if title else 0)
+
+
 class ChunkedRetrievalEvaluator(TaskEvaluator):
     """Retrieval over long documents split into chunks, embedded with late or naive chunking.
 
@@ -90,6 +99,9 @@ class ChunkedRetrievalEvaluator(TaskEvaluator):
             str(d): document_text(doc.get("title"), doc.get("text")) if isinstance(doc, Mapping) else str(doc)
             for d, doc in corpus.items()
         }
+        # gold turn i is line i of the raw `text`; the encoded document drops leading blank lines and may start
+        # with a title: shift[doc] = raw line number - encoded line number
+        self.line_shift = {str(d): _line_shift(doc) for d, doc in corpus.items()}
         self.gold_spans = gold_spans
         self.chunks: list[tuple[str, Chunk]] = []
         self.encoding_seconds = 0.0
@@ -165,13 +177,16 @@ class ChunkedRetrievalEvaluator(TaskEvaluator):
         by_doc = {}
         for doc_id, items in chunks_of.items():
             ranges = chunk_line_ranges(self.corpus[doc_id], [chunk for _, chunk in items])
-            by_doc[doc_id] = [(chunk_id, lines) for (chunk_id, _), lines in zip(items, ranges, strict=True)]
+            shift = self.line_shift[doc_id]
+            by_doc[doc_id] = [
+                (chunk_id, (lo + shift, hi + shift)) for (chunk_id, _), (lo, hi) in zip(items, ranges, strict=True)
+            ]
         qrels: dict[str, dict[str, int]] = {}
         for query_id in self.query_ids:
             for doc_id, gold in self.gold_spans.spans.get(query_id, {}).items():
                 if doc_id not in self.corpus:
                     continue
-                num_lines = self.corpus[doc_id].count("\n") + 1
+                num_lines = self.corpus[doc_id].count("\n") + 1 + self.line_shift[doc_id]
                 for first, last in gold:
                     if last >= num_lines:
                         source = self.gold_spans.sources.get((query_id, doc_id), "gold spans")

@@ -78,6 +78,16 @@ def test_chunks_spanning_several_turns_are_relevant_when_they_overlap(tiny_bert,
     assert qrels == {"q1": {"m1#1": 1}, "q2": {"m3#3": 1}, "q3": {"m2#2": 1}}
 
 
+def test_gold_turns_stay_aligned_when_leading_blank_lines_are_stripped(tiny_bert, tmp_path):
+    corpus = {**CORPUS, "m1": {"title": "", "text": "\n\n" + CORPUS["m1"]}}  # the card turn is now line 4
+    rows = [{**SPANS[0], "relevant_turn_spans": [[4, 4]]}, *SPANS[1:]]
+    gold = load_turn_spans(write_jsonl(tmp_path / "spans.jsonl", rows))
+    evaluator = ChunkedRetrievalEvaluator(QUERIES, corpus, QRELS, chunker=LineChunker(1), gold_spans=gold)
+    evaluator.evaluate(tiny_bert)
+    qrels = evaluator.chunk_qrels([f"{d}#{i}" for i, (d, _) in enumerate(evaluator.chunks)])
+    assert qrels["q1"] == {"m1#2": 1} and evaluator.chunks[2][1].text == "A: my card has not arrived yet"
+
+
 def test_gold_span_beyond_document_names_file_and_line(tiny_bert, tmp_path):
     rows = [*SPANS[:2], {"query-id": "q3", "corpus-id": "m2", "relevant_turn_spans": [[0, 7]]}]
     gold = load_turn_spans(write_jsonl(tmp_path / "spans.jsonl", rows))
