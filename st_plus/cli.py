@@ -48,6 +48,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise _CliError(str(exc)) from None
     dims = _positive_ints(args.truncate_dims)
+    if args.chunker and not args.chunking:
+        raise _CliError("--chunker needs --chunking late|naive")
+    if args.chunking:
+        from st_plus.chunking import parse_chunker
+
+        try:  # the spec's syntax, before the model loads (the real chunker needs the model's tokenizer)
+            parse_chunker(args.chunker or "sentences:5", tokenizer=object(), model=object())
+        except ValueError as exc:
+            raise _CliError(str(exc)) from None
     # Validate every folder before the model is loaded: a bad file fails in a second, not after encoding.
     tasks = []
     for folder in args.data_dirs:
@@ -65,6 +74,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         model = load_model(args.model, device=args.device)
     except (FileNotFoundError, OSError, ValueError) as exc:
         raise _CliError(f"cannot load model {args.model!r}: {exc}") from None
+    chunking = None
+    if args.chunking:
+        from st_plus.chunking import parse_chunker
+
+        chunker = parse_chunker(args.chunker or "sentences:5", tokenizer=model.tokenizer, model=model)
+        chunking = {"chunker": chunker, "mode": args.chunking, "window": args.window, "overlap": args.overlap}
     try:
         results = evaluate_suite(
             model,
@@ -77,6 +92,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             dtype=args.dtype,
             model_name="default" if args.model == "default" else Path(str(args.model)).name,
             overwrite=args.overwrite,
+            chunking=chunking,
         )
     except (ValueError, FileExistsError) as exc:
         raise _CliError(str(exc)) from None
@@ -120,6 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--document-prompt", help="Prompt for documents, e.g. 'search_document: '")
     ev.add_argument("--text-prompt", help="Prompt for the symmetric task types")
     ev.add_argument("--quiet", action="store_true", help="No progress bars")
+    ev.add_argument(
+        "--chunking",
+        choices=("late", "naive"),
+        help="Retrieval over chunked long documents: late chunking or each chunk alone (chunk-level metrics too "
+        "when the folder has spans.jsonl)",
+    )
+    ev.add_argument(
+        "--chunker", help="sentences:N (default sentences:5), lines:N, tokens:SIZE[:OVERLAP] or semantic[:QUANTILE]"
+    )
+    ev.add_argument("--window", type=int, help="Late chunking: tokens per forward pass (default: the model's limit)")
+    ev.add_argument("--overlap", type=int, default=0, help="Long late chunking: context tokens shared by windows")
     ev.set_defaults(func=_cmd_eval)
 
     from st_plus.cli_mining import add_commands as add_mining_commands

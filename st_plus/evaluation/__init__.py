@@ -7,6 +7,7 @@ that follows MTEB 2's protocol and reports MTEB's ``main_score`` name.
 from st_plus.evaluation._base import TaskEvaluator, TaskResult
 from st_plus.evaluation._embeddings import EmbeddingCache, resolve_prompt, truncate_embeddings
 from st_plus.evaluation._retrieval_metrics import MTEB_K_VALUES, retrieval_scores
+from st_plus.evaluation.chunked_retrieval import ChunkedRetrievalEvaluator
 from st_plus.evaluation.classification import ClassificationEvaluator
 from st_plus.evaluation.clustering import ClusteringEvaluator
 from st_plus.evaluation.pair_classification import PairClassificationEvaluator
@@ -19,6 +20,7 @@ __all__ = [
     "EVALUATORS",
     "MTEB_K_VALUES",
     "CandidateRerankingEvaluator",
+    "ChunkedRetrievalEvaluator",
     "ClassificationEvaluator",
     "ClusteringEvaluator",
     "EmbeddingCache",

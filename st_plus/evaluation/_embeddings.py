@@ -47,6 +47,21 @@ def truncate_embeddings(embeddings: np.ndarray, dim: int) -> np.ndarray:
     return (truncated / np.clip(norms, 1e-12, None)).astype(np.float32)
 
 
+def check_encoding_options(batch_size: int, dtype: str) -> None:
+    """Validates the options shared by st_plus's encoders: a positive batch size and a known precision."""
+    if batch_size < 1:
+        raise ValueError(f"`batch_size` must be >= 1, got {batch_size}.")
+    if dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"`dtype` must be 'float32' or 'bfloat16', got {dtype!r}.")
+
+
+def autocast_for(model: SentenceTransformer, dtype: str) -> contextlib.AbstractContextManager:
+    """bfloat16 autocast on the model's device for ``dtype="bfloat16"``, else a no-op context."""
+    if dtype == "bfloat16":
+        return torch.autocast(device_type=torch.device(model.device).type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 class EmbeddingCache:
     """Encodes texts for one model, each distinct ``(prompt, text)`` once.
 
@@ -69,10 +84,7 @@ class EmbeddingCache:
         show_progress_bar: bool | None = None,
         dtype: Literal["float32", "bfloat16"] = "float32",
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"`batch_size` must be >= 1, got {batch_size}.")
-        if dtype not in ("float32", "bfloat16"):
-            raise ValueError(f"`dtype` must be 'float32' or 'bfloat16', got {dtype!r}.")
+        check_encoding_options(batch_size, dtype)
         self.model = model
         self.batch_size = batch_size
         self.show_progress_bar = show_progress_bar
@@ -102,13 +114,7 @@ class EmbeddingCache:
         return np.stack([self._store[(prompt, text)] for text in texts])
 
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
-        device_type = torch.device(self.model.device).type
-        autocast = (
-            torch.autocast(device_type=device_type, dtype=torch.bfloat16)
-            if self.dtype == "bfloat16"
-            else contextlib.nullcontext()
-        )
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast_for(self.model, self.dtype):
             embeddings = self.model.encode(
                 texts,
                 prompt=prompt,  # "" disables the model's default prompt: the prompt is already resolved

@@ -23,6 +23,22 @@ def document_text(title: str | None, text: str | None) -> str:
     return (text or "").strip()
 
 
+def judged_queries(
+    queries: Mapping[str, str], relevant_docs: Mapping[str, Mapping[str, int]]
+) -> tuple[dict[str, dict[str, int]], list[str], list[str]]:
+    """String-keyed qrels, and the ids and texts of the queries that have judgements (MTEB drops the others).
+
+    Raises:
+        ValueError: No query has relevance judgements.
+    """
+    qrels = {str(q): {str(d): int(r) for d, r in docs.items()} for q, docs in relevant_docs.items()}
+    query_ids = [str(q) for q in queries if qrels.get(str(q))]
+    if not query_ids:
+        raise ValueError("No query has relevance judgements.")
+    query_texts = {str(q): text for q, text in queries.items()}
+    return qrels, query_ids, [query_texts[q] for q in query_ids]
+
+
 def exact_search(
     query_embeddings: np.ndarray,
     document_embeddings: np.ndarray,
@@ -113,12 +129,7 @@ class RetrievalEvaluator(TaskEvaluator):
         self.top_k = top_k or max(self.k_values)
         self.ignore_identical_ids = ignore_identical_ids
         self.search_backend = search_backend
-        self.relevant_docs = {str(q): {str(d): int(r) for d, r in docs.items()} for q, docs in relevant_docs.items()}
-        self.query_ids = [str(q) for q in queries if self.relevant_docs.get(str(q))]
-        if not self.query_ids:
-            raise ValueError("No query has relevance judgements.")
-        query_texts = {str(q): text for q, text in queries.items()}
-        self.queries = [query_texts[q] for q in self.query_ids]
+        self.relevant_docs, self.query_ids, self.queries = judged_queries(queries, relevant_docs)
         self.corpus_ids = [str(d) for d in corpus]
         self.corpus = [
             document_text(doc.get("title"), doc.get("text")) if isinstance(doc, Mapping) else document_text(None, doc)

@@ -6,7 +6,7 @@ import inspect
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from st_plus._version import __version__
 from st_plus.data import Task, load_task
 from st_plus.evaluation._base import TaskEvaluator, TaskResult
 from st_plus.evaluation._embeddings import EmbeddingCache
+from st_plus.evaluation.chunked_retrieval import ChunkedRetrievalEvaluator
 from st_plus.evaluation.classification import ClassificationEvaluator
 from st_plus.evaluation.clustering import ClusteringEvaluator
 from st_plus.evaluation.pair_classification import PairClassificationEvaluator
@@ -50,14 +51,22 @@ def _settings_for(evaluator_cls: type[TaskEvaluator], settings: dict[str, Any], 
     return settings
 
 
-def build_evaluator(task: Task, **overrides: Any) -> TaskEvaluator:
+def build_evaluator(task: Task, *, chunking: Mapping[str, Any] | None = None, **overrides: Any) -> TaskEvaluator:
     """Creates the evaluator for a loaded task; ``task.json`` settings first, then ``overrides``.
 
+    With ``chunking`` (``chunker``, ``mode`` and optionally ``window`` / ``overlap``), a Retrieval task becomes a
+    :class:`ChunkedRetrievalEvaluator`, with chunk-level metrics when the folder has ``spans.jsonl``.
+
     Raises:
-        ValueError: A setting the task type's evaluator does not accept (named, with the accepted ones).
+        ValueError: A setting the task type's evaluator does not accept (named, with the accepted ones), or
+            ``chunking`` for a task that is not Retrieval.
     """
     descriptor = task.descriptor
     evaluator_cls = EVALUATORS[descriptor.task_type]
+    if chunking is not None:
+        if descriptor.task_type != "Retrieval":
+            raise ValueError(f"{task.folder}: chunked evaluation needs a Retrieval task, got {descriptor.task_type}.")
+        evaluator_cls = ChunkedRetrievalEvaluator
     settings = {"name": task.name, "prompts": descriptor.prompts or None, **descriptor.settings}
     if descriptor.main_score:
         settings["main_score"] = descriptor.main_score
@@ -87,7 +96,16 @@ def build_evaluator(task: Task, **overrides: Any) -> TaskEvaluator:
     else:
         corpus = {row["_id"]: {"title": row["title"], "text": row["text"]} for row in data.corpus}
         queries = dict(zip(data.queries["_id"], data.queries["text"], strict=False))
-        evaluator = RetrievalEvaluator(queries, corpus, data.qrels, **settings)
+        if chunking is not None:
+            from st_plus.data.turn_spans import load_turn_spans
+
+            spans_path = task.folder / "spans.jsonl"
+            gold_spans = load_turn_spans(spans_path) if spans_path.is_file() else None
+            evaluator = ChunkedRetrievalEvaluator(
+                queries, corpus, data.qrels, gold_spans=gold_spans, **dict(chunking), **settings
+            )
+        else:
+            evaluator = RetrievalEvaluator(queries, corpus, data.qrels, **settings)
     evaluator.split = task.split
     evaluator.language = descriptor.language
     return evaluator
@@ -242,6 +260,7 @@ def evaluate_suite(
     dtype: str = "float32",
     model_name: str | None = None,
     overwrite: bool = False,
+    chunking: Mapping[str, Any] | None = None,
 ) -> list[TaskResult]:
     """Evaluates ``model`` on several task folders, encoding each distinct (prompt, text) only once.
 
@@ -261,6 +280,8 @@ def evaluate_suite(
         dtype: ``"float32"`` or ``"bfloat16"`` encoding (see :class:`EmbeddingCache`).
         model_name: Name of the model's result folder (default: from the model).
         overwrite: Replace result files that st_plus did not write (checked before any encoding).
+        chunking: Evaluate Retrieval tasks over chunked documents: ``{"chunker": ..., "mode": "late" | "naive",
+            "window": ..., "overlap": ...}`` (see :class:`ChunkedRetrievalEvaluator`).
 
     Returns:
         One :class:`TaskResult` per task, in order.
@@ -279,6 +300,7 @@ def evaluate_suite(
                 truncate_dims=truncate_dims,
                 batch_size=batch_size,
                 prompts=task.descriptor.prompts or task_prompts,
+                chunking=chunking,
             )
         )
     model_name = model_name or model_name_of(model)

@@ -6,6 +6,16 @@ from st_plus.losses._functional import consent_loss, info_nce_loss
 from st_plus.losses.cached_consent import CachedConsentLoss
 from st_plus.losses.consent import ConsentLoss
 from st_plus.losses.info_nce import InfoNCELoss
+from st_plus.losses.span_pooling import SpanPoolingLoss, span_mean_pool
 from st_plus.losses.weighted import WeightedLoss
 
-__all__ = ["CachedConsentLoss", "ConsentLoss", "InfoNCELoss", "WeightedLoss", "consent_loss", "info_nce_loss"]
+__all__ = [
+    "CachedConsentLoss",
+    "ConsentLoss",
+    "InfoNCELoss",
+    "SpanPoolingLoss",
+    "WeightedLoss",
+    "consent_loss",
+    "info_nce_loss",
+    "span_mean_pool",
+]

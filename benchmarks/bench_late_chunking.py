@@ -1,0 +1,103 @@
+"""Late vs naive chunking on long meeting transcripts (QMSum), side by side in one run.
+
+Data: ../shared/data/retrieval_qmsum_longdoc_en (232 meeting transcripts, 'Speaker: utterance' per line, median
+~12k tokens; spans.jsonl gives each query's answer turns). The corpus is the meetings judged in the chosen split
+(each split's queries ask about that split's meetings), cut to --max-docs; the bundled all-MiniLM-L6-v2.
+
+Settings per chunker:
+    naive      each chunk encoded on its own (model.encode)
+    late       late chunking in windows of the model's max_seq_length (256) tokens, no overlap
+    long-late  long late chunking: --long-window tokens per window, --overlap context tokens shared (dropped
+               before pooling)
+
+Metrics: document nDCG@10 (a document scores its best chunk), chunk-level recall@10 (a chunk is relevant when its
+lines overlap a gold answer turn range), chunk encoding wall time and its ratio to naive.
+
+Usage (choose settings on dev, report test):
+    nice -n 5 python benchmarks/bench_late_chunking.py --split dev --chunkers sentences:3 sentences:5 lines:5
+    nice -n 5 python benchmarks/bench_late_chunking.py --split test --chunkers sentences:5
+
+Goals: late >= naive + 2.0 document nDCG@10, better chunk recall@10, late wall time <= 1.2x naive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+QMSUM = REPO.parent / "shared" / "data" / "retrieval_qmsum_longdoc_en"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=QMSUM)
+    parser.add_argument("--split", default="dev")
+    parser.add_argument("--chunkers", nargs="+", default=["sentences:5"])
+    parser.add_argument("--modes", nargs="+", default=["naive", "late", "long-late"])
+    parser.add_argument("--long-window", type=int, default=512)
+    parser.add_argument("--overlap", type=int, default=128)
+    parser.add_argument("--max-docs", type=int, default=None, help="Keep the first N judged meetings")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="bfloat16")
+    parser.add_argument("--json", type=Path, help="Also write the rows here")
+    args = parser.parse_args()
+
+    import torch
+
+    from st_plus import load_model
+    from st_plus.chunking import parse_chunker
+    from st_plus.data import load_retrieval
+    from st_plus.data.turn_spans import load_turn_spans
+    from st_plus.evaluation import ChunkedRetrievalEvaluator, EmbeddingCache
+
+    torch.manual_seed(0)
+    data = load_retrieval(args.data, split=args.split)
+    judged = sorted({doc for docs in data.qrels.values() for doc in docs})[: args.max_docs]
+    corpus = {row["_id"]: {"title": row["title"], "text": row["text"]} for row in data.corpus if row["_id"] in judged}
+    qrels = {q: docs for q, docs in data.qrels.items() if set(docs) <= set(corpus)}
+    queries = {row["_id"]: row["text"] for row in data.queries if row["_id"] in qrels}
+    gold = load_turn_spans(args.data / "spans.jsonl")
+    model = load_model("default", device="cpu")
+    cache = EmbeddingCache(model, batch_size=args.batch_size, dtype=args.dtype)
+    print(f"{args.data.name} {args.split}: {len(queries)} queries, {len(corpus)} meetings; {args.dtype}, "
+          f"batch {args.batch_size}, torch threads {torch.get_num_threads()}")  # fmt: skip
+    header = ("chunker", "mode", "chunks", "doc nDCG@10", "chunk R@10", "encode s", "x naive")
+    print("".join(f"{name:<{width}}" if width > 0 else f"{name:>{-width}}" for name, width in
+                  zip(header, (14, 11, -7, -13, -12, -10, -9), strict=True)))  # fmt: skip
+    rows = []
+    for spec in args.chunkers:
+        chunker = parse_chunker(spec, tokenizer=model.tokenizer, model=model)
+        naive_seconds = None
+        for mode in args.modes:
+            settings = {"mode": "naive"} if mode == "naive" else {"mode": "late"}
+            if mode == "long-late":
+                settings.update(window=args.long_window, overlap=args.overlap)
+            evaluator = ChunkedRetrievalEvaluator(
+                queries, corpus, qrels, chunker=chunker, gold_spans=gold, batch_size=args.batch_size, **settings
+            )
+            start = time.perf_counter()
+            result = evaluator.evaluate(model, cache=cache)
+            seconds = evaluator.encoding_seconds
+            naive_seconds = seconds if mode == "naive" else naive_seconds
+            ratio = seconds / naive_seconds if naive_seconds else float("nan")
+            scores = result.scores
+            print(f"{spec:<14}{mode:<11}{scores['num_chunks']:>7}{100 * scores['ndcg_at_10']:>13.2f}"
+                  f"{100 * scores.get('chunk_recall_at_10', float('nan')):>12.2f}{seconds:>10.1f}{ratio:>9.2f}",
+                  flush=True)  # fmt: skip
+            rows.append({"split": args.split, "chunker": spec, **settings, "variant": mode, "encode_seconds": seconds,
+                         "total_seconds": time.perf_counter() - start, "ratio_to_naive": ratio,
+                         "num_queries": len(queries), "num_docs": len(corpus), "dtype": args.dtype,
+                         **{k: v for k, v in scores.items() if k in _KEPT}})  # fmt: skip
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+
+
+_KEPT = {"ndcg_at_10", "recall_at_10", "mrr_at_10", "num_chunks", "chunk_recall_at_10", "chunk_ndcg_at_10",
+         "chunk_hit_rate_at_10", "chunk_num_queries"}  # fmt: skip
+
+if __name__ == "__main__":
+    main()

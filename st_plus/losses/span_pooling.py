@@ -1,0 +1,97 @@
+"""InfoNCE over span embeddings pooled from the full document's token embeddings (late-chunking-aware training)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from sentence_transformers import SentenceTransformer, util
+from torch import Tensor, nn
+
+from st_plus.chunking._modules import run_modules, split_at_pooling
+from st_plus.losses._functional import info_nce_loss
+
+
+def span_mean_pool(token_embeddings: Tensor, token_spans: Tensor) -> Tensor:
+    """Mean of ``token_embeddings[b, first_b:last_b]``: ``(batch, seq, dim), (batch, 2) -> (batch, dim)``."""
+    positions = torch.arange(token_embeddings.shape[1], device=token_embeddings.device)
+    mask = (positions >= token_spans[:, :1]) & (positions < token_spans[:, 1:])  # (batch, seq)
+    mask = mask.unsqueeze(-1).to(token_embeddings.dtype)
+    return (token_embeddings * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+
+
+class SpanPoolingLoss(nn.Module):
+    """In-batch InfoNCE between queries and document *spans* embedded by late chunking.
+
+    The span embedding is the mean of the span's token embeddings from one pass over the whole document (then the
+    model's modules after Pooling, e.g. Normalize), exactly what :class:`~st_plus.chunking.LateChunkingEncoder`
+    computes at inference, so the model learns to put the document's context into each chunk (the span-pooling
+    training of Günther et al., 2024). ``L = CE(scale * sim(q_i, s_j), i)`` over the batch's spans.
+
+    Args:
+        model: A stock model (``Transformer`` + mean ``Pooling`` [+ ``Normalize``]).
+        scale: Inverse temperature (20 = 1 / 0.05).
+        similarity_fct: Similarity of queries and spans.
+
+    References:
+        Günther et al., "Late Chunking: Contextual Chunk Embeddings Using Long-Context Embedding Models",
+        https://arxiv.org/abs/2409.04701
+
+    Requirements:
+        :class:`~st_plus.chunking.SpanPoolingDataCollator` as the trainer's ``data_collator`` (it makes the label).
+
+    Inputs:
+        +---------------------------------------------------+-----------------------------------+
+        | Texts                                             | Labels                            |
+        +===================================================+===================================+
+        | (query, document) + ``span_start``, ``span_end``  | token span ``(batch, 2)`` (made   |
+        |                                                   | by the collator)                  |
+        +---------------------------------------------------+-----------------------------------+
+
+    Example:
+        ::
+
+            collator = SpanPoolingDataCollator(preprocess_fn=model.preprocess, tokenizer=model.tokenizer,
+                                               max_seq_length=model.max_seq_length)
+            trainer = SentenceTransformerTrainer(model=model, train_dataset=rows, loss=SpanPoolingLoss(model),
+                                                 data_collator=collator)
+    """
+
+    def __init__(
+        self, model: SentenceTransformer, scale: float = 20.0, similarity_fct: Callable = util.cos_sim
+    ) -> None:
+        super().__init__()
+        if not scale > 0:
+            raise ValueError(f"`scale` must be > 0, got {scale}.")
+        self.model = model
+        self.scale = scale
+        self.similarity_fct = similarity_fct
+        self.token_modules, self.post_pooling_modules = split_at_pooling(model)
+
+    def embed_spans(self, features: dict[str, Tensor], token_spans: Tensor) -> Tensor:
+        """Span embeddings ``(batch, dim)`` from one forward over each (tokenised) document."""
+        features = run_modules(self.token_modules, dict(features))
+        pooled = span_mean_pool(features["token_embeddings"], token_spans.to(features["token_embeddings"].device))
+        return run_modules(self.post_pooling_modules, {"sentence_embedding": pooled})["sentence_embedding"]
+
+    def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:  # noqa: D102
+        query_features, document_features = list(sentence_features)[:2]
+        queries = self.model(query_features)["sentence_embedding"]
+        spans = self.embed_spans(document_features, labels)
+        scores = self.similarity_fct(queries, spans) * self.scale
+        return info_nce_loss(scores, torch.arange(scores.size(0), device=scores.device))
+
+    def get_config_dict(self) -> dict[str, Any]:  # noqa: D102
+        return {"scale": self.scale, "similarity_fct": getattr(self.similarity_fct, "__name__", "custom")}
+
+    @property
+    def citation(self) -> str:  # noqa: D102
+        return """
+@article{gunther2024late,
+    title={Late Chunking: Contextual Chunk Embeddings Using Long-Context Embedding Models},
+    author={G{\\"u}nther, Michael and Mohr, Isabelle and Williams, Daniel James and Wang, Bo and Xiao, Han},
+    journal={arXiv preprint arXiv:2409.04701},
+    year={2024}
+}
+"""
