@@ -23,7 +23,7 @@ import hashlib
 import json
 import random
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 SEED = 42
@@ -125,13 +125,39 @@ SOURCES = {
   url = {https://aclanthology.org/2022.coling-1.344},
 }""",
     },
+    "debian": {
+        "url": "https://deb.debian.org/debian",
+        "commit": "bookworm 12.15 (InRelease 2026-07-11)",
+        "paths": "dists/bookworm/main/i18n/Translation-en, dists/bookworm/main/binary-amd64/Packages",
+        "license": "DFSG-free licences of the described packages (Debian main)",
+        "attribution": (
+            "the Debian 12 (bookworm) archive, https://www.debian.org: the short and long package descriptions of "
+            "Debian main, written by each package's maintainers and upstream authors and distributed with the "
+            "packages under their DFSG-free licences (see each package's `/usr/share/doc/PACKAGE/copyright`; "
+            "every row keeps its `package` name so it can be traced). The archive's index files carry no licence "
+            "of their own."
+        ),
+        "bibtex": """@misc{debian-bookworm,
+  title = {Debian 12 ``bookworm'' package descriptions (main, Translation-en)},
+  author = {{The Debian Project}},
+  year = {2023},
+  url = {https://www.debian.org/releases/bookworm/},
+}""",
+    },
 }
+
+# Debian sources held out of every training slice (about 1 in 20, by a hash of the source package name). The
+# shipped training slice (examples/training_data) and the benchmarks use the same split.
+
+
+def debian_held_out(source: str) -> bool:
+    return int(hashlib.blake2b(source.encode(), digest_size=4).hexdigest(), 16) % 20 == 0
 
 # ------------------------------------------------------------------------------------------------------- helpers
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as handle:
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
 
@@ -311,6 +337,31 @@ def build_csl_clustering(shared: Path):
     return {"test.jsonl": data}, {"test titles": 1000, "clusters": 13}, how
 
 
+def build_debian_retrieval(shared: Path, n_queries: int = 1000):
+    rows = read_jsonl(shared / "train_debian_descriptions_en" / "train.jsonl.gz")
+    held = [row for row in rows if debian_held_out(row["source"])]
+    expect(len(held) > 2 * n_queries, "the held-out Debian sources should have more than 2,000 rows")
+    docs = list(dict.fromkeys(row["positive"] for row in held))  # file order
+    doc_id = {text: f"d{i}" for i, text in enumerate(docs)}
+    anchors = Counter(row["anchor"] for row in held)
+    unique = [row for row in held if anchors[row["anchor"]] == 1]  # a shared short description is ambiguous
+    chosen = [unique[i] for i in sample_sorted(len(unique), n_queries)]
+    queries = [{"_id": f"q{i}", "text": row["anchor"]} for i, row in enumerate(chosen)]
+    corpus = [{"_id": doc_id[text], "title": "", "text": text} for text in docs]
+    qrels = ["query-id\tcorpus-id\tscore"] + [f"q{i}\t{doc_id[row['positive']]}\t1" for i, row in enumerate(chosen)]
+    sources = len({row["source"] for row in held})
+    how = (
+        f"Held-out split of `train_debian_descriptions_en`: the rows of the {sources:,} source packages whose "
+        "name hashes to 0 mod 20 (`blake2b`, 4 bytes; `debian_held_out` in the script), which no shipped training "
+        f"slice contains. Queries: {n_queries:,} short descriptions (among those no other held-out row shares) drawn with `random.Random({SEED}).sample` (file "
+        f"order); corpus: every distinct long description of the held-out rows ({len(docs):,}, file order); each "
+        "query's only relevant document is its own package's long description. Text is unchanged."
+    )
+    files = {"corpus.jsonl": jsonl_bytes(corpus), "queries.jsonl": jsonl_bytes(queries)}
+    files["qrels/test.tsv"] = ("\n".join(qrels) + "\n").encode("utf-8")
+    return files, {"corpus": len(corpus), "queries": len(queries), "qrels/test": n_queries}, how
+
+
 # -------------------------------------------------------------------------------------------------- the folders
 
 SLICES = [
@@ -409,6 +460,21 @@ SLICES = [
         "mteb": "similar to CLSClusteringS2S (different sample)",
         "description": "The CSL cls_ctg test split (1,000 Chinese paper titles, 13 disciplines); similar to C-MTEB's "
         "CLSClusteringS2S, whose sample differs.",
+    },
+    {
+        "folder": "retrieval_debian_en",
+        "paths": "dists/bookworm/main/i18n/Translation-en",
+        "build": build_debian_retrieval,
+        "source": "debian",
+        "gzip": {"corpus.jsonl"},
+        "task": {"task_type": "Retrieval", "language": "en"},
+        "license": "the DFSG-free licences of the described Debian packages",
+        "licenses": [("Debian main (DFSG-free)", "https://www.debian.org/social_contract#guidelines")],
+        "mteb": "none (held-out split of the weakly supervised stage-1 pairs)",
+        "description": "Debian package short descriptions retrieving their long description among every long "
+        "description of the held-out source packages (1,000 queries; no MTEB equivalent). The held-out packages "
+        "are kept out of the shipped training pairs: it measures stage-1 training on unseen packages.",
+        "derived": True,
     },
 ]
 
@@ -562,6 +628,7 @@ gives the exact source commit, the attribution and how the slice was made.
 | CC BY 4.0 | {", ".join(by_licence["CC BY 4.0"])} | {CC_BY[1]} |
 | CC BY-SA 4.0 | {", ".join(by_licence["CC BY-SA 4.0"])} | {CC_BY_SA[1]} |
 | Apache-2.0 | {", ".join(by_licence["Apache-2.0"])} | {APACHE[1]} |
+| Debian main (DFSG-free) | {", ".join(by_licence["Debian main (DFSG-free)"])} | https://www.debian.org/social_contract#guidelines |
 
 ## CC BY 4.0: Banking77 (PolyAI)
 
@@ -595,6 +662,17 @@ and 300 distractor abstracts, seed 42) whose rows are unchanged. Apache-2.0 asks
 recipients a copy of the licence ({APACHE[1]}; the project is itself Apache-2.0) and to state changes: the
 only change is the selection of rows described in the folder README. Attribution: Li et al. (2022), "CSL: A
 Large-scale Chinese Scientific Literature Dataset".
+
+## Debian package descriptions (Debian main)
+
+Source: the Debian 12 (bookworm) archive index files (`Translation-en`, `Packages`), through the project's
+`shared/data/train_debian_descriptions_en`. Each description is written by a package's maintainers / upstream and
+ships with the package in Debian main, whose every package is under a licence meeting the Debian Free Software
+Guidelines (free redistribution and modification): the terms of each row are those of its package (see
+`/usr/share/doc/PACKAGE/copyright` on a Debian system, or https://packages.debian.org/PACKAGE). The index files
+themselves state no licence. `retrieval_debian_en` selects rows (held-out source packages) and rearranges them
+into queries, corpus and qrels; no text is edited. Attribution: the Debian Project and the authors of each
+package.
 """
     return text.encode("utf-8")
 

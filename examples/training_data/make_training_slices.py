@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import random
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -28,8 +29,9 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> str:
+    """Writes the rows (gzip with mtime 0 for ``.gz``); returns the sha256 of the uncompressed content."""
     data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
-    path.write_bytes(data)
+    path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -50,6 +52,18 @@ def csl_pairs(shared: Path) -> list[dict]:
     return [{"anchor": r["anchor"], "positive": r["positive"]} for r in kept]
 
 
+def debian_pairs(shared: Path, n_rows: int = 6000) -> list[dict]:
+    """Debian title -> description pairs from the source packages that are not held out for evaluation."""
+    sys.path.insert(0, str(EVAL))
+    from make_slices import debian_held_out  # the split of the shipped retrieval_debian_en evaluation slice
+
+    rows = read_jsonl(shared / "train_debian_descriptions_en" / "train.jsonl.gz")
+    held_docs = {r["positive"] for r in rows if debian_held_out(r["source"])}
+    kept = [r for r in rows if not debian_held_out(r["source"]) and r["positive"] not in held_docs]
+    chosen = sorted(random.Random(13).sample(range(len(kept)), n_rows))
+    return [{key: kept[i][key] for key in ("anchor", "positive", "package", "source")} for i in chosen]
+
+
 SLICES = {
     "stsb_train_en.jsonl": (
         stsb_train,
@@ -61,6 +75,14 @@ SLICES = {
         "CSL ts/dev title -> abstract pairs (Apache-2.0, "
         "https://github.com/ydli-ai/CSL), minus every pair whose abstract or title is in "
         "the shipped retrieval_csl_title2abstract_zh slice",
+    ),
+    "debian_pairs_en.jsonl.gz": (
+        debian_pairs,
+        "Debian 12 package short -> long descriptions (weakly supervised stage-1 pairs), 6,000 rows sampled with "
+        "seed 13 from the source packages *not* held out for `examples/data/retrieval_debian_en` (the split "
+        "`debian_held_out` in `examples/data/make_slices.py`); each row keeps its `package` and `source` "
+        "(attribution; and rows of one source share paragraphs, so batches should group by it). Terms: each "
+        "package's DFSG-free licence (Debian main), see `examples/data/LICENSES.md`",
     ),
 }
 
