@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     from st_plus.cli_models import add_commands as add_model_commands
 
     add_model_commands(commands)
+    from st_plus.cli_train import add_commands as add_train_commands
+
+    add_train_commands(commands)
     return parser
 
 
@@ -165,10 +168,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from st_plus.cli_mining import MiningCliError
     from st_plus.cli_models import ModelsCliError
+    from st_plus.cli_train import TrainCliError
 
     try:
         return args.func(args)
-    except (_CliError, MiningCliError, ModelsCliError) as exc:
+    except (_CliError, MiningCliError, ModelsCliError, TrainCliError) as exc:
         print(f"st-plus {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

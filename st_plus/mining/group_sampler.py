@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Hashable, Iterator, Sequence
 
@@ -59,14 +60,7 @@ class GroupAwareBatchSampler(DefaultBatchSampler):
         default batch sampler instead.
         """
 
-        def build(dataset, batch_size, drop_last, valid_label_columns=None, generator=None, seed=0):
-            if len(dataset) != len(groups):
-                logger.info("GroupAwareBatchSampler: %d rows but %d group keys; default batches for this dataset",
-                            len(dataset), len(groups))  # fmt: skip
-                return DefaultBatchSampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
-            return cls(dataset, batch_size, drop_last, valid_label_columns, generator, seed, groups=groups)
-
-        return build
+        return functools.partial(_build_group_aware, cls, list(groups))  # picklable: checkpoints save the args
 
     def _batches(self, epoch: int) -> list[list[int]]:
         """The epoch's batches, computed once per epoch.
@@ -123,3 +117,11 @@ class GroupAwareBatchSampler(DefaultBatchSampler):
 
     def __len__(self) -> int:
         return len(self._batches(self.epoch))
+
+
+def _build_group_aware(cls, groups, dataset, batch_size, drop_last, valid_label_columns=None, generator=None, seed=0):
+    if len(dataset) != len(groups):
+        logger.info("GroupAwareBatchSampler: %d rows but %d group keys; default batches for this dataset",
+                    len(dataset), len(groups))  # fmt: skip
+        return DefaultBatchSampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
+    return cls(dataset, batch_size, drop_last, valid_label_columns, generator, seed, groups=groups)

@@ -1,0 +1,63 @@
+"""``st-plus train RECIPE.yaml``: the two-stage training pipeline in one command."""
+
+from __future__ import annotations
+
+import argparse
+
+
+class TrainCliError(Exception):
+    """An error shown to the user as one line, with exit code 2."""
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Validates the recipe, runs it, prints the before/after table."""
+    from st_plus.training.pipeline import run_recipe
+    from st_plus.training.recipe import RecipeError, load_recipe
+
+    if args.resume and args.overwrite:
+        raise TrainCliError("--resume and --overwrite exclude each other")
+    try:
+        recipe = load_recipe(args.recipe)
+        if args.check:
+            print(f"{args.recipe}: valid recipe with stages {', '.join(recipe.stage_names())}")
+            return 0
+        result = run_recipe(
+            recipe, output_dir=args.output_dir, resume=args.resume, overwrite=args.overwrite,
+            show_progress_bar=not args.quiet,
+        )  # fmt: skip
+    except (RecipeError, FileExistsError) as exc:
+        raise TrainCliError(str(exc)) from None
+    from st_plus.training.pipeline import _is_main
+
+    if _is_main():
+        print(f"\n{result.table}\n")
+        print(f"Model: {result.model_path}  (loads with SentenceTransformer(path))")
+        print(f"Run folder: {result.output_dir}  (results.md, curves.png, train.log, recipe.resolved.yaml)")
+    _end_distributed()
+    return 0
+
+
+def _end_distributed() -> None:
+    """Tears the process group down (a rank exiting with it alive can abort under gloo)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Registers ``train``."""
+    train = commands.add_parser(
+        "train",
+        help="Run a training recipe (stage 0 MLM, stage 1 contrastive + filtering, stage 2 multi-task)",
+        description="Run a training recipe end to end, evaluating before and after each stage. Under accelerate "
+        "(`accelerate launch -m st_plus train RECIPE.yaml`) every process runs the same pipeline.",
+    )
+    train.add_argument("recipe", metavar="RECIPE.yaml", help="The recipe file (see examples/recipes/)")
+    train.add_argument("--output-dir", help="Where the run goes (default: the recipe's output_dir, else runs/NAME)")
+    train.add_argument("--resume", action="store_true", help="Continue the run in the output folder")
+    train.add_argument("--overwrite", action="store_true", help="Delete an existing output folder and start over")
+    train.add_argument("--check", action="store_true", help="Validate the recipe and stop")
+    train.add_argument("--quiet", action="store_true", help="No progress bars")
+    train.set_defaults(func=cmd_train)

@@ -1,0 +1,356 @@
+"""The two-stage training pipeline: one recipe, one command (``st-plus train RECIPE.yaml``).
+
+Stages run in order (MLM pre-training, contrastive pre-training + consistency filtering, multi-task fine-tuning),
+each from the previous stage's saved model, with an evaluation on the recipe's tasks before and after each stage.
+Every unit of work (a stage, the filtering, an evaluation) is recorded in ``pipeline_state.json`` (written
+atomically) once done; training inside a stage checkpoints atomically. ``resume=True`` skips what is recorded and
+continues the interrupted stage from its last complete checkpoint, with the same data order, RNG and dynamic-negative
+state, so a resumed run ends where an uninterrupted one does.
+
+Output folder::
+
+    recipe.resolved.yaml     every setting, defaults filled in
+    train.log                the log (stages, evaluations, every logged training step)
+    pipeline_state.json      what is done (resume reads it)
+    stages/<stage>/          checkpoints, log_history.json, model/ (the stage's model)
+    stages/contrastive/      kept_pairs.jsonl, dropped_pairs.jsonl (consistency filtering)
+    eval/<point>/            MTEB-layout result files of each evaluation
+    results.md               the before/after table
+    curves.png               loss, learning rate, hard-negative scores, evaluation scores
+    model/                   the final model (plain sentence-transformers), with st_plus_run.json
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import yaml
+from sentence_transformers import SentenceTransformer
+from transformers import TrainerCallback
+
+from st_plus._version import __version__
+from st_plus.training.checkpoints import atomic_save_model, atomic_write_json, atomic_write_text
+from st_plus.training.checkpoints import discard_incomplete_checkpoints
+from st_plus.training.recipe import Recipe, RecipeError, load_recipe, recipe_to_dict
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "pipeline_state.json"
+RECIPE_FILE = "recipe.resolved.yaml"
+RUN_INFO_FILE = "st_plus_run.json"
+
+
+@dataclass
+class PipelineResult:
+    """What :func:`run_recipe` returns.
+
+    Attributes:
+        output_dir: The run's folder.
+        model_path: The final model's folder (loads with plain ``SentenceTransformer(path)``).
+        evaluations: ``{point: {task: main score}}`` for each evaluation point (``start``, then each stage).
+        table: The before/after table (markdown).
+    """
+
+    output_dir: Path
+    model_path: Path
+    evaluations: dict[str, dict[str, float]] = field(default_factory=dict)
+    table: str = ""
+
+
+def _is_main() -> bool:
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def _barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def cpu_supports_bf16() -> bool:
+    """Whether this CPU has native bf16 arithmetic (AMX-BF16 or AVX512-BF16), where bf16 autocast pays off."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="ignore")
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_precision(precision: str) -> bool:
+    """``auto`` / ``bf16`` / ``fp32`` -> whether to train under bf16 autocast."""
+    if precision == "auto":
+        return torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_supports_bf16()
+    return precision == "bf16"
+
+
+class _LogFileCallback(TrainerCallback):
+    """Sends every logged training step to the pipeline's log, tagged with the stage."""
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: D102 - TrainerCallback hook
+        if logs and state.is_world_process_zero:
+            logger.info("[%s] step %d: %s", self.stage, state.global_step, json.dumps(logs, default=str))
+
+
+def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool) -> dict[str, Any]:
+    """Checks the output folder against the flags; returns the saved state (empty for a new run)."""
+    resolved = recipe_to_dict(recipe)
+    state_path = out / STATE_FILE
+    if resume and state_path.is_file():
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+        saved = yaml.safe_load((out / RECIPE_FILE).read_text(encoding="utf-8"))
+        saved.pop("output_dir", None)
+        current = {k: v for k, v in resolved.items() if k != "output_dir"}
+        if json.loads(json.dumps(saved)) != json.loads(json.dumps(current)):
+            changed = sorted(k for k in current if saved.get(k) != json.loads(json.dumps(current[k])))
+            raise RecipeError(
+                f"{recipe.source}: the recipe differs from the one the run in {out} started with (keys {changed}); "
+                "resume with the same recipe, or start over with --overwrite"
+            )
+        return state
+    if out.exists() and any(out.iterdir()) and not resume:
+        if not overwrite:
+            raise FileExistsError(
+                f"Output folder {out} exists and is not empty; pass --resume to continue that run or --overwrite "
+                "to delete it and start over."
+            )
+    _barrier()  # every process has checked before the main one deletes anything
+    if _is_main():
+        if overwrite and out.exists():
+            logger.warning("Deleting %s (--overwrite)", out)
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / RECIPE_FILE, yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+        atomic_write_json(out / STATE_FILE, {"st_plus_version": __version__, "done": {}, "evaluations": {}})
+    _barrier()
+    return {"st_plus_version": __version__, "done": {}, "evaluations": {}}
+
+
+def _attach_log_file(out: Path) -> logging.Handler | None:
+    if not _is_main():
+        return None
+    handler = logging.FileHandler(out / "train.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    package = logging.getLogger("st_plus")
+    package.addHandler(handler)
+    if package.getEffectiveLevel() > logging.INFO:
+        package.setLevel(logging.INFO)
+    return handler
+
+
+def _load(path: str | Path, max_seq_length: int | None) -> SentenceTransformer:
+    from st_plus.models import load_model
+
+    model = load_model(path)
+    if max_seq_length:
+        model.max_seq_length = max_seq_length
+    return model
+
+
+class _Run:
+    """One pipeline run: the recipe, the output folder and the state, saved after every unit of work."""
+
+    def __init__(self, recipe: Recipe, out: Path, state: dict[str, Any], resume: bool, show_progress_bar: bool):
+        self.recipe, self.out, self.state, self.resume = recipe, out, state, resume
+        self.show_progress_bar = show_progress_bar
+        self.bf16 = resolve_precision(recipe.precision)
+
+    def save_state(self) -> None:
+        if _is_main():
+            atomic_write_json(self.out / STATE_FILE, self.state)
+        _barrier()
+
+    def evaluate(self, model: SentenceTransformer, point: str, which: Any, *, dims: list[int] | None = None) -> None:
+        from st_plus.evaluation import evaluate_suite
+
+        ev = self.recipe.evaluation
+        tasks = ev.tasks if which == "all" else [t for t in ev.tasks if Path(t).name in (which or [])]
+        if which == "none" or not tasks or point in self.state["evaluations"]:
+            return
+        if _is_main():
+            logger.info("Evaluating (%s) on %d tasks", point, len(tasks))
+            results = evaluate_suite(
+                model, tasks, batch_size=ev.batch_size, truncate_dims=dims, output_dir=self.out / "eval" / point,
+                overwrite=True, show_progress_bar=self.show_progress_bar,
+            )  # fmt: skip
+            self.state["evaluations"][point] = {
+                r.task_name: {"task_type": r.task_type, "metric": r.main_score_name, "value": r.main_score,
+                              "split": r.split, "language": r.language,
+                              "by_dim": {str(d): s.get(r.main_score_name) for d, s in r.scores_by_dim.items()}}
+                for r in results
+            }  # fmt: skip
+            for r in results:
+                logger.info("[%s] %s %s = %.4f", point, r.task_name, r.main_score_name, r.main_score)
+        self.save_state()
+        self.state = json.loads((self.out / STATE_FILE).read_text(encoding="utf-8"))
+
+    def finish_stage(self, name: str, model: SentenceTransformer, info: dict[str, Any]) -> Path:
+        folder = self.out / "stages" / name
+        history = info.pop("log_history", None)
+        if _is_main():
+            if history is not None:
+                atomic_write_json(folder / "log_history.json", history)
+            atomic_save_model(model, folder / "model")
+        self.state["done"][name] = info
+        self.save_state()
+        return folder / "model"
+
+
+def run_recipe(
+    recipe: Recipe | str | Path,
+    *,
+    output_dir: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    show_progress_bar: bool = True,
+) -> PipelineResult:
+    """Runs a recipe end to end (see the module docstring for the output folder).
+
+    Args:
+        recipe: A :class:`Recipe` or the path of a recipe file (validated before anything runs).
+        output_dir: Overrides the recipe's ``output_dir`` (default ``runs/<name>``).
+        resume: Continue the run recorded in ``output_dir``.
+        overwrite: Delete an existing ``output_dir`` and start over.
+        show_progress_bar: Progress bars while training and encoding.
+
+    Raises:
+        RecipeError: A bad recipe (file, line, key), or a resumed run whose recipe changed.
+        FileExistsError: ``output_dir`` exists and is not empty, without ``resume`` or ``overwrite``.
+    """
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe)
+    out = Path(output_dir or recipe.output_dir or Path("runs") / recipe.name).resolve()
+    state = _prepare_output(out, recipe, resume=resume, overwrite=overwrite)
+    handler = _attach_log_file(out)
+    try:
+        return _run(_Run(recipe, out, state, resume, show_progress_bar))
+    finally:
+        if handler is not None:
+            logging.getLogger("st_plus").removeHandler(handler)
+            handler.close()
+
+
+def _run(run: _Run) -> PipelineResult:
+    from st_plus.training import stages as st
+
+    recipe, out, seq = run.recipe, run.out, run.recipe.model.max_seq_length
+    start = time.perf_counter()
+    logger.info("Recipe %s -> %s (bf16 autocast: %s; resume: %s)", recipe.source, out, run.bf16, run.resume)
+    model_path: str | Path | None = recipe.model.base
+    model = _load(model_path, seq) if model_path is not None else None
+    if model is not None and recipe.evaluation.before:
+        run.evaluate(model, "start", "all")
+    pairs = None
+    dims = recipe.evaluation.matryoshka_dims
+    names = recipe.stage_names()
+    for name in names:
+        spec = getattr(recipe.stages, name)
+        folder = out / "stages" / name
+        if name in run.state["done"]:
+            model_path = folder / "model"
+            logger.info("Stage %s already done (%s)", name, model_path)
+        else:
+            if run.resume:
+                discard_incomplete_checkpoints(folder) if _is_main() else None
+                _barrier()
+            torch.manual_seed(recipe.seed)
+            if name == "mlm":
+                model, info = st.run_mlm(spec, seed=recipe.seed, max_seq_length=seq)
+            elif name == "contrastive":
+                model = _load(model_path, seq)
+                st.freeze_unused(model)
+                model, pairs, info = st.run_contrastive(
+                    spec, model, folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
+                    callbacks=[_LogFileCallback(name)],
+                )  # fmt: skip
+            else:
+                model = _load(model_path, seq)
+                st.freeze_unused(model)
+                model, info = st.run_multitask(
+                    spec, model, folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
+                    stage1_pairs=_stage1_pairs(run, pairs), callbacks=[_LogFileCallback(name)],
+                )  # fmt: skip
+            model_path = run.finish_stage(name, model, info)
+            logger.info("Stage %s done: %s", name, {k: v for k, v in info.items() if k in ("steps", "seconds")})
+        model = _load(model_path, seq)  # every stage (and the final model) starts from what was saved
+        if name == "contrastive" and spec.filter is not None and "filter" not in run.state["done"]:
+            _filter(run, spec, model, pairs)
+        last_all = name == names[-1] and spec.evaluate == "all"  # the final scores, Matryoshka dims included
+        run.evaluate(model, name, spec.evaluate, dims=dims if last_all else None)
+    if not last_all and recipe.evaluation.tasks and "final" not in run.state["evaluations"]:
+        run.evaluate(model, "final", "all", dims=dims)
+    final = out / "model"
+    if _is_main():
+        from st_plus.training.report import plot_curves, run_info, table
+
+        atomic_save_model(model, final)
+        run.state["training_seconds"] = run.state.get("training_seconds", 0) + round(time.perf_counter() - start, 1)
+        atomic_write_json(final / RUN_INFO_FILE, run_info(recipe, run.state, hardware()))
+        shutil.copyfile(out / RECIPE_FILE, final / RECIPE_FILE)
+        text = table(run.state["evaluations"])
+        atomic_write_text(out / "results.md", text + "\n")
+        plot_curves(out, recipe.stage_names(), run.state["evaluations"])
+        run.save_state()
+    _barrier()
+    state = json.loads((out / STATE_FILE).read_text(encoding="utf-8"))
+    from st_plus.training.report import table
+
+    evaluations = {p: {t: v["value"] for t, v in r.items()} for p, r in state["evaluations"].items()}
+    return PipelineResult(out, final, evaluations, table(state["evaluations"]))
+
+
+def _stage1_pairs(run: _Run, pairs: Any) -> Any:
+    """The filtered stage-1 pairs (read back from disk when the filtering ran in an earlier, interrupted run)."""
+    from datasets import Dataset
+
+    path = run.out / "stages" / "contrastive" / "kept_pairs.jsonl"
+    if path.is_file():
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        return Dataset.from_list(rows)
+    if pairs is None and run.recipe.stages.contrastive is not None:
+        from st_plus.training.stages import read_pairs
+
+        return read_pairs(run.recipe.stages.contrastive.data, run.recipe.seed)  # no filtering configured
+    return pairs
+
+
+def _filter(run: _Run, spec: Any, model: SentenceTransformer, pairs: Any) -> None:
+    from st_plus.training.stages import filter_pairs, read_pairs
+
+    pairs = pairs if pairs is not None else read_pairs(spec.data, run.recipe.seed)
+    kept, result = filter_pairs(spec, model, pairs)
+    folder = run.out / "stages" / "contrastive"
+    if _is_main():
+        text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in kept)
+        atomic_write_text(folder / "kept_pairs.jsonl", text)
+        (folder / "dropped_pairs.jsonl").unlink(missing_ok=True)
+        result.write_dropped(folder / "dropped_pairs.jsonl")
+        logger.info("Consistency filter: %s", result.summary())
+        print(f"Consistency filter: {result.summary()}; dropped rows in {folder / 'dropped_pairs.jsonl'}")
+    run.state["done"]["filter"] = {**{k: v for k, v in result.stats.items()}, "side_file": "dropped_pairs.jsonl"}
+    run.save_state()
+
+
+def hardware() -> dict[str, Any]:
+    """What the run ran on (for the model card)."""
+    world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "processes": world,
+        "bf16_cpu": cpu_supports_bf16(),
+    }

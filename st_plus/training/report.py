@@ -1,0 +1,120 @@
+"""What a pipeline run reports: the before/after table, the training curves and the run record for the card."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from st_plus._version import __version__
+
+logger = logging.getLogger(__name__)
+
+_CURVE_KEYS = [("loss", "training loss"), ("learning_rate", "learning rate"),
+               ("dynamic_negatives/mean_negative_score", "mean hard-negative score")]  # fmt: skip
+
+
+def table(evaluations: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """Markdown: one row per task, one column per evaluation point (x100), and the change from first to last."""
+    points = [p for p in evaluations if evaluations[p]]
+    if not points:
+        return "(no evaluation tasks)"
+    tasks = list(dict.fromkeys(t for p in points for t in evaluations[p]))
+    head = ["task", "type", "metric", *points]
+    if len(points) > 1:
+        head.append(f"{points[-1]} - {points[0]}")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 3 + "---:|" * (len(head) - 3)]
+    for task in tasks:
+        first = next(evaluations[p][task] for p in points if task in evaluations[p])
+        cells = [task, first["task_type"], first["metric"]]
+        values = [evaluations[p].get(task, {}).get("value") for p in points]
+        cells += ["" if v is None else f"{100 * v:.2f}" for v in values]
+        if len(points) > 1:
+            both = values[0] is not None and values[-1] is not None
+            cells.append(f"{100 * (values[-1] - values[0]):+.2f}" if both else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _history(folder: Path) -> list[dict[str, Any]]:
+    path = folder / "log_history.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+
+
+def plot_curves(out: Path, stages: list[str], evaluations: dict[str, dict[str, dict[str, Any]]]) -> Path | None:
+    """``curves.png``: loss, learning rate and hard-negative score per step (stages side by side), eval scores."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - matplotlib is a dependency; keep the run going without it
+        logger.warning("matplotlib is not installed: no curves.png")
+        return None
+    fig, axes = plt.subplots(1, len(_CURVE_KEYS) + 1, figsize=(5 * (len(_CURVE_KEYS) + 1), 4))
+    offset = 0
+    for stage in stages:
+        history = _history(out / "stages" / stage)
+        for ax, (key, _) in zip(axes, _CURVE_KEYS, strict=False):
+            points = [(offset + h["step"], h[key]) for h in history if key in h and "step" in h]
+            if points:
+                ax.plot(*zip(*points, strict=True), label=stage, marker="." if len(points) < 30 else None)
+        offset += max((h.get("step", 0) for h in history), default=0)
+    for ax, (_, title) in zip(axes, _CURVE_KEYS, strict=False):
+        ax.set_title(title)
+        ax.set_xlabel("step (stages in order)")
+        if ax.lines:
+            ax.legend()
+    ax = axes[-1]
+    points = [p for p in evaluations if evaluations[p]]
+    tasks = list(dict.fromkeys(t for p in points for t in evaluations[p]))
+    for task in tasks:
+        ys = [100 * evaluations[p][task]["value"] if task in evaluations[p] else float("nan") for p in points]
+        ax.plot(points, ys, marker="o", label=task)
+    ax.set_title("main score (x100) after each stage")
+    if tasks:
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    path = out / "curves.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def run_info(recipe: Any, state: dict[str, Any], hardware: dict[str, Any]) -> dict[str, Any]:
+    """The ``st_plus_run.json`` record of a run (read by ``st_plus.hub`` for the model card)."""
+    evaluations = state.get("evaluations", {})
+    points = [p for p in evaluations if evaluations[p]]
+    last = evaluations[points[-1]] if points else {}
+    before = evaluations.get("start", {})
+    results = [
+        {"task": task, "task_type": r["task_type"], "dataset": task, "language": r.get("language"),
+         "split": r.get("split"), "metric": r["metric"], "value": r["value"],
+         "before": before.get(task, {}).get("value")}
+        for task, r in last.items()
+    ]  # fmt: skip
+    stages = []
+    for name in recipe.stage_names():
+        done = dict(state.get("done", {}).get(name, {}))
+        entry = {"name": name, "kind": done.pop("kind", name), **done}
+        if name == "contrastive" and "filter" in state.get("done", {}):
+            entry["filtering"] = state["done"]["filter"]
+        stages.append(entry)
+    info: dict[str, Any] = {
+        "st_plus_version": __version__,
+        "base_model": recipe.model.base or f"NomicBERT-style {recipe.stages.mlm.preset} pre-trained from scratch",
+        "recipe": {"name": recipe.name, "file": "recipe.resolved.yaml"},
+        "stages": stages,
+        "results": results,
+        "hardware": hardware,
+        "training_seconds": state.get("training_seconds"),
+        "late_chunking": None,
+    }
+    if last and recipe.evaluation.matryoshka_dims:
+        dims = sorted({d for r in last.values() for d in r.get("by_dim", {})}, key=int, reverse=True)
+        info["matryoshka"] = {
+            "dims": [int(d) for d in dims],
+            "scores": {d: {t: r["by_dim"].get(d) for t, r in last.items()} for d in dims},
+        }
+    return info

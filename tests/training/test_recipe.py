@@ -1,0 +1,87 @@
+"""Recipe files: defaults, path resolution, and errors naming file, line and key before any work starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pipeline_fixtures import RECIPE, write_tiny_recipe
+
+from st_plus.training.recipe import RecipeError, load_recipe, recipe_to_dict
+
+
+@pytest.fixture
+def recipe_file(tmp_path, tiny_bert_dir):
+    return write_tiny_recipe(tmp_path, tiny_bert_dir)
+
+
+def _error(path: Path, text: str, base: Path) -> str:
+    path.write_text(text.replace("{base}", str(base)), encoding="utf-8")
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    return str(info.value)
+
+
+def test_a_valid_recipe_gets_defaults_absolute_paths_and_expanded_globs(recipe_file, tmp_path):
+    recipe = load_recipe(recipe_file)
+    assert recipe.stage_names() == ["contrastive", "multitask"]
+    assert recipe.stages.contrastive.learning_rate == 5e-5 and recipe.stages.multitask.strategy == "proportional"
+    assert recipe.stages.contrastive.data[0].path == str((tmp_path / "data" / "pairs.jsonl").resolve())
+    assert sorted(Path(t).name for t in recipe.evaluation.tasks) == ["retrieval_tiny", "sts_tiny"]
+    task = recipe.stages.multitask.tasks[1]
+    assert task.data.path.endswith("sts.jsonl") and recipe.stages.multitask.tasks[0].data == "stage1"
+    resolved = recipe_to_dict(recipe)
+    assert resolved["stages"]["multitask"]["tasks"][0]["negatives"]["dynamic"] is True and "source" not in resolved
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "expected"),
+    [
+        ("    batch_size: 8\n", "    batch_size: eight\n", 8, "stages.contrastive.batch_size: expected an integer"),
+        ("    max_steps: 4\n", "    max_step: 4\n", 9, "stages.contrastive.max_step: unknown key"),
+        ("data/sts.jsonl", "data/missing.jsonl", 16, "stages.multitask.tasks[1].data.path: file not found"),
+        ("precision: fp32", "precision: fp16", 3, "precision: expected one of ['auto', 'bf16', 'fp32']"),
+        ("type: sts, data", "type: sts, negatives: {num_negatives: 2}, data", 16,
+         "stages.multitask.tasks[1].negatives: hard negatives are for retrieval-like tasks"),
+        ("range_min: 1, range_max: 10", "range_min: 10, range_max: 10", 15,
+         "stages.multitask.tasks[0].negatives.range_max: must exceed range_min"),
+        ("name: sts, type", "name: pairs, type", 16, "stages.multitask.tasks[1].name: duplicate task name 'pairs'"),
+        ("evaluate: [sts_tiny]", "evaluate: [sts_other]", 12, "stages.contrastive.evaluate[0]: 'sts_other' is not"),
+        ("type: classification", "type: translation", 17, "stages.multitask.tasks[2].type:"),
+        ("tasks: [eval/*/]", "tasks: [nowhere/*/]", 23, "evaluation.tasks[0]: no task folder matches"),
+        ("    batch_size: 8\n", "    batch_size: 8\n    mini_batch_size: 16\n", 9, "must be <= batch_size (8)"),
+        ("filter: {top_k: 3}", "filter: {top_k: null}", 11, "set top_k and/or min_score"),
+    ],
+)  # fmt: skip
+def test_bad_settings_name_the_line_and_the_key(recipe_file, tiny_bert_dir, old, new, line, expected):
+    text = RECIPE.replace(old, new)
+    assert text != RECIPE, old
+    message = _error(recipe_file, text, tiny_bert_dir)
+    assert f"{recipe_file}:{line}: " in message and expected in message, message
+
+
+def test_impossible_stage_combinations(recipe_file, tiny_bert_dir):
+    no_stage1 = RECIPE[: RECIPE.index("  contrastive:")] + RECIPE[RECIPE.index("  multitask:") :]
+    assert "`stage1` needs `stages.contrastive`" in _error(recipe_file, no_stage1, tiny_bert_dir)
+    no_stages = "name: x\nstages: {}\n"
+    assert "no stage configured" in _error(recipe_file, no_stages, tiny_bert_dir)
+    scratch = RECIPE.replace("model: {base: {base}, max_seq_length: 32}", "model: {base: null}")
+    assert "`base: null` needs `stages.mlm`" in _error(recipe_file, scratch, tiny_bert_dir)
+    mlm = RECIPE.replace("stages:\n", "stages:\n  mlm: {data: [data/sts.jsonl]}\n")
+    assert "set `model.base: null`" in _error(recipe_file, mlm, tiny_bert_dir)
+    missing_model = RECIPE.replace("{base}", "./no-such-model")
+    assert "model.base: model folder not found" in _error(recipe_file, missing_model, tiny_bert_dir)
+
+
+def test_broken_yaml_and_missing_required_keys(recipe_file, tiny_bert_dir):
+    assert f"{recipe_file}:3: invalid YAML" in _error(recipe_file, "name: x\nstages: [\n", tiny_bert_dir)
+    assert "(top level): missing required key `stages`" in _error(recipe_file, "name: x\n", tiny_bert_dir)
+    assert "recipe file not found" in str(pytest.raises(RecipeError, load_recipe, recipe_file.parent / "no.yaml").value)
+
+
+def test_shipped_recipes_are_valid():
+    root = Path(__file__).resolve().parents[2] / "examples" / "recipes"
+    recipes = sorted(root.glob("*.yaml"))
+    assert recipes
+    for path in recipes:
+        assert load_recipe(path).stage_names()
