@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from st_plus.hub.citations import loss_citation
 from st_plus.hub.model_card import ModelCardError, StPlusModelCardData, check_card, render_model_card
-from st_plus.hub.publish import PublishError, PublishResult, check_model_folder, check_repo_id, publish
+from st_plus.hub.publishing import PublishError, PublishResult, check_model_folder, check_repo_id, publish
 from st_plus.hub.run_info import (
     RUN_INFO_FILE,
     RunInfoError,

@@ -138,6 +138,8 @@ def _check_object(
 
 
 def _check_list(data: Any, where: str) -> list:
+    if data is None:
+        return []
     if not isinstance(data, list):
         raise RunInfoError(f"`{where}` must be a list, got {type(data).__name__}.")
     return data
@@ -166,13 +168,13 @@ def validate_run_info(data: Any) -> dict[str, Any]:
         RunInfoError: (a ``ValueError``) naming the first bad key, e.g. ``stages[0].datasets[1].rows``.
     """
     _check_object(data, _TOP_KEYS, "", nested=_TABLES, required=("st_plus_version",))
-    for i, stage in enumerate(_check_list(data.get("stages") or [], "stages")):
+    for i, stage in enumerate(_check_list(data.get("stages"), "stages")):
         _check_object(stage, _STAGE_KEYS, f"stages[{i}]", nested={"datasets", "filtering"})
-        for j, dataset in enumerate(_check_list(stage.get("datasets") or [], f"stages[{i}].datasets")):
+        for j, dataset in enumerate(_check_list(stage.get("datasets"), f"stages[{i}].datasets")):
             _check_object(dataset, _DATASET_KEYS, f"stages[{i}].datasets[{j}]", required=("name",))
         if stage.get("filtering") is not None:
             _check_object(stage["filtering"], _FILTERING_KEYS, f"stages[{i}].filtering")
-    for i, result in enumerate(_check_list(data.get("results") or [], "results")):
+    for i, result in enumerate(_check_list(data.get("results"), "results")):
         _check_object(result, _RESULT_KEYS, f"results[{i}]", required=("task", "task_type", "metric", "value"))
     if data.get("matryoshka") is not None:
         _check_matryoshka(data["matryoshka"])

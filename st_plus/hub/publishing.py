@@ -160,6 +160,8 @@ def _card_data(folder: Path, run_info: dict[str, Any] | None, repo_id: str, lice
     base_model = found.get("base_model")
     if not card.base_model and isinstance(base_model, str):
         card.base_model = base_model
+    if not card.base_model:  # sentence-transformers would call it just "SentenceTransformer"
+        card.model_name = repo_id.split("/")[1]
     card.add_tags([tag for tag in found.get("tags") or [] if isinstance(tag, str)])
     for dataset in [found["datasets"]] if isinstance(found.get("datasets"), str) else found.get("datasets") or []:
         if dataset not in card.datasets:
