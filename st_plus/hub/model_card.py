@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,6 +209,7 @@ def render_model_card(model: SentenceTransformer, card_data: StPlusModelCardData
         line = getattr(exc, "lineno", None)
         where = f"{card_data.template_path}" + (f", line {line}" if line else "")
         raise ModelCardError(f"model card template error ({where}): {exc}") from None
+    content = re.sub(r"\n{3,}", "\n\n", content)  # the template's optional sections leave runs of blank lines
     check_card(content)
     return content
 

@@ -279,6 +279,7 @@ def publish(
         _check_out_dir(out, folder, overwrite)
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        staging.chmod(0o755)  # mkdtemp makes it private; the published folder is an ordinary one
         try:
             readme = _prepare(folder, staging, repo_id=repo_id, license=license, verify=verify)
             if out.exists():
