@@ -81,6 +81,13 @@ def check_repo_id(repo_id: str) -> str:
     return repo_id
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}.") from None
+
+
 def check_model_folder(model_dir: str | Path) -> Path:
     """Checks that ``model_dir`` is a sentence-transformers folder that loads without remote code.
 
@@ -97,10 +104,9 @@ def check_model_folder(model_dir: str | Path) -> Path:
             f"{folder} is not a sentence-transformers model folder (no modules.json); save the model with "
             "`model.save(path)`."
         )
-    try:
-        modules = json.loads(modules_file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{modules_file}: not valid JSON: {exc.msg}.") from None
+    modules = _read_json(modules_file)
+    if not isinstance(modules, list) or not all(isinstance(module, dict) for module in modules):
+        raise ValueError(f"{modules_file}: expected a list of modules, got {type(modules).__name__}.")
     for module in modules:
         class_name = str(module.get("type", ""))
         if not class_name.startswith("sentence_transformers."):
@@ -110,7 +116,7 @@ def check_model_folder(model_dir: str | Path) -> Path:
                 "modules."
             )
     config = folder / "config.json"
-    if config.is_file() and "auto_map" in json.loads(config.read_text(encoding="utf-8")):
+    if config.is_file() and "auto_map" in _read_json(config):
         raise ValueError(f"{config} has an `auto_map` (custom modeling code); the model would need remote code.")
     return folder
 
@@ -187,17 +193,17 @@ def _prepare(model_dir: Path, target: Path, *, repo_id: str, license: str | None
     """Fills the empty folder ``target``: model files, README.md, the Matryoshka plot. Returns the README."""
     run_info = load_run_info(model_dir)
     card = _card_data(model_dir, run_info, repo_id, license)
-    if run_info and run_info.get("matryoshka"):
-        from st_plus.hub.matryoshka_plot import plot_matryoshka
-
-        plot_matryoshka(run_info["matryoshka"], target / MATRYOSHKA_PLOT)
-        card.matryoshka_plot = MATRYOSHKA_PLOT
     try:
         model = _load(model_dir)
     except Exception as exc:  # noqa: BLE001 - any loading failure is one clear message
         raise ValueError(f"{model_dir} does not load with plain SentenceTransformer: {exc}") from None
-    readme = render_model_card(model, card)
     _copy_model_files(model_dir, target)
+    if run_info and run_info.get("matryoshka"):  # drawn after the copy: a plot from an earlier publish is replaced
+        from st_plus.hub.matryoshka_plot import plot_matryoshka
+
+        plot_matryoshka(run_info["matryoshka"], target / MATRYOSHKA_PLOT)
+        card.matryoshka_plot = MATRYOSHKA_PLOT
+    readme = render_model_card(model, card)
     (target / "README.md").write_text(readme, encoding="utf-8")
     if verify:
         _check_round_trip(model, target)

@@ -177,3 +177,16 @@ def test_bad_input_never_reaches_the_hub(trained_dir, tmp_path):
     with pytest.raises(ValueError):
         publish(tmp_path, "org/tiny", api=api)
     assert api.calls == []
+
+
+def test_republishing_a_published_folder_redraws_the_plot(trained_dir, tmp_path):
+    (trained_dir / "assets").mkdir()
+    (trained_dir / "assets" / "matryoshka.png").write_bytes(b"old plot")
+    publish(trained_dir, "org/tiny", dry_run=tmp_path / "out")
+    assert (tmp_path / "out" / "assets" / "matryoshka.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_broken_modules_json_is_named(trained_dir, tmp_path):
+    (trained_dir / "modules.json").write_text("[{", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"modules.json: not valid JSON \(line 1\)"):
+        publish(trained_dir, "org/tiny", dry_run=tmp_path / "out")
