@@ -79,3 +79,11 @@ def test_convert_minilm_to_nomic_fast(tmp_path):
     completed = _run([sys.executable, "examples/convert_minilm_to_nomic.py", "--fast", "--output-dir", str(out)])
     assert "of the source), max_seq_length 2048" in completed.stdout
     assert "identical embeddings" in completed.stdout and (out / "model.safetensors").is_file()
+
+
+@pytest.mark.real
+def test_publish_model_fast_writes_a_hub_ready_folder_with_results(tmp_path):
+    out = tmp_path / "hub"
+    completed = _run([sys.executable, "examples/publish_model.py", "--fast", "--output-dir", str(out)])
+    assert "model-index:" in completed.stdout and "type: ndcg_at_10" in completed.stdout
+    assert (out / "README.md").is_file() and (out / "assets" / "matryoshka.png").is_file()

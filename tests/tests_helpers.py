@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,35 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
     return path
+
+
+# Runs with -I (isolated: no cwd, no PYTHONPATH) and st_plus blocked (an import of it fails), so only
+# sentence-transformers and transformers can be what loads the model.
+PLAIN_LOAD = textwrap.dedent(
+    """
+    import json, sys
+    sys.modules["st_plus"] = None
+    from sentence_transformers import SentenceTransformer
+    model = SentenceTransformer(sys.argv[1], device="cpu")
+    texts = json.loads(sys.argv[2])
+    print(json.dumps(model.encode(texts, convert_to_numpy=True).tolist()))
+    """
+)
+
+
+def encode_in_plain_subprocess(path: str | Path, texts: list[str]):
+    """Embeddings from ``SentenceTransformer(path)`` in a fresh ``python -I`` process that cannot import st_plus."""
+    import numpy as np
+
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", PLAIN_LOAD, str(path), json.dumps(texts)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return np.array(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
 # Short English sentences for tiny models and toy datasets (the fixtures' tokenizers are trained on them).

@@ -8,8 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_nomic_bert import encode_in_plain_subprocess
-from tests_helpers import CORPUS
+from tests_helpers import CORPUS, encode_in_plain_subprocess
 from transformers import BertConfig, BertModel, NomicBertModel
 
 from st_plus.models import (

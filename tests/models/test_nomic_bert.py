@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -13,37 +10,12 @@ import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules import Dense, Normalize, Transformer
 from sentence_transformers.sentence_transformer.modules import Pooling
+from tests_helpers import encode_in_plain_subprocess
 
 from st_plus.models import NOMIC_BERT_PRESETS, build_nomic_bert, nomic_bert_config, pad_vocab_size
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
 TEXTS = ["a cat sat on the mat", "stock markets fell sharply on monday after the report", "hello"]
-
-# Runs with -I (isolated: no cwd, no PYTHONPATH) and st_plus blocked (an import of it fails), so only
-# sentence-transformers and transformers can be what loads the model.
-PLAIN_LOAD = textwrap.dedent(
-    """
-    import json, sys
-    sys.modules["st_plus"] = None
-    from sentence_transformers import SentenceTransformer
-    model = SentenceTransformer(sys.argv[1], device="cpu")
-    texts = json.loads(sys.argv[2])
-    print(json.dumps(model.encode(texts, convert_to_numpy=True).tolist()))
-    """
-)
-
-
-def encode_in_plain_subprocess(path, texts: list[str]) -> np.ndarray:
-    """Embeddings from ``SentenceTransformer(path)`` in a fresh ``python -I`` process that cannot import st_plus."""
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", PLAIN_LOAD, str(path), json.dumps(texts)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return np.array(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
 @pytest.fixture(scope="module")
