@@ -153,6 +153,7 @@ SOURCES = {
 def debian_held_out(source: str) -> bool:
     return int(hashlib.blake2b(source.encode(), digest_size=4).hexdigest(), 16) % 20 == 0
 
+
 # ------------------------------------------------------------------------------------------------------- helpers
 
 
@@ -348,12 +349,14 @@ def build_debian_retrieval(shared: Path, n_queries: int = 1000):
     chosen = [unique[i] for i in sample_sorted(len(unique), n_queries)]
     queries = [{"_id": f"q{i}", "text": row["anchor"]} for i, row in enumerate(chosen)]
     corpus = [{"_id": doc_id[text], "title": "", "text": text} for text in docs]
-    qrels = ["query-id\tcorpus-id\tscore"] + [f"q{i}\t{doc_id[row['positive']]}\t1" for i, row in enumerate(chosen)]
+    qrels = ["query-id\tcorpus-id\tscore"]
+    qrels += [f"q{i}\t{doc_id[row['positive']]}\t1" for i, row in enumerate(chosen)]
     sources = len({row["source"] for row in held})
     how = (
         f"Held-out split of `train_debian_descriptions_en`: the rows of the {sources:,} source packages whose "
         "name hashes to 0 mod 20 (`blake2b`, 4 bytes; `debian_held_out` in the script), which no shipped training "
-        f"slice contains. Queries: {n_queries:,} short descriptions (among those no other held-out row shares) drawn with `random.Random({SEED}).sample` (file "
+        f"slice contains. Queries: {n_queries:,} short descriptions (among those no other held-out row shares) "
+        f"drawn with `random.Random({SEED}).sample` (file "
         f"order); corpus: every distinct long description of the held-out rows ({len(docs):,}, file order); each "
         "query's only relevant document is its own package's long description. Text is unchanged."
     )
@@ -613,6 +616,9 @@ def top_readme(built: list[tuple[dict, dict[str, int]]]) -> bytes:
     return "\n".join(lines).encode("utf-8")
 
 
+DFSG_URL = "https://www.debian.org/social_contract#guidelines"
+
+
 def licenses_md() -> bytes:
     by_licence: dict[str, list[str]] = defaultdict(list)
     for spec in SLICES:
@@ -628,7 +634,7 @@ gives the exact source commit, the attribution and how the slice was made.
 | CC BY 4.0 | {", ".join(by_licence["CC BY 4.0"])} | {CC_BY[1]} |
 | CC BY-SA 4.0 | {", ".join(by_licence["CC BY-SA 4.0"])} | {CC_BY_SA[1]} |
 | Apache-2.0 | {", ".join(by_licence["Apache-2.0"])} | {APACHE[1]} |
-| Debian main (DFSG-free) | {", ".join(by_licence["Debian main (DFSG-free)"])} | https://www.debian.org/social_contract#guidelines |
+| Debian main (DFSG-free) | {", ".join(by_licence["Debian main (DFSG-free)"])} | {DFSG_URL} |
 
 ## CC BY 4.0: Banking77 (PolyAI)
 

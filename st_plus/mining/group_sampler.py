@@ -59,7 +59,6 @@ class GroupAwareBatchSampler(DefaultBatchSampler):
         ``DatasetDict``); a dataset whose length differs from ``len(groups)`` gets sentence-transformers'
         default batch sampler instead.
         """
-
         return functools.partial(_build_group_aware, cls, list(groups))  # picklable: checkpoints save the args
 
     def _batches(self, epoch: int) -> list[list[int]]:

@@ -39,8 +39,12 @@ from sentence_transformers import SentenceTransformer
 from transformers import TrainerCallback
 
 from st_plus._version import __version__
-from st_plus.training.checkpoints import atomic_save_model, atomic_write_json, atomic_write_text
-from st_plus.training.checkpoints import discard_incomplete_checkpoints
+from st_plus.training.checkpoints import (
+    atomic_save_model,
+    atomic_write_json,
+    atomic_write_text,
+    discard_incomplete_checkpoints,
+)
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe, recipe_to_dict
 
 logger = logging.getLogger(__name__)
@@ -183,7 +187,7 @@ class _Run:
             logger.info("Evaluating (%s) on %d tasks", point, len(tasks))
             results = evaluate_suite(
                 model, tasks, batch_size=ev.batch_size, truncate_dims=dims, output_dir=self.out / "eval" / point,
-                overwrite=True, show_progress_bar=self.show_progress_bar,
+                overwrite=True, show_progress_bar=self.show_progress_bar, dtype=ev.dtype,
             )  # fmt: skip
             self.state["evaluations"][point] = {
                 r.task_name: {"task_type": r.task_type, "metric": r.main_score_name, "value": r.main_score,
@@ -231,6 +235,9 @@ def run_recipe(
     """
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
+    from accelerate import PartialState
+
+    PartialState()  # under `accelerate launch`, joins the process group now: the folder checks below synchronise
     out = Path(output_dir or recipe.output_dir or Path("runs") / recipe.name).resolve()
     state = _prepare_output(out, recipe, resume=resume, overwrite=overwrite)
     handler = _attach_log_file(out)
@@ -297,12 +304,14 @@ def _run(run: _Run) -> PipelineResult:
 
         atomic_save_model(model, final)
         run.state["training_seconds"] = run.state.get("training_seconds", 0) + round(time.perf_counter() - start, 1)
-        atomic_write_json(final / RUN_INFO_FILE, run_info(recipe, run.state, hardware()))
+        from st_plus.hub.run_info import validate_run_info
+
+        atomic_write_json(final / RUN_INFO_FILE, validate_run_info(run_info(recipe, run.state, hardware())))
         shutil.copyfile(out / RECIPE_FILE, final / RECIPE_FILE)
         text = table(run.state["evaluations"])
         atomic_write_text(out / "results.md", text + "\n")
         plot_curves(out, recipe.stage_names(), run.state["evaluations"])
-        run.save_state()
+        atomic_write_json(out / STATE_FILE, run.state)  # main process only: no barrier inside this block
     _barrier()
     state = json.loads((out / STATE_FILE).read_text(encoding="utf-8"))
     from st_plus.training.report import table

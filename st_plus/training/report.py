@@ -82,6 +82,15 @@ def plot_curves(out: Path, stages: list[str], evaluations: dict[str, dict[str, d
     return path
 
 
+def _base_model_name(recipe: Any) -> str:
+    base = recipe.model.base
+    if base is None:
+        return f"NomicBERT-style {recipe.stages.mlm.preset} encoder pre-trained from scratch (masked LM)"
+    if base == "default":
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    return base if not Path(base).exists() else Path(base).name
+
+
 def run_info(recipe: Any, state: dict[str, Any], hardware: dict[str, Any]) -> dict[str, Any]:
     """The ``st_plus_run.json`` record of a run (read by ``st_plus.hub`` for the model card)."""
     evaluations = state.get("evaluations", {})
@@ -94,22 +103,27 @@ def run_info(recipe: Any, state: dict[str, Any], hardware: dict[str, Any]) -> di
          "before": before.get(task, {}).get("value")}
         for task, r in last.items()
     ]  # fmt: skip
-    stages = []
+    stages, extra = [], {}
     for name in recipe.stage_names():
         done = dict(state.get("done", {}).get(name, {}))
-        entry = {"name": name, "kind": done.pop("kind", name), **done}
+        if "extra" in done:
+            extra[name] = done.pop("extra")
+        entry = {"name": name, **done}
         if name == "contrastive" and "filter" in state.get("done", {}):
-            entry["filtering"] = state["done"]["filter"]
+            stats = state["done"]["filter"]
+            entry["filtering"] = {"rows_in": stats["rows_in"], "rows_dropped": stats["rows_in"] - stats["rows_out"],
+                                  "side_file": stats["side_file"]}  # fmt: skip
+            extra["filtering"] = stats
         stages.append(entry)
     info: dict[str, Any] = {
         "st_plus_version": __version__,
-        "base_model": recipe.model.base or f"NomicBERT-style {recipe.stages.mlm.preset} pre-trained from scratch",
+        "base_model": _base_model_name(recipe),
         "recipe": {"name": recipe.name, "file": "recipe.resolved.yaml"},
         "stages": stages,
         "results": results,
-        "hardware": hardware,
+        "hardware": {k: hardware[k] for k in ("cpu", "gpu", "processes")},
         "training_seconds": state.get("training_seconds"),
-        "late_chunking": None,
+        "extra": {**extra, "hardware": hardware, "evaluations": evaluations},
     }
     if last and recipe.evaluation.matryoshka_dims:
         dims = sorted({d for r in last.values() for d in r.get("by_dim", {})}, key=int, reverse=True)

@@ -75,8 +75,11 @@ def sample_rows(rows: Dataset, n: int | None, seed: int) -> Dataset:
     return rows.select(sorted(random.Random(seed).sample(range(len(rows)), n)))
 
 
-def read_pairs(specs: list[DataSpec], seed: int) -> Dataset:
-    """(anchor, positive) rows of several files, each sampled to its ``rows``; the group column becomes ``group``."""
+def read_pairs(specs: list[DataSpec], seed: int, *, with_source: bool = False) -> Dataset:
+    """(anchor, positive) rows of several files, each sampled to its ``rows``.
+
+    The group column becomes ``group``; with ``with_source``, ``source_file`` holds each row's file index.
+    """
     from st_plus.data import load_training_rows
 
     parts = []
@@ -88,6 +91,8 @@ def read_pairs(specs: list[DataSpec], seed: int) -> Dataset:
         groups = rows[spec.group_column] if spec.group_column else [None] * len(rows)
         rows = rows.select_columns(["anchor", "positive"]).add_column("group", [None if g is None else str(g)
                                                                                for g in groups])  # fmt: skip
+        if with_source:
+            rows = rows.add_column("source_file", [len(parts)] * len(rows))
         parts.append(rows)
     return concatenate_datasets(parts) if len(parts) > 1 else parts[0]
 
@@ -109,11 +114,20 @@ def run_mlm(stage: MlmStage, *, seed: int, max_seq_length: int | None) -> tuple[
     )  # fmt: skip
     model = encoder_from_mlm(mlm, tokenizer, max_seq_length=max_seq_length or stage.max_seq_length)
     info = {
-        "kind": "mlm", "texts": len(texts), "steps": stage.max_steps, "first_loss": losses[0] if losses else None,
-        "last_loss": losses[-1] if losses else None, "losses": losses, "seconds": round(time.perf_counter() - start, 1),
-        "datasets": [{"path": p} for p in stage.data], "losses_used": ["NomicBertForMaskedLM (masked LM)"],
+        "kind": "mlm", "steps": len(losses) and stage.max_steps, "batch_size": stage.batch_size,
+        "seconds": round(time.perf_counter() - start, 1), "losses": ["NomicBertForMaskedLM"],
+        "datasets": [{"name": Path(p).name, "path": p} for p in stage.data],
+        "extra": {"texts": len(texts), "preset": stage.preset, "vocab_size": len(tokenizer),
+                  "mlm_losses_every_10_steps": [round(x, 4) for x in losses]},
     }  # fmt: skip
     return model, info
+
+
+def _dataset_entry(spec: DataSpec, rows: int, task_type: str) -> dict[str, Any]:
+    entry = {"name": spec.name or Path(spec.path).name, "path": spec.path, "rows": rows, "task_type": task_type}
+    if spec.license:
+        entry["license"] = spec.license
+    return entry
 
 
 # --------------------------------------------------------------------------------------- stage 1: contrastive
@@ -131,7 +145,7 @@ def run_contrastive(
 
     from st_plus.mining import GroupAwareBatchSampler
 
-    pairs = read_pairs(stage.data, seed)
+    pairs = read_pairs(stage.data, seed, with_source=True)
     train_rows = pairs.select_columns(["anchor", "positive"])
     if stage.mini_batch_size:
         loss = CachedMultipleNegativesRankingLoss(
@@ -139,7 +153,8 @@ def run_contrastive(
             gather_across_devices=stage.gather_across_devices,
         )  # fmt: skip
     else:
-        loss = MultipleNegativesRankingLoss(model, scale=stage.scale, gather_across_devices=stage.gather_across_devices)
+        gather = stage.gather_across_devices
+        loss = MultipleNegativesRankingLoss(model, scale=stage.scale, gather_across_devices=gather)
     extra: dict[str, Any] = {"batch_sampler": GroupAwareBatchSampler.configure(pairs["group"])}
     if stage.prompts:
         extra["prompts"] = {c: stage.prompts[r] for c, r in (("anchor", "query"), ("positive", "document"))
@@ -153,9 +168,15 @@ def run_contrastive(
         model=model, args=args, train_dataset=train_rows, loss=loss,
         callbacks=[*callbacks, CheckpointCommitCallback()],
     )  # fmt: skip
-    info = {"kind": "contrastive", "rows": len(pairs), "batch_size": stage.batch_size,
-            "losses": [type(loss).__name__], "log_history": None,
-            "datasets": [{"path": d.path, "rows": min(d.rows or 10**12, len(pairs))} for d in stage.data]}  # fmt: skip
+    counts = [sum(1 for s in pairs["source_file"] if s == i) for i in range(len(stage.data))]
+    pairs = pairs.remove_columns("source_file")
+    datasets = [_dataset_entry(d, n, "Retrieval") for d, n in zip(stage.data, counts, strict=True)]
+    info = {
+        "kind": "contrastive",
+        "batch_size": stage.batch_size,
+        "losses": [type(loss).__name__],
+        "datasets": datasets,
+    }
     info.update(train(trainer, folder, resume))
     info["log_history"] = trainer.state.log_history
     return model, pairs, info
@@ -195,13 +216,14 @@ def run_multitask(
     from st_plus.mining import DynamicNegatives, DynamicNegativesCallback, DynamicNegativesConfig, mine_hard_negatives
     from st_plus.models.recovery import read_texts
     from st_plus.training import TrainingTask, build_multitask
+    from st_plus.training.multitask import _task_type
 
     tasks, extra_callbacks, datasets_info, mining_info = [], [], [], {}
     dynamic: DynamicNegativesCallback | None = None
     for task in stage.tasks:
         rows, group = _task_rows(task, stage1_pairs, seed)
-        datasets_info.append({"name": task.name, "task_type": task.type, "rows": len(rows),
-                              "path": "stage1" if task.data == "stage1" else task.data.path})  # fmt: skip
+        spec = DataSpec(path="stage1 (filtered)", name=task.name) if task.data == "stage1" else task.data
+        datasets_info.append(_dataset_entry(spec, len(rows), _task_type(task.type)))
         neg = task.negatives
         if neg is not None:
             start = time.perf_counter()

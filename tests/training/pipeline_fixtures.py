@@ -22,7 +22,10 @@ stages:
     evaluate: [sts_tiny]
   multitask:
     tasks:
-      - {name: pairs, type: retrieval, data: stage1, negatives: {num_negatives: 2, range_min: 1, range_max: 10, refresh_steps: 2}}
+      - name: pairs
+        type: retrieval
+        data: stage1
+        negatives: {num_negatives: 2, range_min: 1, range_max: 10, refresh_steps: 2}
       - {name: sts, type: sts, data: data/sts.jsonl}
       - {name: labels, type: classification, data: data/labels.jsonl}
     batch_size: 4
@@ -40,13 +43,16 @@ def write_tiny_recipe(folder: Path, base: Path, text: str = RECIPE) -> Path:
     """Toy training and evaluation files under ``folder`` plus ``recipe.yaml`` naming them; returns the recipe."""
     n = len(CORPUS)
     write_jsonl(folder / "data" / "pairs.jsonl", [
-        {"anchor": f"{CORPUS[i % n]} {i}", "positive": f"{CORPUS[(i + 1) % n]} {CORPUS[i % n]}", "source": f"s{i % 7}"}
+        {"anchor": f"{CORPUS[i % n]} {i}", "positive": f"{CORPUS[(i + 1) % n]} {CORPUS[i % n]} {i}",
+         "source": f"s{i % 7}"}
         for i in range(24)
     ])  # fmt: skip
     write_jsonl(folder / "data" / "sts.jsonl", [
         {"sentence1": CORPUS[i % n], "sentence2": CORPUS[(i * 3 + 1) % n], "score": float(i % 5)} for i in range(16)
     ])  # fmt: skip
-    write_jsonl(folder / "data" / "labels.jsonl", [{"text": f"{CORPUS[i % n]} {i}", "label": i % 3} for i in range(18)])
+    write_jsonl(
+        folder / "data" / "labels.jsonl", [{"text": f"{CORPUS[i % n]} {i}", "label": i % 3} for i in range(18)]
+    )
     sts = folder / "eval" / "sts_tiny"
     write_jsonl(sts / "test.jsonl", [
         {"sentence1": CORPUS[i % n], "sentence2": CORPUS[(i * 7 + 2) % n], "score": float(i % 6)} for i in range(20)

@@ -39,16 +39,16 @@ def test_a_valid_recipe_gets_defaults_absolute_paths_and_expanded_globs(recipe_f
     [
         ("    batch_size: 8\n", "    batch_size: eight\n", 8, "stages.contrastive.batch_size: expected an integer"),
         ("    max_steps: 4\n", "    max_step: 4\n", 9, "stages.contrastive.max_step: unknown key"),
-        ("data/sts.jsonl", "data/missing.jsonl", 16, "stages.multitask.tasks[1].data.path: file not found"),
+        ("data/sts.jsonl", "data/missing.jsonl", 19, "stages.multitask.tasks[1].data.path: file not found"),
         ("precision: fp32", "precision: fp16", 3, "precision: expected one of ['auto', 'bf16', 'fp32']"),
-        ("type: sts, data", "type: sts, negatives: {num_negatives: 2}, data", 16,
+        ("type: sts, data", "type: sts, negatives: {num_negatives: 2}, data", 19,
          "stages.multitask.tasks[1].negatives: hard negatives are for retrieval-like tasks"),
-        ("range_min: 1, range_max: 10", "range_min: 10, range_max: 10", 15,
+        ("range_min: 1, range_max: 10", "range_min: 10, range_max: 10", 18,
          "stages.multitask.tasks[0].negatives.range_max: must exceed range_min"),
-        ("name: sts, type", "name: pairs, type", 16, "stages.multitask.tasks[1].name: duplicate task name 'pairs'"),
+        ("name: sts, type", "name: pairs, type", 19, "stages.multitask.tasks[1].name: duplicate task name 'pairs'"),
         ("evaluate: [sts_tiny]", "evaluate: [sts_other]", 12, "stages.contrastive.evaluate[0]: 'sts_other' is not"),
-        ("type: classification", "type: translation", 17, "stages.multitask.tasks[2].type:"),
-        ("tasks: [eval/*/]", "tasks: [nowhere/*/]", 23, "evaluation.tasks[0]: no task folder matches"),
+        ("type: classification", "type: translation", 20, "stages.multitask.tasks[2].type:"),
+        ("tasks: [eval/*/]", "tasks: [nowhere/*/]", 26, "evaluation.tasks[0]: no task folder matches"),
         ("    batch_size: 8\n", "    batch_size: 8\n    mini_batch_size: 16\n", 9, "must be <= batch_size (8)"),
         ("filter: {top_k: 3}", "filter: {top_k: null}", 11, "set top_k and/or min_score"),
     ],
@@ -76,7 +76,9 @@ def test_impossible_stage_combinations(recipe_file, tiny_bert_dir):
 def test_broken_yaml_and_missing_required_keys(recipe_file, tiny_bert_dir):
     assert f"{recipe_file}:3: invalid YAML" in _error(recipe_file, "name: x\nstages: [\n", tiny_bert_dir)
     assert "(top level): missing required key `stages`" in _error(recipe_file, "name: x\n", tiny_bert_dir)
-    assert "recipe file not found" in str(pytest.raises(RecipeError, load_recipe, recipe_file.parent / "no.yaml").value)
+    assert "recipe file not found" in str(
+        pytest.raises(RecipeError, load_recipe, recipe_file.parent / "no.yaml").value
+    )
 
 
 def test_shipped_recipes_are_valid():

@@ -1,0 +1,135 @@
+"""The training pipeline end to end on a tiny model: artefacts, plain loading, refusals, exact resume, 2 processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from pipeline_fixtures import RECIPE, write_tiny_recipe
+from tests_helpers import CORPUS, encode_in_plain_subprocess, launch_two_cpu_processes
+
+from st_plus.hub.run_info import validate_run_info
+from st_plus.training.checkpoints import (
+    COMPLETE_MARKER,
+    discard_incomplete_checkpoints,
+    last_complete_checkpoint,
+)
+from st_plus.training.pipeline import run_recipe
+
+HERE = Path(__file__).resolve().parent
+ONLY_STAGE1 = RECIPE[: RECIPE.index("  multitask:")] + RECIPE[RECIPE.index("evaluation:") :]
+
+
+def _run_process(recipe: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(HERE / "pipeline_run.py"), str(recipe), str(out), *extra],
+        capture_output=True, text=True, timeout=900, check=False,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+
+
+def test_a_recipe_runs_end_to_end_and_leaves_every_artefact(tmp_path, tiny_bert_dir):
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir)
+    result = run_recipe(recipe, output_dir=tmp_path / "out", show_progress_bar=False)
+    out = result.output_dir
+    for name in ("recipe.resolved.yaml", "train.log", "pipeline_state.json", "results.md", "curves.png"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert list(result.evaluations) == ["start", "contrastive", "multitask"]
+    assert set(result.evaluations["contrastive"]) == {"sts_tiny"}  # the stage's `evaluate` list
+    assert set(result.evaluations["multitask"]) == {"sts_tiny", "retrieval_tiny"}
+    assert "| sts_tiny | STS | cosine_spearman |" in result.table and "multitask - start" in result.table
+    resolved = yaml.safe_load((out / "recipe.resolved.yaml").read_text())
+    assert resolved["stages"]["contrastive"]["learning_rate"] == 5e-5  # defaults written out
+    log = (out / "train.log").read_text()
+    assert "[contrastive] step 4" in log and "Consistency filter" in log and "[multitask] sts_tiny" in log
+    # consistency filtering: kept + dropped = stage-1 rows, dropped rows with reasons in the side file
+    stage1 = out / "stages" / "contrastive"
+    kept = (stage1 / "kept_pairs.jsonl").read_text().splitlines()
+    dropped = [json.loads(line) for line in (stage1 / "dropped_pairs.jsonl").read_text().splitlines()]
+    assert len(kept) + len(dropped) == 24 and all("reason" in row for row in dropped)
+    # the run record validates against the card schema; the final model loads with plain sentence-transformers
+    info = validate_run_info(json.loads((result.model_path / "st_plus_run.json").read_text()))
+    assert [s["name"] for s in info["stages"]] == ["contrastive", "multitask"]
+    assert info["stages"][0]["filtering"]["rows_in"] == 24 and info["stages"][1]["dynamic_negatives"]["refreshes"]
+    assert {r["task"] for r in info["results"]} == {"sts_tiny", "retrieval_tiny"}
+    assert info["matryoshka"]["dims"] == [32, 16]
+    assert (result.model_path / "recipe.resolved.yaml").is_file()
+    from st_plus import load_model
+
+    expected = load_model(out / "stages" / "multitask" / "model").encode(CORPUS[:4])
+    plain = encode_in_plain_subprocess(result.model_path, CORPUS[:4])
+    np.testing.assert_allclose(plain, expected, atol=1e-6)
+
+
+def test_an_existing_output_folder_is_never_overwritten_without_the_flag(tmp_path, tiny_bert_dir):
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, ONLY_STAGE1)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="--resume .* --overwrite"):
+        run_recipe(recipe, output_dir=out, show_progress_bar=False)
+    assert (out / "notes.txt").read_text() == "mine"
+    result = run_recipe(recipe, output_dir=out, overwrite=True, show_progress_bar=False)
+    assert not (out / "notes.txt").exists() and (result.model_path / "modules.json").is_file()
+    changed = recipe.read_text().replace("max_steps: 4", "max_steps: 5")
+    recipe.write_text(changed)
+    with pytest.raises(ValueError, match="recipe differs from the one the run"):
+        run_recipe(recipe, output_dir=out, resume=True, show_progress_bar=False)
+
+
+def test_only_complete_checkpoints_are_resumed_from(tmp_path):
+    for step, complete in ((2, True), (4, True), (6, False)):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"partial")
+        if complete:
+            (folder / COMPLETE_MARKER).write_text("{}")
+    assert last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-4"
+    assert discard_incomplete_checkpoints(tmp_path) == [tmp_path / "checkpoint-6"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-2", "checkpoint-4"]
+    assert last_complete_checkpoint(tmp_path / "missing") is None
+
+
+def test_resume_after_sigkill_mid_step_ends_like_an_uninterrupted_run(tmp_path, tiny_bert_dir):
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir)
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert _run_process(recipe, straight).returncode == 0
+    first = _run_process(recipe, killed, "--kill", "contrastive:3")
+    assert first.returncode == -9, first.stderr[-2000:]
+    second = _run_process(recipe, killed, "--resume", "--kill", "multitask:3")
+    assert second.returncode == -9, second.stderr[-2000:]
+    assert (killed / "stages" / "contrastive" / "model").is_dir()  # stage 1 finished in the resumed run
+    third = _run_process(recipe, killed, "--resume")
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert "Resuming from" in (killed / "train.log").read_text()
+
+    from st_plus import load_model
+
+    a = load_model(straight / "model").encode(CORPUS)
+    b = load_model(killed / "model").encode(CORPUS)
+    np.testing.assert_allclose(b, a, atol=1e-6)
+    scores_a = json.loads((straight / "pipeline_state.json").read_text())["evaluations"]
+    scores_b = json.loads((killed / "pipeline_state.json").read_text())["evaluations"]
+    assert scores_a.keys() == scores_b.keys()
+    for point in scores_a:
+        for task, value in scores_a[point].items():
+            assert abs(value["value"] - scores_b[point][task]["value"]) <= 1e-6, (point, task)
+    dyn_a = json.loads((straight / "model" / "st_plus_run.json").read_text())["stages"][1]["dynamic_negatives"]
+    dyn_b = json.loads((killed / "model" / "st_plus_run.json").read_text())["stages"][1]["dynamic_negatives"]
+    assert {k: v for k, v in dyn_a.items() if k != "seconds"} == {k: v for k, v in dyn_b.items() if k != "seconds"}
+
+
+@pytest.mark.distributed
+def test_the_same_recipe_runs_with_two_processes(tmp_path, tiny_bert_dir):
+    # a looser filter: the tiny model keeps too few pairs for a global batch of 2 x 4 otherwise
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, RECIPE.replace("top_k: 3", "top_k: 20"))
+    out = tmp_path / "out"
+    completed = launch_two_cpu_processes(HERE / "pipeline_run.py", recipe, out)
+    assert completed.stdout.count("Model: ") == 1  # the table and paths are printed by the main process only
+    info = json.loads((out / "model" / "st_plus_run.json").read_text())
+    assert info["hardware"]["processes"] == 2 and info["stages"][1]["steps"] == 6
