@@ -79,3 +79,13 @@ def test_convert_minilm_to_nomic_fast(tmp_path):
     completed = _run([sys.executable, "examples/convert_minilm_to_nomic.py", "--fast", "--output-dir", str(out)])
     assert "of the source), max_seq_length 2048" in completed.stdout
     assert "identical embeddings" in completed.stdout and (out / "model.safetensors").is_file()
+
+
+@pytest.mark.real
+def test_late_chunking_fast_prints_naive_and_late_scores():
+    completed = _run([sys.executable, "examples/late_chunking.py", "--fast"])
+    assert "2 meetings, 10 questions" in completed.stdout
+    lines = completed.stdout.splitlines()
+    rows = {line.split()[0]: line.split()[1:] for line in lines if line.startswith(("naive ", "late "))}
+    assert set(rows) == {"naive", "late"} and rows["naive"][0] == rows["late"][0]  # the same chunks
+    assert all(0.0 <= float(value) <= 100.0 for row in rows.values() for value in row[1:3])
