@@ -61,7 +61,7 @@ def _check_flag_combinations(args: argparse.Namespace) -> None:
 
 def _check_tasks_use_flags(args: argparse.Namespace, tasks: Sequence[Task]) -> None:
     """Refuses flags that none of the loaded tasks would use (e.g. --chunking for an STS folder)."""
-    kinds = {task.task_type for task in tasks}
+    kinds = {task.task_type for task in tasks if not task.descriptor.prompts}  # task.json prompts win over flags
     for flag, needed in (("--chunking", args.chunking), ("--max-docs", args.max_docs)):
         if needed is None:
             continue
@@ -75,7 +75,9 @@ def _check_tasks_use_flags(args: argparse.Namespace, tasks: Sequence[Task]) -> N
     }
     for flag, task_types in uses.items():
         if getattr(args, flag[2:].replace("-", "_")) is not None and not kinds & set(task_types):
-            raise _CliError(f"{flag} applies to {', '.join(task_types)} tasks; none was given")
+            raise _CliError(
+                f"{flag} applies to {', '.join(task_types)} tasks without their own task.json prompts; none was given"
+            )
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:

@@ -217,3 +217,10 @@ def test_shipped_qmsum_slice_is_the_dev_split_and_the_benchmark_selection():
     if (SHARED_DATA / "retrieval_qmsum_longdoc_en").is_dir():
         full = judged_subset(load_retrieval(SHARED_DATA / "retrieval_qmsum_longdoc_en", split="dev"), 8)
         assert full.corpus["_id"] == task.data.corpus["_id"] and full.qrels == task.data.qrels
+
+
+def test_cli_refuses_a_prompt_flag_that_every_task_json_prompt_overrides(tmp_path, capsys):
+    folder = _meetings_folder(tmp_path)
+    (folder / "task.json").write_text(json.dumps({"task_type": "Retrieval", "prompts": {"query": "query: "}}))
+    assert main(["eval", str(folder), "--model", str(tmp_path / "no-model"), "--document-prompt", "doc: "]) == 2
+    assert "without their own task.json prompts; none was given" in capsys.readouterr().err
