@@ -2,7 +2,8 @@
 
 Data: ../shared/data/retrieval_qmsum_longdoc_en (232 meeting transcripts, 'Speaker: utterance' per line, median
 ~12k tokens; spans.jsonl gives each query's answer turns). The corpus is the meetings judged in the chosen split
-(each split's queries ask about that split's meetings), cut to --max-docs; the bundled all-MiniLM-L6-v2.
+(each split's queries ask about that split's meetings), cut to the first --max-docs of them with the queries
+they answer (`st_plus.data.judged_subset`, as `st-plus eval --max-docs`); the bundled all-MiniLM-L6-v2.
 
 Settings per chunker:
     naive      each chunk encoded on its own (model.encode)
@@ -39,7 +40,7 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["naive", "late", "long-late"])
     parser.add_argument("--long-window", type=int, default=512)
     parser.add_argument("--overlap", type=int, default=128)
-    parser.add_argument("--max-docs", type=int, default=None, help="Keep the first N judged meetings")
+    parser.add_argument("--max-docs", type=int, default=None, help="Keep the first N judged meetings (corpus order)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="bfloat16")
     parser.add_argument("--json", type=Path, help="Also write the rows here")
@@ -49,16 +50,15 @@ def main() -> None:
 
     from st_plus import load_model
     from st_plus.chunking import parse_chunker
-    from st_plus.data import load_retrieval
+    from st_plus.data import judged_subset, load_retrieval
     from st_plus.data.turn_spans import load_turn_spans
     from st_plus.evaluation import ChunkedRetrievalEvaluator, EmbeddingCache
 
     torch.manual_seed(0)
-    data = load_retrieval(args.data, split=args.split)
-    judged = sorted({doc for docs in data.qrels.values() for doc in docs})[: args.max_docs]
-    corpus = {row["_id"]: {"title": row["title"], "text": row["text"]} for row in data.corpus if row["_id"] in judged}
-    qrels = {q: docs for q, docs in data.qrels.items() if set(docs) <= set(corpus)}
-    queries = {row["_id"]: row["text"] for row in data.queries if row["_id"] in qrels}
+    data = judged_subset(load_retrieval(args.data, split=args.split), args.max_docs)  # as `st-plus eval --max-docs`
+    corpus = {row["_id"]: {"title": row["title"], "text": row["text"]} for row in data.corpus}
+    qrels = data.qrels
+    queries = {row["_id"]: row["text"] for row in data.queries}
     gold = load_turn_spans(args.data / "spans.jsonl")
     model = load_model("default", device="cpu")
     cache = EmbeddingCache(model, batch_size=args.batch_size, dtype=args.dtype)

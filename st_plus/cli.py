@@ -8,9 +8,14 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from st_plus._version import __version__
+
+if TYPE_CHECKING:
+    from st_plus.data import Task
 
 EXIT_USAGE = 2
 
@@ -38,6 +43,43 @@ def _prompts(args: argparse.Namespace) -> dict[str, dict[str, str]] | None:
     }
 
 
+def _check_flag_combinations(args: argparse.Namespace) -> None:
+    """Refuses flags that the other flags would make no-ops (nothing is silently ignored)."""
+    if args.chunking is None:
+        for flag, value in (("--chunker", args.chunker), ("--window", args.window), ("--overlap", args.overlap)):
+            if value is not None:
+                raise _CliError(f"{flag} needs --chunking late|naive")
+    elif args.chunking == "naive":
+        for flag, value in (("--window", args.window), ("--overlap", args.overlap)):
+            if value is not None:
+                raise _CliError(f"{flag} applies to --chunking late only (naive chunking encodes each chunk alone)")
+    if args.overwrite and not args.output:
+        raise _CliError("--overwrite needs --output (it replaces result files there)")
+    if args.max_docs is not None and args.max_docs < 1:
+        raise _CliError(f"--max-docs must be a positive integer, got {args.max_docs}")
+
+
+def _check_tasks_use_flags(args: argparse.Namespace, tasks: Sequence[Task]) -> None:
+    """Refuses flags that none of the loaded tasks would use (e.g. --chunking for an STS folder)."""
+    kinds = {task.task_type for task in tasks if not task.descriptor.prompts}  # task.json prompts win over flags
+    for flag, needed in (("--chunking", args.chunking), ("--max-docs", args.max_docs)):
+        if needed is None:
+            continue
+        others = [f"{task.folder} ({task.task_type})" for task in tasks if task.task_type != "Retrieval"]
+        if others:
+            raise _CliError(f"{flag} applies to Retrieval tasks only, got {', '.join(others)}")
+    uses = {
+        "--query-prompt": ("Retrieval", "Reranking"),
+        "--document-prompt": ("Retrieval", "Reranking"),
+        "--text-prompt": ("STS", "PairClassification", "Classification", "Clustering"),
+    }
+    for flag, task_types in uses.items():
+        if getattr(args, flag[2:].replace("-", "_")) is not None and not kinds & set(task_types):
+            raise _CliError(
+                f"{flag} applies to {', '.join(task_types)} tasks without their own task.json prompts; none was given"
+            )
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from st_plus.data import DataValidationError, load_task, normalize_task_type
 
@@ -48,8 +90,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise _CliError(str(exc)) from None
     dims = _positive_ints(args.truncate_dims)
-    if args.chunker and not args.chunking:
-        raise _CliError("--chunker needs --chunking late|naive")
+    _check_flag_combinations(args)
     if args.chunking:
         from st_plus.chunking import parse_chunker
 
@@ -66,6 +107,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             raise _CliError(f"{folder}: " + str(exc).replace("\n  - ", " | ").replace("\n", " ")) from None
         except (FileNotFoundError, ValueError) as exc:
             raise _CliError(str(exc)) from None
+    _check_tasks_use_flags(args, tasks)
+    if args.max_docs is not None:
+        from st_plus.data import judged_subset
+
+        try:
+            tasks = [replace(task, data=judged_subset(task.data, args.max_docs)) for task in tasks]
+        except ValueError as exc:
+            raise _CliError(f"--max-docs {args.max_docs}: {exc}") from None
 
     from st_plus.evaluation import evaluate_suite, results_table
     from st_plus.models import load_model
@@ -79,7 +128,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from st_plus.chunking import parse_chunker
 
         chunker = parse_chunker(args.chunker or "sentences:5", tokenizer=model.tokenizer, model=model)
-        chunking = {"chunker": chunker, "mode": args.chunking, "window": args.window, "overlap": args.overlap}
+        chunking = {"chunker": chunker, "mode": args.chunking, "window": args.window, "overlap": args.overlap or 0}
     try:
         results = evaluate_suite(
             model,
@@ -145,8 +194,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--chunker", help="sentences:N (default sentences:5), lines:N, tokens:SIZE[:OVERLAP] or semantic[:QUANTILE]"
     )
-    ev.add_argument("--window", type=int, help="Late chunking: tokens per forward pass (default: the model's limit)")
-    ev.add_argument("--overlap", type=int, default=0, help="Long late chunking: context tokens shared by windows")
+    ev.add_argument(
+        "--window", type=int, help="Late chunking: tokens per forward pass (default: the model's limit; late only)"
+    )
+    ev.add_argument(
+        "--overlap", type=int, help="Long late chunking: context tokens shared by windows (default 0; late only)"
+    )
+    ev.add_argument(
+        "--max-docs",
+        type=int,
+        metavar="N",
+        help="Retrieval: keep the first N documents the split judges (corpus order) and the queries they answer "
+        "alone (a quick look at a large long-document corpus)",
+    )
     ev.set_defaults(func=_cmd_eval)
 
     from st_plus.cli_mining import add_commands as add_mining_commands

@@ -87,3 +87,13 @@ def test_publish_model_fast_writes_a_hub_ready_folder_with_results(tmp_path):
     completed = _run([sys.executable, "examples/publish_model.py", "--fast", "--output-dir", str(out)])
     assert "model-index:" in completed.stdout and "type: ndcg_at_10" in completed.stdout
     assert (out / "README.md").is_file() and (out / "assets" / "matryoshka.png").is_file()
+
+
+@pytest.mark.real
+def test_late_chunking_fast_prints_naive_and_late_scores():
+    completed = _run([sys.executable, "examples/late_chunking.py", "--fast"])
+    assert "2 meetings, 10 questions" in completed.stdout
+    lines = completed.stdout.splitlines()
+    rows = {line.split()[0]: line.split()[1:] for line in lines if line.startswith(("naive ", "late "))}
+    assert set(rows) == {"naive", "late"} and rows["naive"][0] == rows["late"][0]  # the same chunks
+    assert all(0.0 <= float(value) <= 100.0 for row in rows.values() for value in row[1:3])

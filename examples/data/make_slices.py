@@ -37,6 +37,7 @@ SCRIPT = "examples/data/make_slices.py"
 CC_BY = ("CC BY 4.0", "https://creativecommons.org/licenses/by/4.0/")
 CC_BY_SA = ("CC BY-SA 4.0", "https://creativecommons.org/licenses/by-sa/4.0/")
 APACHE = ("Apache-2.0", "https://www.apache.org/licenses/LICENSE-2.0")
+MIT = ("MIT", "https://opensource.org/license/mit")
 
 SOURCES = {
     "stsb": {
@@ -142,6 +143,37 @@ SOURCES = {
   author = {{The Debian Project}},
   year = {2023},
   url = {https://www.debian.org/releases/bookworm/},
+}""",
+    },
+    "qmsum": {
+        "url": "https://github.com/Yale-LILY/QMSum",
+        "commit": "83d7768c1f2b4dfeb091385d3dc7e239b8e5bb7e",
+        "paths": "data/ALL/val/*.json",
+        "license": "MIT",
+        "attribution": (
+            "QMSum by Yale LILY (Zhong et al., 2021), https://github.com/Yale-LILY/QMSum, released under the "
+            "[MIT License](https://opensource.org/license/mit) (repository LICENSE); its README asks users to cite "
+            "the paper and to use the data for research. The meetings of this slice are transcripts of the ICSI "
+            "Meeting Corpus (Janin et al., 2003) as QMSum distributes them; each transcript is QMSum's turns "
+            "joined as 'Speaker: utterance' lines, with no text changed."
+        ),
+        "bibtex": """@inproceedings{zhong-etal-2021-qmsum,
+  title = {{QMS}um: A New Benchmark for Query-based Multi-domain Meeting Summarization},
+  author = {Zhong, Ming and Yin, Da and Yu, Tao and Zaidi, Ahmad and Mutuma, Mutethia and Jha, Rahul and
+    Awadallah, Ahmed Hassan and Celikyilmaz, Asli and Liu, Yang and Qiu, Xipeng and Radev, Dragomir},
+  booktitle = {Proceedings of the 2021 Conference of the North American Chapter of the Association for
+    Computational Linguistics: Human Language Technologies},
+  pages = {5905--5921},
+  year = {2021},
+  url = {https://aclanthology.org/2021.naacl-main.472},
+}
+
+@inproceedings{janin-etal-2003-icsi,
+  title = {The {ICSI} Meeting Corpus},
+  author = {Janin, Adam and Baron, Don and Edwards, Jane and Ellis, Dan and Gelbart, David and Morgan, Nelson and
+    Peskin, Barbara and Pfau, Thilo and Shriberg, Elizabeth and Stolcke, Andreas and Wooters, Chuck},
+  booktitle = {2003 IEEE International Conference on Acoustics, Speech, and Signal Processing (ICASSP)},
+  year = {2003},
 }""",
     },
 }
@@ -365,6 +397,50 @@ def build_debian_retrieval(shared: Path, n_queries: int = 1000):
     return files, {"corpus": len(corpus), "queries": len(queries), "qrels/test": n_queries}, how
 
 
+def build_qmsum_longdoc(shared: Path, n_meetings: int = 8, split: str = "dev"):
+    folder = shared / "retrieval_qmsum_longdoc_en"
+    with gzip.open(folder / "corpus.jsonl.gz", "rt", encoding="utf-8") as handle:
+        corpus = [json.loads(line) for line in handle if line.strip()]
+    header, qrels = read_qrels(folder / "qrels" / f"{split}.tsv")
+    expect(len(corpus) == 232 and len(qrels) == 237, "QMSum should have 232 meetings and 237 dev judgements")
+    # the same selection as st_plus.data.judged_subset (`st-plus eval --max-docs`, the late-chunking benchmark):
+    # the first judged meetings in corpus order, then the queries whose relevant meetings are all kept
+    judged = {doc_id for _query_id, doc_id, _score in qrels}
+    kept_ids = [doc["_id"] for doc in corpus if doc["_id"] in judged][:n_meetings]
+    relevant: dict[str, set[str]] = defaultdict(set)
+    for query_id, doc_id, _score in qrels:
+        relevant[query_id].add(doc_id)
+    chosen = {query_id for query_id, docs in relevant.items() if docs <= set(kept_ids)}
+    kept_corpus = [doc for doc in corpus if doc["_id"] in kept_ids]
+    expect(all(doc["split"] == split for doc in kept_corpus), f"every kept meeting should be a {split} meeting")
+    kept_queries = [row for row in read_jsonl(folder / "queries.jsonl") if row["_id"] in chosen]
+    kept_spans = [row for row in read_jsonl(folder / "spans.jsonl") if row["query-id"] in chosen]
+    kept_qrels = [row for row in qrels if row[0] in chosen]
+    expect(len(kept_queries) == len(chosen) == len(kept_spans), "one query and one spans row per kept query")
+    qrels_text = "\n".join([header] + ["\t".join(row) for row in kept_qrels]) + "\n"
+    how = (
+        f"Subset of `retrieval_qmsum_longdoc_en`, **{split} split only** (QMSum's validation meetings; no test "
+        f"query or meeting is shipped): the first {n_meetings} of the {len(judged)} meetings judged in "
+        f"`qrels/{split}.tsv`, in corpus order ({', '.join(kept_ids)}), and the {len(chosen)} {split} queries whose "
+        "relevant meeting is among them, with their `qrels` and `spans.jsonl` rows (gold answer turns: line i of a "
+        "transcript is turn i). The same selection as `st-plus eval --max-docs "
+        f"{n_meetings}` and `benchmarks/bench_late_chunking.py --split {split} --max-docs {n_meetings}` "
+        "(`st_plus.data.judged_subset`). Rows, ids and text are unchanged; `corpus.jsonl` is gzip-compressed "
+        "(`mtime=0`) because it is larger than 500 KB. The transcripts are long (median ~12k tokens): evaluate "
+        "them with `st-plus eval --chunking late|naive`; a plain evaluation truncates every meeting to the model's "
+        "`max_seq_length`, as MTEB does."
+    )
+    files = {
+        "corpus.jsonl": jsonl_bytes(kept_corpus),
+        "queries.jsonl": jsonl_bytes(kept_queries),
+        f"qrels/{split}.tsv": qrels_text.encode("utf-8"),
+        "spans.jsonl": jsonl_bytes(kept_spans),
+    }
+    counts = {"corpus": len(kept_corpus), "queries": len(kept_queries), f"qrels/{split}": len(kept_qrels)}
+    counts["spans"] = len(kept_spans)
+    return files, counts, how
+
+
 # -------------------------------------------------------------------------------------------------- the folders
 
 SLICES = [
@@ -479,6 +555,20 @@ SLICES = [
         "are kept out of the shipped training pairs: it measures stage-1 training on unseen packages.",
         "derived": True,
     },
+    {
+        "folder": "retrieval_qmsum_longdoc_en",
+        "build": build_qmsum_longdoc,
+        "source": "qmsum",
+        "gzip": {"corpus.jsonl"},
+        "task": {"task_type": "Retrieval", "language": "en", "eval_split": "dev"},
+        "license": "MIT",
+        "licenses": [MIT],
+        "mteb": "none (8 QMSum dev meetings; LongEmbed's LEMBQMSumRetrieval uses the same source, other selection)",
+        "description": "Long documents: 39 QMSum questions retrieving their meeting among 8 ICSI meeting transcripts "
+        "(dev split, median ~12k tokens) with gold answer turns (spans.jsonl) for chunk-level metrics; made for "
+        "`st-plus eval --chunking late|naive` (a plain evaluation truncates each meeting to the model's limit).",
+        "derived": True,
+    },
 ]
 
 # ------------------------------------------------------------------------------------------------ documentation
@@ -490,7 +580,7 @@ def task_json(spec: dict) -> bytes:
         "task_type": spec["task"]["task_type"],
         "name": spec["folder"],
         "language": spec["task"]["language"],
-        "eval_split": "test",
+        "eval_split": spec["task"].get("eval_split", "test"),
     }
     for key in ("train_split", "score_range"):
         if key in spec["task"]:
@@ -514,7 +604,7 @@ def folder_readme(spec: dict, files: dict[str, bytes], counts: dict[str, int], h
         "|---|---|",
         f"| Task type | {spec['task']['task_type']} |",
         f"| Language | {spec['task']['language']} |",
-        "| Evaluated split | test |",
+        f"| Evaluated split | {spec['task'].get('eval_split', 'test')} |",
         f"| MTEB equivalent | {spec['mteb']} |",
         f"| Source | {source['url']} @ `{source['commit']}` (`{spec.get('paths', source['paths'])}`) |",
         f"| Licence | {spec['license']}; licence text: {licence_links} |",
@@ -568,7 +658,8 @@ def top_readme(built: list[tuple[dict, dict[str, int]]]) -> bytes:
     lines = [
         "# Evaluation data shipped with st_plus",
         "",
-        "Small, permissively licensed evaluation slices, one folder per task, covering all six MTEB task types. "
+        "Small, permissively licensed evaluation slices, one folder per task, covering all six MTEB task types, "
+        "plus one long-document retrieval folder for late chunking (`retrieval_qmsum_longdoc_en`, dev split). "
         "The README's main example and the `real` / `mteb` tests evaluate on them; each folder has a `task.json` "
         "(read by `st_plus.data.load_task` and `st-plus eval DIR`) and a README with its source, licence, "
         "citation, exact construction and checksums.",
@@ -587,19 +678,25 @@ def top_readme(built: list[tuple[dict, dict[str, int]]]) -> bytes:
         "Formats: retrieval = BEIR (`corpus.jsonl` `{_id, title, text}`, `queries.jsonl` `{_id, text}`, "
         "`qrels/test.tsv` with a `query-id\\tcorpus-id\\tscore` header); STS = `{sentence1, sentence2, score}`; "
         "pair classification = `{sentence1, sentence2, label}` (int 0/1); classification and clustering = "
-        "`{text, label}`; reranking = `{query, positive: [...], negative: [...]}`. Files above 500 KB are "
-        "`.jsonl.gz`.",
+        "`{text, label}`; reranking = `{query, positive: [...], negative: [...]}`; long-document retrieval adds "
+        "`spans.jsonl` (`{query-id, corpus-id, relevant_turn_spans, answer}`, gold answer turns for chunk-level "
+        "metrics). Files above 500 KB are `.jsonl.gz`.",
+        "",
+        "`retrieval_qmsum_longdoc_en` holds meeting transcripts of ~12k tokens: `st-plus eval --chunking late "
+        "--chunker sentences:5 examples/data/retrieval_qmsum_longdoc_en` (or `examples/late_chunking.py`) embeds "
+        "every chunk; the main job (`st-plus eval examples/data/*/`, no `--chunking`) evaluates it as MTEB would, "
+        "each meeting truncated to the model's `max_seq_length`, which costs a few seconds.",
         "",
         "## Attribution",
         "",
     ]
-    for key in ("stsb", "banking77", "xquad", "csl"):
+    for key in ("stsb", "banking77", "xquad", "csl", "qmsum"):
         lines.append(f"- {SOURCES[key]['attribution']} Source: {SOURCES[key]['url']} @ `{SOURCES[key]['commit']}`.")
     lines += [
         "",
-        "Derived sets (`pairclf_banking77_en`, `reranking_xquad_en`, `retrieval_csl_title2abstract_zh`) only select "
-        "and rearrange source rows; no text is edited. See [LICENSES.md](LICENSES.md) and each folder's README "
-        "for the citations (BibTeX).",
+        "Derived sets (`pairclf_banking77_en`, `reranking_xquad_en`, `retrieval_csl_title2abstract_zh`, "
+        "`retrieval_qmsum_longdoc_en`) only select and rearrange source rows; no text is edited. See "
+        "[LICENSES.md](LICENSES.md) and each folder's README for the citations (BibTeX).",
         "",
         "## Rebuilding",
         "",
@@ -635,6 +732,7 @@ gives the exact source commit, the attribution and how the slice was made.
 | CC BY-SA 4.0 | {", ".join(by_licence["CC BY-SA 4.0"])} | {CC_BY_SA[1]} |
 | Apache-2.0 | {", ".join(by_licence["Apache-2.0"])} | {APACHE[1]} |
 | Debian main (DFSG-free) | {", ".join(by_licence["Debian main (DFSG-free)"])} | {DFSG_URL} |
+| MIT | {", ".join(by_licence["MIT"])} | {MIT[1]} |
 
 ## CC BY 4.0: Banking77 (PolyAI)
 
@@ -679,6 +777,30 @@ Guidelines (free redistribution and modification): the terms of each row are tho
 themselves state no licence. `retrieval_debian_en` selects rows (held-out source packages) and rearranges them
 into queries, corpus and qrels; no text is edited. Attribution: the Debian Project and the authors of each
 package.
+
+## MIT: QMSum (Yale LILY)
+
+Source: {SOURCES["qmsum"]["url"]} @ `{SOURCES["qmsum"]["commit"]}` (MIT License, repository LICENSE, whose
+copyright notice applies). `retrieval_qmsum_longdoc_en` is a subset (8 validation-split meetings, their 39
+questions and gold answer turns) whose rows are unchanged. The MIT License permits use, copying, modification and
+redistribution provided the copyright notice and this permission notice are included:
+
+> Permission is hereby granted, free of charge, to any person obtaining a copy of this software and associated
+> documentation files (the "Software"), to deal in the Software without restriction, including without limitation
+> the rights to use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies of the Software, and
+> to permit persons to whom the Software is furnished to do so, subject to the following conditions: The above
+> copyright notice and this permission notice shall be included in all copies or substantial portions of the
+> Software. THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT
+> LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT
+> SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION
+> OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER
+> DEALINGS IN THE SOFTWARE.
+
+QMSum's README also asks users to limit the dataset to research purposes and to cite the paper: st_plus ships
+the slice to evaluate embedding models, which is such a use; please honour the request in your own use.
+Attribution: Zhong et al. (2021), "QMSum: A New Benchmark for Query-based Multi-domain Meeting Summarization";
+the transcripts come from the ICSI Meeting Corpus (Janin et al., 2003), whose own terms are those its
+distributors state.
 """
     return text.encode("utf-8")
 

@@ -54,7 +54,9 @@ class LateChunkingEncoder:
     chunk's span, so every chunk embedding has seen its context. Documents longer than ``window`` tokens use
     *long late chunking*: macro windows ``[i, i + window)`` with stride ``window - overlap``, each window after
     the first dropping its first ``overlap`` token embeddings, concatenated before pooling. Naive chunking encodes
-    each chunk's text on its own with ``model.encode``.
+    each chunk's text on its own with ``model.encode``, which truncates a chunk longer than the model's
+    ``max_seq_length`` as sentence-transformers and MTEB do; the encoder then logs one warning with the number of
+    truncated chunks (late chunking never truncates: every token is pooled).
 
     Works with models made of stock modules: a ``Transformer``, a mean ``Pooling`` and any modules after it
     (``Normalize``, ``Dense``), which are applied to the pooled chunk embeddings. Nothing is added to the model.
@@ -170,8 +172,28 @@ class LateChunkingEncoder:
 
         return autocast_for(self.model, self.dtype)
 
+    def _warn_truncated_chunks(self, flat: list[str]) -> None:
+        """Naive mode truncates like ``model.encode``; say how many chunks lose tokens (once per call)."""
+        limit = self.model.max_seq_length
+        if not limit:
+            return
+        special = len(self.prefix_ids) + len(self.suffix_ids)  # [CLS] + prompt + [SEP]
+        lengths = self.tokenizer(flat, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+        truncated = sum(1 for ids in lengths if len(ids) + special > limit)
+        if truncated:
+            logger.warning(
+                "Naive chunking: %d of %d chunks are longer than the model's max_seq_length (%d tokens, special "
+                "tokens and prompt included) and are truncated, as model.encode does; use a smaller chunker "
+                "(e.g. tokens:%d) or late chunking, which pools every token.",
+                truncated,
+                len(flat),
+                limit,
+                max(limit - special, 1),
+            )
+
     def _encode_naive(self, texts: list[str], chunks: list[list[Chunk]], doc_ids: list[str]) -> list[np.ndarray]:
         flat = [chunk.text for doc_chunks in chunks for chunk in doc_chunks]
+        self._warn_truncated_chunks(flat)
         with torch.inference_mode(), self._autocast():
             embeddings = self.model.encode(
                 flat,

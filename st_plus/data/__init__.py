@@ -9,7 +9,7 @@ from st_plus.data.descriptor import TASK_TYPES, TaskDescriptor, normalize_task_t
 from st_plus.data.labelled import load_labelled_texts
 from st_plus.data.pairs import load_pair_classification, load_sts
 from st_plus.data.reranking import load_reranking
-from st_plus.data.retrieval import RetrievalData, load_retrieval
+from st_plus.data.retrieval import RetrievalData, judged_subset, load_retrieval
 from st_plus.data.tasks import Task, load_task
 from st_plus.data.training import load_training_rows
 
@@ -20,6 +20,7 @@ __all__ = [
     "RetrievalData",
     "Task",
     "TaskDescriptor",
+    "judged_subset",
     "load_labelled_texts",
     "load_pair_classification",
     "load_reranking",

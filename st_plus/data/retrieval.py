@@ -154,3 +154,37 @@ def load_retrieval(folder: str | Path, *, split: str = "test") -> RetrievalData:
         queries=Dataset.from_dict({"_id": list(queries), "text": [r["text"] for r in queries.values()]}),
         qrels=qrels,
     )
+
+
+def judged_subset(data: RetrievalData, max_docs: int | None = None) -> RetrievalData:
+    """The documents the split judges (the first ``max_docs`` of them) and the queries answered by those alone.
+
+    A quick, smaller evaluation of a long-document corpus (``st-plus eval --max-docs``, the late-chunking
+    benchmark): documents no query of the split judges are dropped (a corpus may pool several splits, as QMSum's
+    does, and its first documents may not belong to the evaluated split); the judged ones keep their corpus
+    order; a query is kept when all its relevant documents are kept.
+
+    Args:
+        data: A retrieval split (see :func:`load_retrieval`).
+        max_docs: How many judged documents to keep (``None``: all of them).
+
+    Raises:
+        ValueError: ``max_docs`` below 1, or no query left (naming how many documents were kept).
+    """
+    if max_docs is not None and (isinstance(max_docs, bool) or not isinstance(max_docs, int) or max_docs < 1):
+        raise ValueError(f"`max_docs` must be a positive integer or None, got {max_docs!r}.")
+    judged = {doc_id for docs in data.qrels.values() for doc_id, score in docs.items() if score > 0}
+    rows = [i for i, doc_id in enumerate(data.corpus["_id"]) if doc_id in judged][:max_docs]
+    kept = {data.corpus[i]["_id"] for i in rows}
+    qrels = {  # judgements of dropped documents with score 0 go too
+        query_id: {doc_id: score for doc_id, score in docs.items() if doc_id in kept}
+        for query_id, docs in data.qrels.items()
+        if any(score > 0 for score in docs.values()) and all(d in kept for d, s in docs.items() if s > 0)
+    }
+    if not qrels:
+        raise ValueError(
+            f"None of the judged queries has all its relevant documents among the first {len(kept)} judged "
+            f"documents; raise `max_docs` (got {max_docs})."
+        )
+    query_rows = [i for i, query_id in enumerate(data.queries["_id"]) if query_id in qrels]
+    return RetrievalData(corpus=data.corpus.select(rows), queries=data.queries.select(query_rows), qrels=qrels)

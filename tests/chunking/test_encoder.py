@@ -130,6 +130,22 @@ def test_chunker_returning_nothing_and_overlong_documents_are_refused(tiny_bert)
         LateChunkingEncoder(tiny_bert, window=16, overlap=14)
 
 
+def test_naive_mode_warns_once_with_the_count_of_truncated_chunks(tiny_bert, caplog):
+    long_doc = " ".join([DOC] * 6)  # 6 sentences of ~22 tokens in one 132-token chunk, over max_seq_length 64
+    spans = [[(0, len(DOC)), (len(DOC) + 1, len(long_doc))]]
+    encoder = LateChunkingEncoder(tiny_bert)
+    with caplog.at_level("WARNING", logger="st_plus.chunking.encoder"):
+        [naive] = encoder.encode_chunks([long_doc], spans, mode="naive")
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "1 of 2 chunks" in warnings[0] and "max_seq_length (64 tokens" in warnings[0]
+    np.testing.assert_allclose(naive.embeddings[1], tiny_bert.encode(long_doc[spans[0][1][0] :]), atol=1e-5)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="st_plus.chunking.encoder"):
+        encoder.encode_chunks([long_doc], spans, mode="late")  # late chunking pools every token: nothing lost
+        encoder.encode_chunks([DOC], SentenceChunker(1), mode="naive")  # every chunk fits
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
 @pytest.mark.real
 def test_late_chunking_keeps_context_with_bundled_model(bundled_model):
     text = "Berlin is the capital of Germany. Its population is 3.8 million. It lies on the Spree."

@@ -10,6 +10,7 @@ from datasets import Dataset
 
 from st_plus.data import (
     RetrievalData,
+    judged_subset,
     load_labelled_texts,
     load_pair_classification,
     load_reranking,
@@ -166,6 +167,29 @@ def test_load_retrieval_reads_the_requested_split(tmp_path):
     assert load_retrieval(folder, split="dev").qrels == {"q1": {"d1": 1}}
     with pytest.raises(FileNotFoundError, match=r"missing qrels/test\.tsv \(available splits: \['dev'\]\)"):
         load_retrieval(folder)
+
+
+def test_judged_subset_keeps_the_first_judged_documents_and_the_queries_they_answer(tmp_path):
+    folder = write_retrieval(
+        tmp_path / "beir",
+        corpus=[{"_id": d, "text": f"text of {d}"} for d in ("u1", "d3", "d1", "u2", "d2")],  # u*: judged by none
+        queries=[{"_id": q, "text": q} for q in ("q1", "q2", "q3", "q4")],
+        qrels="q1\td3\t1\nq2\td1\t1\nq2\td2\t1\nq3\td1\t1\nq3\tu2\t0\nq4\td2\t1\n",
+    )
+    data = load_retrieval(folder)
+    subset = judged_subset(data, 2)
+    assert subset.corpus["_id"] == ["d3", "d1"]  # corpus order; the unjudged u1 does not count
+    assert subset.queries["_id"] == ["q1", "q3"]  # q2 also needs d2
+    assert subset.qrels == {"q1": {"d3": 1}, "q3": {"d1": 1}}  # the score-0 judgement of a dropped doc goes too
+    assert judged_subset(data).corpus["_id"] == ["d3", "d1", "d2"]  # all judged documents, all queries
+    assert len(judged_subset(data).queries) == 4
+    with pytest.raises(ValueError, match="first 1 judged documents; raise `max_docs`"):
+        judged_subset(load_retrieval(write_retrieval(
+            tmp_path / "b2", corpus=[{"_id": "a", "text": "x"}, {"_id": "b", "text": "y"}],
+            queries=[{"_id": "q", "text": "q"}], qrels="q\ta\t1\nq\tb\t1\n",
+        )), 1)  # fmt: skip
+    with pytest.raises(ValueError, match="`max_docs` must be a positive integer"):
+        judged_subset(data, 0)
 
 
 @pytest.mark.parametrize("missing", ["corpus.jsonl", "queries.jsonl"])

@@ -125,15 +125,20 @@ def test_turn_span_file_errors_name_file_line_and_field(tmp_path, row, message):
     assert "spans.jsonl" in str(error.value)
 
 
-def test_cli_eval_chunking_late_and_naive(tiny_bert, tmp_path, capsys):
-    model_dir = tmp_path / "model"
-    SentenceTransformer(modules=list(tiny_bert), device="cpu").save(str(model_dir))
+def _meetings_folder(tmp_path):
     folder = tmp_path / "meetings"
     write_jsonl(folder / "corpus.jsonl", [{"_id": k, "title": "", "text": v} for k, v in CORPUS.items()])
     write_jsonl(folder / "queries.jsonl", [{"_id": k, "text": v} for k, v in QUERIES.items()])
     write_jsonl(folder / "spans.jsonl", SPANS)
     (folder / "qrels").mkdir()
     (folder / "qrels" / "test.tsv").write_text("".join(f"{q}\t{d}\t1\n" for q, ds in QRELS.items() for d in ds))
+    return folder
+
+
+def test_cli_eval_chunking_late_and_naive(tiny_bert, tmp_path, capsys):
+    model_dir = tmp_path / "model"
+    SentenceTransformer(modules=list(tiny_bert), device="cpu").save(str(model_dir))
+    folder = _meetings_folder(tmp_path)
     results = {}
     for mode in ("late", "naive"):
         args = ["eval", str(folder), "--model", str(model_dir), "--task-type", "retrieval", "--json", "--quiet"]
@@ -148,3 +153,74 @@ def test_cli_eval_chunking_late_and_naive(tiny_bert, tmp_path, capsys):
     assert "Unknown chunker 'words:3'" in capsys.readouterr().err
     assert main([*args, "--chunker", "lines:2"]) == 2
     assert "--chunker needs --chunking" in capsys.readouterr().err
+
+
+def test_cli_max_docs_keeps_the_first_judged_documents_and_their_queries(tiny_bert, tmp_path, capsys):
+    model_dir = tmp_path / "model"
+    SentenceTransformer(modules=list(tiny_bert), device="cpu").save(str(model_dir))
+    args = ["eval", str(_meetings_folder(tmp_path)), "--model", str(model_dir), "--task-type", "retrieval", "--json"]
+    assert main([*args, "--quiet", "--chunking", "late", "--chunker", "lines:1", "--max-docs", "2"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    # m1 (3 turns) and m2 (2 turns) are kept; q2 asks about m3 and is dropped
+    assert result["num_samples"] == 2 and result["scores"]["num_chunks"] == 5
+    assert result["scores"]["chunk_num_queries"] == 2
+    assert main([*args, "--quiet", "--max-docs", "1"]) == 0  # plain retrieval too: m1 and q1
+    assert json.loads(capsys.readouterr().out)["num_samples"] == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--overlap", "16"], "--overlap needs --chunking late|naive"),
+        (["--window", "64"], "--window needs --chunking late|naive"),
+        (["--overlap", "0"], "--overlap needs --chunking"),  # an explicit 0 is still a chunking flag
+        (["--chunking", "naive", "--window", "64"], "--window applies to --chunking late only"),
+        (["--chunking", "naive", "--overlap", "8"], "--overlap applies to --chunking late only"),
+        (["--overwrite"], "--overwrite needs --output"),
+        (["--max-docs", "0"], "--max-docs must be a positive integer"),
+        (["--max-docs", "1"], "--max-docs 1: None of the judged queries has all its relevant documents"),
+        (["--text-prompt", "x: "], "--text-prompt applies to STS, PairClassification"),
+    ],
+)
+def test_cli_refuses_flags_that_would_be_silently_ignored(tmp_path, capsys, extra, message):
+    folder = _meetings_folder(tmp_path)
+    (folder / "qrels" / "test.tsv").write_text("q1\tm1\t1\nq1\tm3\t1\n")  # --max-docs 1 keeps m1 only
+    args = ["eval", str(folder), "--model", str(tmp_path / "no-model"), "--task-type", "retrieval", *extra]
+    assert main(args) == 2  # refused before any model is loaded
+    assert message in capsys.readouterr().err
+
+
+def test_cli_refuses_chunking_and_max_docs_for_tasks_that_are_not_retrieval(tmp_path, capsys):
+    folder = write_jsonl(tmp_path / "sts" / "test.jsonl", [{"sentence1": "a", "sentence2": "b", "score": 1.0}]).parent
+    for extra in (["--chunking", "late"], ["--max-docs", "3"], ["--query-prompt", "q: "]):
+        assert main(["eval", str(folder), "--task-type", "sts", "--model", str(tmp_path / "no-model"), *extra]) == 2
+        error = capsys.readouterr().err
+        assert "applies to Retrieval" in error and ("(STS)" in error or "none was given" in error)
+
+
+def test_shipped_qmsum_slice_is_the_dev_split_and_the_benchmark_selection():
+    from conftest import SHARED_DATA, example_task_dir
+
+    from st_plus.chunking import SentenceChunker
+    from st_plus.data import judged_subset, load_retrieval, load_task
+    from st_plus.evaluation import RetrievalEvaluator
+    from st_plus.evaluation.suite import build_evaluator
+
+    task = load_task(example_task_dir("retrieval_qmsum_longdoc_en"))
+    assert task.split == "dev" and sorted(p.name for p in (task.folder / "qrels").iterdir()) == ["dev.tsv"]
+    assert (len(task.data.corpus), len(task.data.queries), len(task.data.qrels)) == (8, 39, 39)
+    # the main job (`st-plus eval examples/data/*/`, no --chunking) runs it as plain MTEB retrieval: documents
+    # truncated to the model's limit, a few seconds; --chunking gives chunk-level metrics from spans.jsonl
+    assert type(build_evaluator(task)) is RetrievalEvaluator
+    chunked = build_evaluator(task, chunking={"chunker": SentenceChunker(5), "mode": "late"})
+    assert isinstance(chunked, ChunkedRetrievalEvaluator) and set(chunked.gold_spans.spans) == set(task.data.qrels)
+    if (SHARED_DATA / "retrieval_qmsum_longdoc_en").is_dir():
+        full = judged_subset(load_retrieval(SHARED_DATA / "retrieval_qmsum_longdoc_en", split="dev"), 8)
+        assert full.corpus["_id"] == task.data.corpus["_id"] and full.qrels == task.data.qrels
+
+
+def test_cli_refuses_a_prompt_flag_that_every_task_json_prompt_overrides(tmp_path, capsys):
+    folder = _meetings_folder(tmp_path)
+    (folder / "task.json").write_text(json.dumps({"task_type": "Retrieval", "prompts": {"query": "query: "}}))
+    assert main(["eval", str(folder), "--model", str(tmp_path / "no-model"), "--document-prompt", "doc: "]) == 2
+    assert "without their own task.json prompts; none was given" in capsys.readouterr().err
