@@ -1,15 +1,25 @@
-"""Training recipes: the multi-task recipe and its rank-synchronised multi-dataset batch sampler."""
+"""Training recipes: the multi-task recipe, its rank-synchronised batch sampler, and the two-stage pipeline."""
 
 from __future__ import annotations
 
+from st_plus.training.checkpoints import CheckpointCommitCallback, last_complete_checkpoint
 from st_plus.training.multitask import MultiTaskSetup, TrainingTask, build_multitask, triplets_from_labels
+from st_plus.training.pipeline import PipelineResult, run_recipe
+from st_plus.training.recipe import Recipe, RecipeError, load_recipe
 from st_plus.training.sampler import RankSynchronizedBatchSampler, global_step_datasets
 
 __all__ = [
+    "CheckpointCommitCallback",
     "MultiTaskSetup",
+    "PipelineResult",
+    "Recipe",
+    "RecipeError",
     "RankSynchronizedBatchSampler",
     "TrainingTask",
     "build_multitask",
     "global_step_datasets",
+    "last_complete_checkpoint",
+    "load_recipe",
+    "run_recipe",
     "triplets_from_labels",
 ]

@@ -133,3 +133,24 @@ def test_the_same_recipe_runs_with_two_processes(tmp_path, tiny_bert_dir):
     assert completed.stdout.count("Model: ") == 1  # the table and paths are printed by the main process only
     info = json.loads((out / "model" / "st_plus_run.json").read_text())
     assert info["hardware"]["processes"] == 2 and info["stages"][1]["steps"] == 6
+
+
+def test_stage0_pretrains_a_new_encoder_that_later_stages_train_and_plain_st_loads(tmp_path, tiny_bert_dir):
+    stage0 = RECIPE.replace("model: {base: {base}, max_seq_length: 32}", "model: {base: null, max_seq_length: 32}")
+    stage0 = stage0.replace(
+        "stages:\n",
+        "stages:\n  mlm:\n    data: [data/pairs.jsonl, data/sts.jsonl]\n"
+        "    vocab_size: 128\n    max_steps: 20\n    batch_size: 8\n    max_seq_length: 32\n",
+    )
+    stage0 = stage0[: stage0.index("  multitask:")] + stage0[stage0.index("evaluation:") :]
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, stage0)
+    result = run_recipe(recipe, output_dir=tmp_path / "out", show_progress_bar=False)
+    assert list(result.evaluations) == ["contrastive", "final"]  # no "start": there was no model before stage 0
+    info = json.loads((result.model_path / "st_plus_run.json").read_text())
+    assert [s["name"] for s in info["stages"]] == ["mlm", "contrastive"]
+    losses = info["extra"]["mlm"]["mlm_losses_every_10_steps"]
+    assert len(losses) == 2 and info["base_model"].startswith("NomicBERT-style tiny")
+    config = json.loads((result.model_path / "config.json").read_text())
+    assert config["model_type"] == "nomic_bert" and config["vocab_size"] % 64 == 0
+    plain = encode_in_plain_subprocess(result.model_path, CORPUS[:3])
+    assert plain.shape == (3, 32) and np.isfinite(plain).all()
