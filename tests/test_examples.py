@@ -79,3 +79,12 @@ def test_convert_minilm_to_nomic_fast(tmp_path):
     completed = _run([sys.executable, "examples/convert_minilm_to_nomic.py", "--fast", "--output-dir", str(out)])
     assert "of the source), max_seq_length 2048" in completed.stdout
     assert "identical embeddings" in completed.stdout and (out / "model.safetensors").is_file()
+
+
+@pytest.mark.real
+def test_pretrain_nomic_zh_fast_prints_losses_and_scores(tmp_path):
+    out = tmp_path / "zh"
+    completed = _run([sys.executable, "examples/pretrain_nomic_zh.py", "--fast", "--output-dir", str(out)])
+    assert "MLM loss first" in completed.stdout and "contrastive stage:" in completed.stdout
+    assert "scores after MLM: {'clustering_csl_titles_zh'" in completed.stdout
+    assert "scores after contrastive:" in completed.stdout and (out / "modules.json").is_file()

@@ -50,6 +50,23 @@ def csl_pairs(shared: Path) -> list[dict]:
     return [{"anchor": r["anchor"], "positive": r["positive"]} for r in kept]
 
 
+def csl_titles_labelled(shared: Path) -> list[dict]:
+    """CSL cls_ctg train titles with their category (train split only: the test split is the shipped clustering slice).
+
+    Titles that also occur in a shipped evaluation slice (clustering test, retrieval queries) are left out.
+    """
+    rows = read_jsonl(shared / "clustering_csl_titles_zh" / "train.jsonl")
+    held_out = {r["text"] for r in read_jsonl(EVAL / "clustering_csl_titles_zh" / "test.jsonl")}
+    held_out |= {r["text"] for r in read_jsonl(EVAL / "retrieval_csl_title2abstract_zh" / "queries.jsonl")}
+    seen: set[str] = set()
+    kept = []
+    for r in rows:
+        if r["text"] not in held_out and r["text"] not in seen:
+            seen.add(r["text"])
+            kept.append({"text": r["text"], "label": r["label"]})
+    return kept
+
+
 SLICES = {
     "stsb_train_en.jsonl": (
         stsb_train,
@@ -61,6 +78,12 @@ SLICES = {
         "CSL ts/dev title -> abstract pairs (Apache-2.0, "
         "https://github.com/ydli-ai/CSL), minus every pair whose abstract or title is in "
         "the shipped retrieval_csl_title2abstract_zh slice",
+    ),
+    "csl_titles_labelled_zh.jsonl": (
+        csl_titles_labelled,
+        "CSL cls_ctg train titles with their 13 categories (Apache-2.0, https://github.com/ydli-ai/CSL), "
+        "deduplicated, minus any title in the shipped clustering_csl_titles_zh (cls_ctg test) or "
+        "retrieval_csl_title2abstract_zh slices; pre-training text and label triplets for the Chinese recipe",
     ),
 }
 
