@@ -97,3 +97,12 @@ def test_late_chunking_fast_prints_naive_and_late_scores():
     rows = {line.split()[0]: line.split()[1:] for line in lines if line.startswith(("naive ", "late "))}
     assert set(rows) == {"naive", "late"} and rows["naive"][0] == rows["late"][0]  # the same chunks
     assert all(0.0 <= float(value) <= 100.0 for row in rows.values() for value in row[1:3])
+
+
+@pytest.mark.real
+def test_pretrain_nomic_zh_fast_prints_losses_and_scores(tmp_path):
+    out = tmp_path / "zh"
+    completed = _run([sys.executable, "examples/pretrain_nomic_zh.py", "--fast", "--output-dir", str(out)])
+    assert "MLM loss first" in completed.stdout and "contrastive stage:" in completed.stdout
+    assert "scores after MLM: {'clustering_csl_titles_zh'" in completed.stdout
+    assert "scores after contrastive:" in completed.stdout and (out / "modules.json").is_file()

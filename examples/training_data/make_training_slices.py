@@ -64,6 +64,23 @@ def debian_pairs(shared: Path, n_rows: int = 6000) -> list[dict]:
     return [{key: kept[i][key] for key in ("anchor", "positive", "package", "source")} for i in chosen]
 
 
+def csl_titles_labelled(shared: Path) -> list[dict]:
+    """CSL cls_ctg train titles with their category (train split only: the test split is the shipped clustering slice).
+
+    Titles that also occur in a shipped evaluation slice (clustering test, retrieval queries) are left out.
+    """
+    rows = read_jsonl(shared / "clustering_csl_titles_zh" / "train.jsonl")
+    held_out = {r["text"] for r in read_jsonl(EVAL / "clustering_csl_titles_zh" / "test.jsonl")}
+    held_out |= {r["text"] for r in read_jsonl(EVAL / "retrieval_csl_title2abstract_zh" / "queries.jsonl")}
+    seen: set[str] = set()
+    kept = []
+    for r in rows:
+        if r["text"] not in held_out and r["text"] not in seen:
+            seen.add(r["text"])
+            kept.append({"text": r["text"], "label": r["label"]})
+    return kept
+
+
 SLICES = {
     "stsb_train_en.jsonl": (
         stsb_train,
@@ -83,6 +100,12 @@ SLICES = {
         "`debian_held_out` in `examples/data/make_slices.py`); each row keeps its `package` and `source` "
         "(attribution; and rows of one source share paragraphs, so batches should group by it). Terms: each "
         "package's DFSG-free licence (Debian main), see `examples/data/LICENSES.md`",
+    ),
+    "csl_titles_labelled_zh.jsonl": (
+        csl_titles_labelled,
+        "CSL cls_ctg train titles with their 13 categories (Apache-2.0, https://github.com/ydli-ai/CSL), "
+        "deduplicated, minus any title in the shipped clustering_csl_titles_zh (cls_ctg test) or "
+        "retrieval_csl_title2abstract_zh slices; pre-training text and label triplets for the Chinese recipe",
     ),
 }
 

@@ -78,15 +78,20 @@ def pretrain_mlm(
     batch_size: int = 32,
     learning_rate: float = 5e-4,
     warmup_steps: int = 50,
+    logging_steps: int = 10,
+    group_by_length: bool = False,
 ) -> tuple[NomicBertForMaskedLM, list[float]]:
     """Masked-LM pre-training of a fresh ``NomicBertForMaskedLM`` on ``texts`` (Nomic: 30% masking).
 
     Masking is transformers' ``DataCollatorForLanguageModeling`` (80% ``[MASK]``, 10% random, 10% kept). Training
     stops after ``max_steps`` or ``max_minutes`` of wall clock, whichever comes first; the learning rate warms up
-    over ``warmup_steps`` and decays linearly to 0 at the end of the time budget.
+    over ``warmup_steps`` and decays linearly to 0 at the end of the time budget. ``group_by_length`` batches texts
+    of similar length (transformers' ``LengthGroupedSampler``): far less padding, hence many more steps in a budget,
+    when short texts (titles) and long ones (abstracts) are mixed.
 
     Returns:
-        The model and its logged training losses (every 10 steps), in order.
+        The model and its logged training losses (at step 1, then every ``logging_steps`` steps), in order; never
+        empty, even when the budget ends before ``logging_steps``.
 
     Raises:
         ValueError: A mask rate outside (0, 1) or no texts.
@@ -108,7 +113,9 @@ def pretrain_mlm(
             max_steps=max_steps,
             learning_rate=learning_rate,
             lr_scheduler_type="constant",  # the callback warms up, then decays linearly in wall-clock time
-            logging_steps=10,
+            logging_steps=logging_steps,
+            logging_first_step=True,  # the untrained loss, and a loss even when the budget ends early
+            train_sampling_strategy="group_by_length" if group_by_length else "random",
             save_strategy="no",
             report_to="none",
             seed=seed,

@@ -95,7 +95,8 @@ class WallClockCallback(TrainerCallback):
     """Stops training after ``max_seconds`` and, with ``peak_lr``, decays the learning rate linearly in time.
 
     The schedule is ``peak_lr * min(1, step / warmup_steps) * (1 - elapsed / max_seconds)``: it reaches 0 when the
-    budget ends however many steps fit in it (use it with ``lr_scheduler_type="constant"``).
+    budget ends however many steps fit in it (use it with ``lr_scheduler_type="constant"``). When it stops training
+    it also asks for a log, so the loss of the last steps is recorded.
     """
 
     def __init__(self, max_seconds: float, *, peak_lr: float | None = None, warmup_steps: int = 0) -> None:
@@ -115,6 +116,7 @@ class WallClockCallback(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):  # noqa: D102 - TrainerCallback hook
         if time.perf_counter() - self.start >= self.max_seconds:
             control.should_training_stop = True
+            control.should_log = True  # the loss of the last steps, not only of the last full logging interval
         return control
 
 

@@ -29,7 +29,7 @@ def test_mlm_loss_falls_and_the_encoder_is_a_plain_st_model(tokenizer):
     model, losses = pretrain_mlm(
         tokenizer, texts, "tiny", max_steps=40, batch_size=16, learning_rate=3e-3, warmup_steps=4, max_minutes=2
     )
-    assert model.config.vocab_size % 64 == 0 and len(losses) == 4
+    assert model.config.vocab_size % 64 == 0 and len(losses) == 5  # steps 1, 10, 20, 30, 40
     assert losses[-1] < 0.9 * losses[0] and losses == sorted(losses, reverse=True), losses  # from ~ln(256)
     encoder = encoder_from_mlm(model, tokenizer, device="cpu")
     assert type(encoder[0].auto_model).__name__ == "NomicBertModel"
@@ -37,6 +37,14 @@ def test_mlm_loss_falls_and_the_encoder_is_a_plain_st_model(tokenizer):
         encoder[0].auto_model.embeddings.word_embeddings.weight, model.nomic_bert.embeddings.word_embeddings.weight
     )
     assert encoder.encode(["今天天气很好"]).shape == (1, 32)
+
+
+def test_mlm_losses_are_logged_when_the_budget_ends_before_the_first_logging_step(tokenizer):
+    # Regression: losses were logged every 10 steps only, so a short budget returned [] (and losses[0] failed).
+    _, losses = pretrain_mlm(
+        tokenizer, CORPUS * 2, "tiny", max_steps=5, batch_size=8, max_minutes=1e-4, group_by_length=True
+    )
+    assert len(losses) >= 1 and all(loss > 0 for loss in losses)
 
 
 def test_mask_rate_is_validated(tokenizer):
@@ -60,4 +68,4 @@ def test_wall_clock_callback_decays_the_learning_rate_and_stops():
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.25 * 0.25, rel=1e-3)
     callback.start -= 250.0
     control = callback.on_step_end(None, State(), Control())
-    assert control.should_training_stop
+    assert control.should_training_stop and control.should_log
