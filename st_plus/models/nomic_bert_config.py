@@ -38,6 +38,13 @@ NOMIC_BERT_PRESETS: dict[str, dict[str, Any]] = {
         "intermediate_size": 1024,
         "max_position_embeddings": 2048,
     },
+    "micro": {  # the Chinese recipe's encoder: pre-trains in minutes on 2 CPU cores
+        "hidden_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 512,
+        "max_position_embeddings": 512,
+    },
     "tiny": {
         "hidden_size": 32,
         "num_hidden_layers": 2,

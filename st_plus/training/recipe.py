@@ -94,7 +94,7 @@ class MlmStage:
     Attributes:
         data: Text files (JSONL rows' string fields, or one text per line).
         max_texts: At most this many distinct texts (shuffled with the recipe's seed).
-        preset: ``build_nomic_bert`` preset (``tiny``, ``mini``, ``small``, ...).
+        preset: ``build_nomic_bert`` preset (``tiny``, ``micro``, ``mini``, ``small``, ...).
         vocab_size: WordPiece vocabulary size (padded to a multiple of 64).
         lowercase: Lower-case the tokenizer's input.
         max_steps: Optimiser steps.
@@ -102,6 +102,7 @@ class MlmStage:
         learning_rate: Peak learning rate (warm-up 50 steps, then linear decay).
         max_seq_length: Tokens per sequence.
         mask_rate: Share of masked tokens (Nomic: 0.3).
+        group_by_length: Batch texts of similar length together (less padding, faster on CPU).
         evaluate: Tasks to evaluate after the stage: ``all``, ``none`` or task names.
     """
 
@@ -115,6 +116,7 @@ class MlmStage:
     learning_rate: float = 5e-4
     max_seq_length: int = 128
     mask_rate: float = 0.3
+    group_by_length: bool = True
     evaluate: Evaluate = "none"
 
 

@@ -110,7 +110,7 @@ def run_mlm(stage: MlmStage, *, seed: int, max_seq_length: int | None) -> tuple[
     mlm, losses = pretrain_mlm(
         tokenizer, texts, stage.preset, mask_rate=stage.mask_rate, max_steps=stage.max_steps,
         max_minutes=1e9, seed=seed, max_seq_length=stage.max_seq_length, batch_size=stage.batch_size,
-        learning_rate=stage.learning_rate,
+        learning_rate=stage.learning_rate, group_by_length=stage.group_by_length,
     )  # fmt: skip
     model = encoder_from_mlm(mlm, tokenizer, max_seq_length=max_seq_length or stage.max_seq_length)
     info = {
