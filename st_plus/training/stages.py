@@ -124,7 +124,12 @@ def run_mlm(stage: MlmStage, *, seed: int, max_seq_length: int | None) -> tuple[
 
 
 def _dataset_entry(spec: DataSpec, rows: int, task_type: str) -> dict[str, Any]:
-    entry = {"name": spec.name or Path(spec.path).name, "path": spec.path, "rows": rows, "task_type": task_type}
+    path = Path(spec.path)
+    try:  # the card shows where the data came from without this machine's folders
+        shown = str(path.relative_to(Path.cwd()))
+    except ValueError:
+        shown = path.name
+    entry = {"name": spec.name or path.name, "path": shown, "rows": rows, "task_type": task_type}
     if spec.license:
         entry["license"] = spec.license
     return entry
@@ -267,7 +272,7 @@ def run_multitask(
     )  # fmt: skip
     info: dict[str, Any] = {
         "kind": "multitask", "datasets": datasets_info, "batch_size": stage.batch_size, "mining": mining_info,
-        "losses": sorted({_loss_name(loss) for loss in setup.loss.values()}),
+        "losses": sorted({name for loss in setup.loss.values() for name in _loss_names(loss)}),
     }  # fmt: skip
     info.update(train(trainer, folder, resume))
     info["log_history"] = trainer.state.log_history
@@ -276,9 +281,10 @@ def run_multitask(
     return model, info
 
 
-def _loss_name(loss: torch.nn.Module) -> str:
+def _loss_names(loss: torch.nn.Module) -> list[str]:
+    """The class names of a loss and of the losses it wraps (``MatryoshkaLoss`` -> ``ConsentLoss``, ...)."""
     inner = getattr(loss, "loss", None) or getattr(loss, "base_loss", None)
-    return f"{type(loss).__name__}({_loss_name(inner)})" if isinstance(inner, torch.nn.Module) else type(loss).__name__
+    return [type(loss).__name__, *(_loss_names(inner) if isinstance(inner, torch.nn.Module) else [])]
 
 
 def _plain(value: Any) -> Any:
