@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
 import pytest
 import torch
 from tests_helpers import CORPUS as _CORPUS
+from tests_helpers import RUN_INFO as _RUN_INFO
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -125,3 +127,23 @@ def tiny_bert(tiny_bert_dir):
     transformer = Transformer(str(tiny_bert_dir), max_seq_length=64)
     pooling = Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
     return SentenceTransformer(modules=[transformer, pooling], device="cpu")
+
+
+# ---- hub tests: a run description as the training pipeline writes it, and a saved tiny model with it
+
+
+@pytest.fixture
+def run_info():
+    """A fresh copy of a complete ``st_plus_run.json`` dictionary."""
+    return copy.deepcopy(_RUN_INFO)
+
+
+@pytest.fixture
+def trained_dir(tiny_bert, tmp_path, run_info):
+    """A tiny BERT (Transformer + mean Pooling) saved with ``model.save`` plus ``st_plus_run.json``."""
+    from st_plus.hub import write_run_info
+
+    folder = tmp_path / "trained"
+    tiny_bert.save(str(folder))
+    write_run_info(folder, run_info)
+    return folder
