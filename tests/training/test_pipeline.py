@@ -148,8 +148,8 @@ def test_stage0_pretrains_a_new_encoder_that_later_stages_train_and_plain_st_loa
     assert list(result.evaluations) == ["contrastive", "final"]  # no "start": there was no model before stage 0
     info = json.loads((result.model_path / "st_plus_run.json").read_text())
     assert [s["name"] for s in info["stages"]] == ["mlm", "contrastive"]
-    losses = info["extra"]["mlm"]["mlm_losses_every_10_steps"]
-    assert len(losses) == 2 and info["base_model"].startswith("NomicBERT-style tiny")
+    losses = info["extra"]["mlm"]["mlm_losses_at_step_1_then_every_10"]
+    assert len(losses) == 3 and info["base_model"].startswith("NomicBERT-style tiny")
     config = json.loads((result.model_path / "config.json").read_text())
     assert config["model_type"] == "nomic_bert" and config["vocab_size"] % 64 == 0
     plain = encode_in_plain_subprocess(result.model_path, CORPUS[:3])
