@@ -346,9 +346,8 @@ def _filter(run: _Run, spec: Any, model: SentenceTransformer, pairs: Any) -> Non
         atomic_write_text(folder / "kept_pairs.jsonl", text)
         (folder / "dropped_pairs.jsonl").unlink(missing_ok=True)
         result.write_dropped(folder / "dropped_pairs.jsonl")
-        logger.info("Consistency filter: %s", result.summary())
-        print(f"Consistency filter: {result.summary()}; dropped rows in {folder / 'dropped_pairs.jsonl'}")
-    run.state["done"]["filter"] = {**{k: v for k, v in result.stats.items()}, "side_file": "dropped_pairs.jsonl"}
+        logger.info("Consistency filter: %s; dropped rows in %s", result.summary(), folder / "dropped_pairs.jsonl")
+    run.state["done"]["filter"] = {**result.stats, "side_file": "dropped_pairs.jsonl"}
     run.save_state()
 
 

@@ -51,6 +51,21 @@ def training_arguments(
     )
 
 
+def _trainer(
+    stage: ContrastiveStage | MultitaskStage, model: SentenceTransformer, folder: Path, dataset: Any, loss: Any, *,
+    seed: int, bf16: bool, callbacks: list[Any], **extra: Any,
+) -> SentenceTransformerTrainer:  # fmt: skip
+    """A stage's trainer: its schedule settings, and the checkpoint commit after every other callback."""
+    args = training_arguments(
+        folder, batch_size=stage.batch_size, epochs=stage.epochs, max_steps=stage.max_steps,
+        learning_rate=stage.learning_rate, warmup_ratio=stage.warmup_ratio, save_steps=stage.save_steps, seed=seed,
+        bf16=bf16, **extra,
+    )  # fmt: skip
+    return SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=dataset, loss=loss, callbacks=[*callbacks, CheckpointCommitCallback()]
+    )
+
+
 def train(trainer: SentenceTransformerTrainer, folder: Path, resume: bool) -> dict[str, Any]:
     """Runs ``trainer`` (from the last complete checkpoint when resuming); returns steps and seconds."""
     checkpoint = last_complete_checkpoint(folder) if resume else None
@@ -164,15 +179,7 @@ def run_contrastive(
     if stage.prompts:
         extra["prompts"] = {c: stage.prompts[r] for c, r in (("anchor", "query"), ("positive", "document"))
                             if r in stage.prompts}  # fmt: skip
-    args = training_arguments(
-        folder, batch_size=stage.batch_size, epochs=stage.epochs, max_steps=stage.max_steps,
-        learning_rate=stage.learning_rate, warmup_ratio=stage.warmup_ratio, save_steps=stage.save_steps, seed=seed,
-        bf16=bf16, **extra,
-    )  # fmt: skip
-    trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=train_rows, loss=loss,
-        callbacks=[*callbacks, CheckpointCommitCallback()],
-    )  # fmt: skip
+    trainer = _trainer(stage, model, folder, train_rows, loss, seed=seed, bf16=bf16, callbacks=callbacks, **extra)
     counts = [sum(1 for s in pairs["source_file"] if s == i) for i in range(len(stage.data))]
     pairs = pairs.remove_columns("source_file")
     datasets = [_dataset_entry(d, n, "Retrieval") for d, n in zip(stage.data, counts, strict=True)]
@@ -261,14 +268,9 @@ def run_multitask(
     )  # fmt: skip
     extra = setup.training_args(stage.batch_size)
     extra.pop("per_device_train_batch_size")
-    args = training_arguments(
-        folder, batch_size=stage.batch_size, epochs=stage.epochs, max_steps=stage.max_steps,
-        learning_rate=stage.learning_rate, warmup_ratio=stage.warmup_ratio, save_steps=stage.save_steps, seed=seed,
-        bf16=bf16, **extra,
-    )  # fmt: skip
-    trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=setup.train_dataset, loss=setup.loss,
-        callbacks=[*callbacks, *extra_callbacks, CheckpointCommitCallback()],
+    trainer = _trainer(
+        stage, model, folder, setup.train_dataset, setup.loss, seed=seed, bf16=bf16,
+        callbacks=[*callbacks, *extra_callbacks], **extra,
     )  # fmt: skip
     info: dict[str, Any] = {
         "kind": "multitask", "datasets": datasets_info, "batch_size": stage.batch_size, "mining": mining_info,
