@@ -53,8 +53,7 @@ def _load_corpus(path: str | None) -> list[str] | None:
     """Documents from a JSONL file of ``{"text"[, "title"]}`` objects (BEIR corpus.jsonl works)."""
     if path is None:
         return None
-    from st_plus.data._errors import IssueCollector
-    from st_plus.data._jsonl import iter_jsonl
+    from st_plus.data import IssueCollector, iter_jsonl
 
     issues = IssueCollector(path)
     texts = []

@@ -13,7 +13,7 @@ import numpy as np
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
-from st_plus.evaluation._embeddings import EmbeddingCache, truncate_embeddings
+from st_plus.encoding import EmbeddingCache, truncate_embeddings
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from tqdm.auto import tqdm
 
 from st_plus._version import __version__
 from st_plus.data import Task, load_task
+from st_plus.encoding import EmbeddingCache
 from st_plus.evaluation._base import TaskEvaluator, TaskResult
-from st_plus.evaluation._embeddings import EmbeddingCache
 from st_plus.evaluation.chunked_retrieval import ChunkedRetrievalEvaluator
 from st_plus.evaluation.classification import ClassificationEvaluator
 from st_plus.evaluation.clustering import ClusteringEvaluator

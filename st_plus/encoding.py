@@ -1,4 +1,7 @@
-"""Encoding for evaluation: each distinct (prompt, text) is encoded once, and reused across tasks."""
+"""Encoding shared by evaluation, mining and chunking: prompt resolution, precision, and an embedding cache.
+
+Each distinct ``(prompt, text)`` is encoded once by :class:`EmbeddingCache` and reused across tasks.
+"""
 
 from __future__ import annotations
 
