@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch.distributed as dist
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer
+from sentence_transformers.util import get_rank, get_world_size
 from transformers import TrainerCallback
 
 from st_plus.mining.candidates import EncodeFn
@@ -212,12 +214,10 @@ class DynamicNegatives:
         """
         if self._ranker is None:
             raise ValueError(
-                "reindex needs the MiningResult's ranker: build DynamicNegatives from mine_hard_negatives' output."
+                "reindex needs the MiningResult's ranker: build DynamicNegatives from mine_hybrid_negatives' output."
             )
         start = time.perf_counter()
-        import torch.distributed as dist
-
-        distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+        distributed = get_world_size() > 1
         # approximate indexes (HNSW's threaded build) may differ between processes: exact search keeps them equal
         ranking = self._ranker.rank(self._depth, encode, index="exact" if distributed else None)
         stale = kept_stale = 0
@@ -284,11 +284,9 @@ def _union_across_processes(rows: set[int]) -> set[int]:
     All processes then score the same rows with the same (DDP-synchronised) weights and take the same decisions,
     so their negatives stay identical.
     """
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+    if get_world_size() == 1:
         return set(rows)
-    gathered: list[Any] = [None] * dist.get_world_size()
+    gathered: list[Any] = [None] * get_world_size()
     dist.all_gather_object(gathered, sorted(rows))
     return {int(row) for part in gathered for row in part}
 
@@ -313,12 +311,10 @@ def sharded_encode_fn(model: SentenceTransformer, store: CorpusEmbeddingStore | 
     store = store or CorpusEmbeddingStore(max_states=1)
 
     def encode(texts: Sequence[str], role: str) -> np.ndarray:
-        import torch.distributed as dist
-
         fingerprint = model_fingerprint(model)
-        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        if get_world_size() == 1:
             return store.encode(model, texts, role=role, fingerprint=fingerprint)
-        world, rank = dist.get_world_size(), dist.get_rank()
+        world, rank = get_world_size(), get_rank()
         part = store.encode(model, list(texts)[rank::world], role=role, fingerprint=fingerprint)
         parts: list[Any] = [None] * world
         dist.all_gather_object(parts, part)
@@ -396,7 +392,7 @@ class DynamicNegativesCallback(TrainerCallback):
     Example:
         ::
 
-            mined = mine_hard_negatives(pairs, model, method="hybrid", candidate_depth=60)
+            mined = mine_hybrid_negatives(pairs, model, method="hybrid", candidate_depth=60)
             negatives = DynamicNegatives(mined)
             callback = DynamicNegativesCallback(negatives, model, DynamicNegativesConfig(refresh_steps=100))
             trainer = SentenceTransformerTrainer(model=model, train_dataset=negatives.dataset(), loss=loss,

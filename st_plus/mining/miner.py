@@ -23,7 +23,7 @@ Method = Literal["dense", "bm25", "hybrid"]
 
 @dataclass
 class MiningResult:
-    """What :func:`mine_hard_negatives` returns.
+    """What :func:`mine_hybrid_negatives` returns.
 
     Attributes:
         dataset: The mined rows, in the requested output format.
@@ -87,7 +87,7 @@ def _validate(dataset: Dataset, anchor: str, positive: str, group: str | None) -
         raise ValueError("The dataset is empty: nothing to mine.")
 
 
-def mine_hard_negatives(
+def mine_hybrid_negatives(
     dataset: Dataset,
     model: SentenceTransformer | None = None,
     *,
@@ -270,4 +270,4 @@ def mine_hard_negatives(
     return result
 
 
-__all__ = ["MiningResult", "mine_hard_negatives"]
+__all__ = ["MiningResult", "mine_hybrid_negatives"]

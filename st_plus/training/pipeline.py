@@ -36,6 +36,7 @@ import torch
 import torch.distributed as dist
 import yaml
 from sentence_transformers import SentenceTransformer
+from sentence_transformers.util import get_rank, get_world_size, is_dist_initialized
 from transformers import TrainerCallback
 
 from st_plus._version import __version__
@@ -72,11 +73,11 @@ class PipelineResult:
 
 
 def _is_main() -> bool:
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+    return get_rank() == 0
 
 
 def _barrier() -> None:
-    if dist.is_available() and dist.is_initialized():
+    if is_dist_initialized():
         dist.barrier()
 
 
@@ -353,12 +354,11 @@ def _filter(run: _Run, spec: Any, model: SentenceTransformer, pairs: Any) -> Non
 
 def hardware() -> dict[str, Any]:
     """What the run ran on (for the model card)."""
-    world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
     return {
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "processes": world,
+        "processes": get_world_size(),
         "bf16_cpu": cpu_supports_bf16(),
     }

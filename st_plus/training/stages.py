@@ -225,7 +225,12 @@ def run_multitask(
     stage1_pairs: Dataset | None = None, callbacks: list[Any] = (),
 ) -> tuple[SentenceTransformer, dict[str, Any]]:  # fmt: skip
     """Builds every task (mining hard negatives where asked), then trains the multi-task recipe."""
-    from st_plus.mining import DynamicNegatives, DynamicNegativesCallback, DynamicNegativesConfig, mine_hard_negatives
+    from st_plus.mining import (
+        DynamicNegatives,
+        DynamicNegativesCallback,
+        DynamicNegativesConfig,
+        mine_hybrid_negatives,
+    )
     from st_plus.models.recovery import read_texts
     from st_plus.training import TrainingTask, build_multitask
     from st_plus.training.multitask import _task_type
@@ -239,7 +244,7 @@ def run_multitask(
         neg = task.negatives
         if neg is not None:
             start = time.perf_counter()
-            mined = mine_hard_negatives(
+            mined = mine_hybrid_negatives(
                 rows, model, corpus=read_texts(neg.corpus) if neg.corpus else None, method=neg.method,
                 range_min=neg.range_min, range_max=neg.range_max, num_negatives=neg.num_negatives,
                 group_column=group, output_scores=True, too_few="pad", seed=seed,

@@ -14,7 +14,7 @@ from st_plus.mining import (
     DynamicNegativesCallback,
     DynamicNegativesConfig,
     MiningResult,
-    mine_hard_negatives,
+    mine_hybrid_negatives,
     sharded_encode_fn,
 )
 from st_plus.mining.dynamic import CANDIDATES_FILE
@@ -90,7 +90,7 @@ def test_conan_rule_replaces_only_negatives_gone_easy_with_the_next_window():
 
 def test_first_replacement_never_hands_back_the_mined_top_of_band_negatives(tiny_model):
     pairs, extra = _word_pairs(extra=30)
-    mined = mine_hard_negatives(pairs, tiny_model, corpus=extra, method="dense", range_min=3, range_max=20,
+    mined = mine_hybrid_negatives(pairs, tiny_model, corpus=extra, method="dense", range_min=3, range_max=20,
                                 num_negatives=2, sampling="top", candidate_depth=40)  # fmt: skip
     negatives = DynamicNegatives(mined, initial_scores=[0.9] * len(mined.dataset))
     assert negatives.current[0] == mined.candidates[0][3:5]  # top sampling: the band's first two
@@ -102,7 +102,7 @@ def test_first_replacement_never_hands_back_the_mined_top_of_band_negatives(tiny
 
 def test_initial_scores_come_from_the_mined_scores(tiny_model):
     pairs, extra = _word_pairs(extra=30)
-    mined = mine_hard_negatives(pairs, tiny_model, corpus=extra, method="dense", range_min=0, range_max=10,
+    mined = mine_hybrid_negatives(pairs, tiny_model, corpus=extra, method="dense", range_min=0, range_max=10,
                                 num_negatives=2, output_scores=True)  # fmt: skip
     negatives = DynamicNegatives(mined)
     expected = [(row["negative_1_score"] + row["negative_2_score"]) / 2 for row in mined.dataset]
@@ -210,7 +210,7 @@ def _train(model, negatives, callback, out, max_steps, resume=False, extra_callb
 def _mined(model, method="bm25", max_positive_ratio=None, rows=16):
     pairs = Dataset.from_dict({"anchor": [f"query about topic {i % 7} number {i}" for i in range(rows)],
                                "positive": CORPUS[:rows]})  # fmt: skip
-    return mine_hard_negatives(
+    return mine_hybrid_negatives(
         pairs, model, corpus=CORPUS[rows:], method=method, range_min=0, range_max=10, num_negatives=2,
         max_positive_ratio=max_positive_ratio, candidate_depth=40, sampling="top",
     )  # fmt: skip
@@ -251,7 +251,7 @@ def test_reindex_gives_the_candidates_that_mining_with_the_current_weights_gives
     pairs, extra = _word_pairs(groups=["g"] * 10 + [f"h{i}" for i in range(6)])
     options = {"corpus": extra, "method": method, "range_min": 0, "range_max": 30, "num_negatives": 9,
                "group_column": "group", "max_positive_ratio": 0.95, "sampling": "top"}  # fmt: skip
-    mined = mine_hard_negatives(pairs, tiny_model, **options)
+    mined = mine_hybrid_negatives(pairs, tiny_model, **options)
     assert mined.dropped and len(mined.rows) > 5 and mined.rows != list(range(len(mined.rows)))
     negatives = DynamicNegatives(mined)
     negatives.windows = [1] * len(negatives)
@@ -261,7 +261,7 @@ def test_reindex_gives_the_candidates_that_mining_with_the_current_weights_gives
     stats = negatives.reindex(sharded_encode_fn(other), DynamicNegativesConfig())
 
     # the reference: mining from scratch with the new weights, keeping every row (1 negative is enough)
-    expected = mine_hard_negatives(pairs, other, **{**options, "num_negatives": 1}, candidate_depth=mined.depth)
+    expected = mine_hybrid_negatives(pairs, other, **{**options, "num_negatives": 1}, candidate_depth=mined.depth)
     assert expected.rows == list(range(len(pairs)))
     expected_candidates = [expected.candidates[row] for row in mined.rows]
     assert expected_candidates != mined.candidates  # the weights do matter
@@ -276,7 +276,7 @@ def test_reindex_gives_the_candidates_that_mining_with_the_current_weights_gives
 
 def test_reindex_replaces_at_once_a_negative_the_guard_now_rejects(tiny_model):
     pairs, extra = _word_pairs(extra=30)
-    mined = mine_hard_negatives(pairs, tiny_model, corpus=extra, method="dense", range_min=0, range_max=10,
+    mined = mine_hybrid_negatives(pairs, tiny_model, corpus=extra, method="dense", range_min=0, range_max=10,
                                 num_negatives=2, candidate_depth=40, sampling="top")  # fmt: skip
     negatives = DynamicNegatives(mined)
     row = 3
