@@ -13,7 +13,10 @@ import inspect
 import logging
 from typing import Any
 
+import sentence_transformers.sentence_transformer.losses as st_losses
 from torch import nn
+
+import st_plus.losses as st_plus_losses
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +68,6 @@ EXTRA_CITATIONS: dict[str, tuple[str, str]] = {
 
 
 def _loss_class(name: str) -> type | None:
-    import sentence_transformers.sentence_transformer.losses as st_losses
-
-    import st_plus.losses as st_plus_losses
-
     for module in (st_plus_losses, st_losses):
         cls = getattr(module, name, None)
         if isinstance(cls, type):

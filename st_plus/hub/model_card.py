@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from huggingface_hub import ModelCard
 from huggingface_hub.repocard_data import EvalResult, eval_results_to_model_index, model_index_to_eval_results
 from sentence_transformers import SentenceTransformer
@@ -199,8 +200,6 @@ def render_model_card(model: SentenceTransformer, card_data: StPlusModelCardData
         ModelCardError: The template fails to render, or its front matter / ``model-index`` does not parse with
             huggingface_hub.
     """
-    import jinja2
-
     card_data.register_model(model)
     model.model_card_data = card_data
     try:

@@ -16,6 +16,7 @@ import numpy as np
 from huggingface_hub import HfApi, ModelCard, get_token
 from sentence_transformers import SentenceTransformer
 
+from st_plus.hub.matryoshka_plot import plot_matryoshka
 from st_plus.hub.model_card import MATRYOSHKA_PLOT, StPlusModelCardData, render_model_card
 from st_plus.hub.run_info import load_run_info
 
@@ -199,8 +200,6 @@ def _prepare(model_dir: Path, target: Path, *, repo_id: str, license: str | None
         raise ValueError(f"{model_dir} does not load with plain SentenceTransformer: {exc}") from None
     _copy_model_files(model_dir, target)
     if run_info and run_info.get("matryoshka"):  # drawn after the copy: a plot from an earlier publish is replaced
-        from st_plus.hub.matryoshka_plot import plot_matryoshka
-
         plot_matryoshka(run_info["matryoshka"], target / MATRYOSHKA_PLOT)
         card.matryoshka_plot = MATRYOSHKA_PLOT
     readme = render_model_card(model, card)

@@ -12,7 +12,6 @@ from st_plus.mining.dynamic import (
     sharded_encode_fn,
 )
 from st_plus.mining.filtering import FilterResult, consistency_filter
-from st_plus.mining.group_sampler import GroupAwareBatchSampler
 from st_plus.mining.miner import MiningResult, mine_hybrid_negatives
 from st_plus.mining.retrievers import (
     BM25Retriever,
@@ -22,6 +21,7 @@ from st_plus.mining.retrievers import (
     model_fingerprint,
     reciprocal_rank_fusion,
 )
+from st_plus.samplers import GroupAwareBatchSampler
 
 __all__ = [
     "BM25Retriever",

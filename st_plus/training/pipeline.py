@@ -35,11 +35,16 @@ from typing import Any
 import torch
 import torch.distributed as dist
 import yaml
+from accelerate import PartialState
+from datasets import Dataset
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.util import get_rank, get_world_size, is_dist_initialized
 from transformers import TrainerCallback
 
 from st_plus._version import __version__
+from st_plus.evaluation import evaluate_suite
+from st_plus.models import load_model
+from st_plus.training import stages as st
 from st_plus.training.checkpoints import (
     atomic_save_model,
     atomic_write_json,
@@ -47,6 +52,8 @@ from st_plus.training.checkpoints import (
     discard_incomplete_checkpoints,
 )
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe, recipe_to_dict
+from st_plus.training.report import plot_curves, run_info, table
+from st_plus.training.stages import filter_pairs, read_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -156,8 +163,6 @@ def _attach_log_file(out: Path) -> logging.Handler | None:
 
 
 def _load(path: str | Path, max_seq_length: int | None) -> SentenceTransformer:
-    from st_plus.models import load_model
-
     model = load_model(path)
     if max_seq_length:
         model.max_seq_length = max_seq_length
@@ -178,8 +183,6 @@ class _Run:
         _barrier()
 
     def evaluate(self, model: SentenceTransformer, point: str, which: Any, *, dims: list[int] | None = None) -> None:
-        from st_plus.evaluation import evaluate_suite
-
         ev = self.recipe.evaluation
         tasks = ev.tasks if which == "all" else [t for t in ev.tasks if Path(t).name in (which or [])]
         if which == "none" or not tasks or point in self.state["evaluations"]:
@@ -236,8 +239,6 @@ def run_recipe(
     """
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
-    from accelerate import PartialState
-
     PartialState()  # under `accelerate launch`, joins the process group now: the folder checks below synchronise
     out = Path(output_dir or recipe.output_dir or Path("runs") / recipe.name).resolve()
     state = _prepare_output(out, recipe, resume=resume, overwrite=overwrite)
@@ -251,8 +252,6 @@ def run_recipe(
 
 
 def _run(run: _Run) -> PipelineResult:
-    from st_plus.training import stages as st
-
     recipe, out, seq = run.recipe, run.out, run.recipe.model.max_seq_length
     start = time.perf_counter()
     logger.info("Recipe %s -> %s (bf16 autocast: %s; resume: %s)", recipe.source, out, run.bf16, run.resume)
@@ -301,8 +300,6 @@ def _run(run: _Run) -> PipelineResult:
         run.evaluate(model, "final", "all", dims=dims)
     final = out / "model"
     if _is_main():
-        from st_plus.training.report import plot_curves, run_info, table
-
         atomic_save_model(model, final)
         run.state["training_seconds"] = run.state.get("training_seconds", 0) + round(time.perf_counter() - start, 1)
         from st_plus.hub.run_info import validate_run_info
@@ -315,30 +312,22 @@ def _run(run: _Run) -> PipelineResult:
         atomic_write_json(out / STATE_FILE, run.state)  # main process only: no barrier inside this block
     _barrier()
     state = json.loads((out / STATE_FILE).read_text(encoding="utf-8"))
-    from st_plus.training.report import table
-
     evaluations = {p: {t: v["value"] for t, v in r.items()} for p, r in state["evaluations"].items()}
     return PipelineResult(out, final, evaluations, table(state["evaluations"]))
 
 
 def _stage1_pairs(run: _Run, pairs: Any) -> Any:
     """The filtered stage-1 pairs (read back from disk when the filtering ran in an earlier, interrupted run)."""
-    from datasets import Dataset
-
     path = run.out / "stages" / "contrastive" / "kept_pairs.jsonl"
     if path.is_file():
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
         return Dataset.from_list(rows)
     if pairs is None and run.recipe.stages.contrastive is not None:
-        from st_plus.training.stages import read_pairs
-
         return read_pairs(run.recipe.stages.contrastive.data, run.recipe.seed)  # no filtering configured
     return pairs
 
 
 def _filter(run: _Run, spec: Any, model: SentenceTransformer, pairs: Any) -> None:
-    from st_plus.training.stages import filter_pairs, read_pairs
-
     pairs = pairs if pairs is not None else read_pairs(spec.data, run.recipe.seed)
     kept, result = filter_pairs(spec, model, pairs)
     folder = run.out / "stages" / "contrastive"

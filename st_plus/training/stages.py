@@ -16,8 +16,23 @@ from typing import Any
 import torch
 from datasets import Dataset, concatenate_datasets
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+from sentence_transformers.sentence_transformer.losses import (
+    CachedMultipleNegativesRankingLoss,
+    MultipleNegativesRankingLoss,
+)
 
+from st_plus.data import load_labelled_texts, load_training_rows
+from st_plus.mining import (
+    DynamicNegatives,
+    DynamicNegativesCallback,
+    DynamicNegativesConfig,
+    consistency_filter,
+    mine_hybrid_negatives,
+)
+from st_plus.models import encoder_from_mlm, pretrain_mlm, read_texts, train_wordpiece_tokenizer
+from st_plus.samplers import GroupAwareBatchSampler
 from st_plus.training.checkpoints import CheckpointCommitCallback, last_complete_checkpoint
+from st_plus.training.multitask import _LABEL_LIKE, TrainingTask, _task_type, build_multitask
 from st_plus.training.recipe import ContrastiveStage, DataSpec, MlmStage, MultitaskStage, TaskSpec
 
 logger = logging.getLogger(__name__)
@@ -95,8 +110,6 @@ def read_pairs(specs: list[DataSpec], seed: int, *, with_source: bool = False) -
 
     The group column becomes ``group``; with ``with_source``, ``source_file`` holds each row's file index.
     """
-    from st_plus.data import load_training_rows
-
     parts = []
     for spec in specs:
         rows = load_training_rows(spec.path, keep_columns=[spec.group_column] if spec.group_column else [])
@@ -117,8 +130,6 @@ def read_pairs(specs: list[DataSpec], seed: int, *, with_source: bool = False) -
 
 def run_mlm(stage: MlmStage, *, seed: int, max_seq_length: int | None) -> tuple[SentenceTransformer, dict[str, Any]]:
     """Trains a WordPiece tokenizer and pre-trains a NomicBERT-style MLM; returns the encoder as an ST model."""
-    from st_plus.models import encoder_from_mlm, pretrain_mlm, read_texts, train_wordpiece_tokenizer
-
     start = time.perf_counter()
     texts = read_texts(stage.data, limit=stage.max_texts, seed=seed)
     tokenizer = train_wordpiece_tokenizer(texts, vocab_size=stage.vocab_size, lowercase=stage.lowercase)
@@ -158,13 +169,6 @@ def run_contrastive(
     callbacks: list[Any] = (),
 ) -> tuple[SentenceTransformer, Dataset, dict[str, Any]]:  # fmt: skip
     """InfoNCE with in-batch negatives (cached for large batches), group-aware batches; returns model and pairs."""
-    from sentence_transformers.sentence_transformer.losses import (
-        CachedMultipleNegativesRankingLoss,
-        MultipleNegativesRankingLoss,
-    )
-
-    from st_plus.mining import GroupAwareBatchSampler
-
     pairs = read_pairs(stage.data, seed, with_source=True)
     train_rows = pairs.select_columns(["anchor", "positive"])
     if stage.mini_batch_size:
@@ -196,8 +200,6 @@ def run_contrastive(
 
 def filter_pairs(stage: ContrastiveStage, model: SentenceTransformer, pairs: Dataset) -> tuple[Dataset, Any]:
     """Consistency filtering of the stage-1 pairs with the stage-1 model (rows of one group do not compete)."""
-    from st_plus.mining import consistency_filter
-
     result = consistency_filter(pairs, model, top_k=stage.filter.top_k, min_score=stage.filter.min_score)
     return result.dataset, result
 
@@ -207,9 +209,6 @@ def filter_pairs(stage: ContrastiveStage, model: SentenceTransformer, pairs: Dat
 
 def _task_rows(task: TaskSpec, stage1_pairs: Dataset | None, seed: int) -> tuple[Dataset, str | None]:
     """The task's rows and its group column name (``None`` when it has none)."""
-    from st_plus.data import load_labelled_texts, load_training_rows
-    from st_plus.training.multitask import _LABEL_LIKE, _task_type
-
     if task.data == "stage1":
         return sample_rows(stage1_pairs, task.rows, seed), "group"
     spec: DataSpec = task.data
@@ -225,16 +224,6 @@ def run_multitask(
     stage1_pairs: Dataset | None = None, callbacks: list[Any] = (),
 ) -> tuple[SentenceTransformer, dict[str, Any]]:  # fmt: skip
     """Builds every task (mining hard negatives where asked), then trains the multi-task recipe."""
-    from st_plus.mining import (
-        DynamicNegatives,
-        DynamicNegativesCallback,
-        DynamicNegativesConfig,
-        mine_hybrid_negatives,
-    )
-    from st_plus.models.recovery import read_texts
-    from st_plus.training import TrainingTask, build_multitask
-    from st_plus.training.multitask import _task_type
-
     tasks, extra_callbacks, datasets_info, mining_info = [], [], [], {}
     dynamic: DynamicNegativesCallback | None = None
     for task in stage.tasks:

@@ -17,7 +17,7 @@ from st_plus.mining import (
     mine_hybrid_negatives,
     sharded_encode_fn,
 )
-from st_plus.mining.dynamic import CANDIDATES_FILE
+from st_plus.mining.dynamic.checkpoint_files import CANDIDATES_FILE, load_candidates, save_candidates
 
 CORPUS = [f"document number {i} about topic {i % 7}" for i in range(60)]
 
@@ -299,14 +299,12 @@ def test_reindex_replaces_at_once_a_negative_the_guard_now_rejects(tiny_model):
 
 
 def test_reindexed_candidates_round_trip_through_safetensors(tmp_path):
-    from st_plus.mining.dynamic import _load_candidates, _save_candidates
-
     ragged = [[5, 3, 9], [], [1], list(range(40))]
-    _save_candidates(tmp_path / CANDIDATES_FILE, ragged, reindexes=2)
-    assert _load_candidates(tmp_path / CANDIDATES_FILE, reindexes=2) == ragged
+    save_candidates(tmp_path / CANDIDATES_FILE, ragged, reindexes=2)
+    assert load_candidates(tmp_path / CANDIDATES_FILE, reindexes=2) == ragged
     assert not list(tmp_path.glob("*.tmp"))
     with pytest.raises(ValueError, match="reindex count differs"):
-        _load_candidates(tmp_path / CANDIDATES_FILE, reindexes=3)
+        load_candidates(tmp_path / CANDIDATES_FILE, reindexes=3)
 
 
 def test_reindex_without_the_miners_ranker_is_a_clear_error():

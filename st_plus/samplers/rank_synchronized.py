@@ -81,7 +81,7 @@ class RankSynchronizedBatchSampler(MultiDatasetDefaultBatchSampler):
     Example:
         ::
 
-            from st_plus.training import RankSynchronizedBatchSampler
+            from st_plus.samplers import RankSynchronizedBatchSampler
 
             sampler = RankSynchronizedBatchSampler.configure(strategy="temperature", temperature=2.0)
             args = SentenceTransformerTrainingArguments(output_dir="out", multi_dataset_batch_sampler=sampler)
