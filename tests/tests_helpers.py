@@ -138,7 +138,7 @@ RUN_INFO = {
             "seconds": 200.5,
             "filtering": {"rows_in": 3000, "rows_dropped": 120, "side_file": "dropped.jsonl"},
             "mining": {"method": "hybrid", "range_min": 10, "range_max": 100, "negatives_per_row": 1},
-            "dynamic_negatives": {"refreshes": 4, "rows_replaced": 120, "config": {"refresh_steps": 25}},
+            "dynamic_negatives": {"pairs": {"refreshes": 4, "rows_replaced": 120, "config": {"refresh_steps": 25}}},
         },
         {
             "name": "stage2",

@@ -173,7 +173,7 @@ class StPlusModelCardData(SentenceTransformerModelCardData):
     def _stage_view(stage: dict[str, Any]) -> dict[str, Any]:
         filtering = stage.get("filtering") or {}
         mining = stage.get("mining")
-        dynamic = stage.get("dynamic_negatives") or {}
+        dynamic = stage.get("dynamic_negatives") or {}  # task name -> DynamicNegativesCallback.summary()
         return {
             "name": stage.get("name") or "stage",
             "kind": stage.get("kind") or "",
@@ -185,8 +185,14 @@ class StPlusModelCardData(SentenceTransformerModelCardData):
             "filtering_items": list(filtering.items()),
             "mining_text": mining if isinstance(mining, str) else None,
             "mining_items": list(mining.items()) if isinstance(mining, dict) else [],
-            "dynamic_items": [(k, v) for k, v in dynamic.items() if k != "config"],
-            "dynamic_config": dynamic.get("config"),
+            "dynamic_tasks": [
+                {
+                    "task": task,
+                    "entries": [(k, v) for k, v in summary.items() if k != "config"],
+                    "config": summary.get("config"),
+                }
+                for task, summary in dynamic.items()
+            ],
         }
 
 

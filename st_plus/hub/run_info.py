@@ -16,7 +16,7 @@ sentence-transformers' card data and what the folder holds. Schema (every key op
           "losses": ["CachedMultipleNegativesRankingLoss"], "steps": 100, "batch_size": 64, "seconds": 200.5,
           "filtering": {"rows_in": 3000, "rows_dropped": 120, "side_file": "dropped.jsonl"},
           "mining": {...} or "one line",                      # MinedDataset.stats / summary()
-          "dynamic_negatives": {...}                          # DynamicNegativesCallback.summary()
+          "dynamic_negatives": {"pairs": {...}}               # per task: DynamicNegativesCallback.summary()
       }],
       "matryoshka": {"dims": [384, 256], "scores": {"384": {"retrieval_xquad_en": 0.93}, "256": {...}}},
       "late_chunking": {"mode": "late", "window": 512, "overlap": 128, "chunker": "sentences:5"},
@@ -85,7 +85,10 @@ _STAGE_KEYS = {
     "batch_size": (_is_count, "an integer >= 0"),
     "seconds": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
     "mining": (lambda v: isinstance(v, (dict, str)), "an object or a string"),
-    "dynamic_negatives": (lambda v: isinstance(v, dict), "an object (DynamicNegativesCallback.summary())"),
+    "dynamic_negatives": (
+        lambda v: isinstance(v, dict) and all(_is_str(k) and isinstance(s, dict) for k, s in v.items()),
+        "an object: task name -> DynamicNegativesCallback.summary()",
+    ),
 }
 _RESULT_KEYS = {
     "task": (_is_str, "a non-empty string"),

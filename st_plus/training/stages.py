@@ -224,8 +224,10 @@ def run_multitask(
     stage1_pairs: Dataset | None = None, callbacks: list[Any] = (),
 ) -> tuple[SentenceTransformer, dict[str, Any]]:  # fmt: skip
     """Builds every task (mining hard negatives where asked), then trains the multi-task recipe."""
-    tasks, extra_callbacks, datasets_info, mining_info = [], [], [], {}
-    dynamic: DynamicNegativesCallback | None = None
+    tasks, datasets_info, mining_info = [], [], {}
+    dynamic: dict[str, DynamicNegativesCallback] = {}  # by task: each task's state, files and summary
+    # one dynamic task keeps the plain file and log names (runs resume from their checkpoints as before)
+    several_dynamic = sum(1 for t in stage.tasks if t.negatives is not None and t.negatives.dynamic) > 1
     for task in stage.tasks:
         rows, group = _task_rows(task, stage1_pairs, seed)
         spec = DataSpec(path="stage1 (filtered)", name=task.name) if task.data == "stage1" else task.data
@@ -243,8 +245,8 @@ def run_multitask(
             if neg.dynamic:
                 negatives = DynamicNegatives(mined)
                 config = DynamicNegativesConfig(refresh_steps=neg.refresh_steps, reindex_steps=neg.reindex_steps)
-                dynamic = DynamicNegativesCallback(negatives, model, config)
-                extra_callbacks.append(dynamic)
+                name = task.name if several_dynamic else None
+                dynamic[task.name] = DynamicNegativesCallback(negatives, model, config, name=name)
                 rows = negatives.dataset()
             else:
                 keep = [c for c in mined.dataset.column_names if c == "anchor" or c == "positive"
@@ -264,7 +266,7 @@ def run_multitask(
     extra.pop("per_device_train_batch_size")
     trainer = _trainer(
         stage, model, folder, setup.train_dataset, setup.loss, seed=seed, bf16=bf16,
-        callbacks=[*callbacks, *extra_callbacks], **extra,
+        callbacks=[*callbacks, *dynamic.values()], **extra,
     )  # fmt: skip
     info: dict[str, Any] = {
         "kind": "multitask", "datasets": datasets_info, "batch_size": stage.batch_size, "mining": mining_info,
@@ -272,8 +274,8 @@ def run_multitask(
     }  # fmt: skip
     info.update(train(trainer, folder, resume))
     info["log_history"] = trainer.state.log_history
-    if dynamic is not None:
-        info["dynamic_negatives"] = dynamic.summary()
+    if dynamic:
+        info["dynamic_negatives"] = {name: callback.summary() for name, callback in dynamic.items()}
     return model, info
 
 

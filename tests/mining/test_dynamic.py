@@ -429,3 +429,21 @@ def test_resume_restores_the_mining_state_exactly(tiny_bert_dir, tmp_path, reind
     a = straight_model.encode(["query about topic 1"])
     b = resumed_model.encode(["query about topic 1"])
     assert np.allclose(a, b, atol=1e-6)
+
+
+def test_named_states_get_their_own_checkpoint_files(tmp_path):
+    from st_plus.mining.dynamic.checkpoint_files import file_names, load_checkpoint_state, save_checkpoint_state
+
+    assert file_names() == ("dynamic_negatives.json", "dynamic_negatives_rank{rank}.json", CANDIDATES_FILE)
+    assert file_names("a b/c") == ("dynamic_negatives.a_b_c.json", "dynamic_negatives.a_b_c_rank{rank}.json",
+                                   "dynamic_negatives.a_b_c_candidates.safetensors")  # fmt: skip
+    first, second = DynamicNegatives(_mining(rows=6)), DynamicNegatives(_mining(rows=4))
+    first.current[0] = [7, 8]
+    save_checkpoint_state(tmp_path, first, [{"step": 1}], process_index=0, shared=True, name="first")
+    save_checkpoint_state(tmp_path, second, [{"step": 2}], process_index=0, shared=True, name="second")
+    restored = DynamicNegatives(_mining(rows=6))
+    assert load_checkpoint_state(tmp_path, restored, process_index=0, name="first") == [{"step": 1}]
+    assert restored.current[0] == [7, 8]
+    assert load_checkpoint_state(tmp_path, DynamicNegatives(_mining(rows=4)), process_index=0, name="second") == [
+        {"step": 2}
+    ]

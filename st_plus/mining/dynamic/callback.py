@@ -39,6 +39,9 @@ class DynamicNegativesCallback(TrainerCallback):
         negatives: The :class:`DynamicNegatives` state.
         model: The model being trained.
         config: :class:`DynamicNegativesConfig`.
+        name: Tells several dynamic-negative states trained at once apart (e.g. two tasks of a multi-task run):
+            their checkpoint files (``dynamic_negatives.<name>.json``, ...), log keys (``dynamic_negatives/<name>/*``)
+            and model card entry (``dynamic_negatives/<name>``). ``None``: ``dynamic_negatives.json`` etc.
         resume_from: The checkpoint folder training resumes from, when it is not ``output_dir/checkpoint-<step>``.
 
     Example:
@@ -57,8 +60,11 @@ class DynamicNegativesCallback(TrainerCallback):
         model: SentenceTransformer,
         config: DynamicNegativesConfig | None = None,
         *,
+        name: str | None = None,
         resume_from: str | Path | None = None,
     ) -> None:
+        self.name = name
+        self.log_prefix = LOG_PREFIX if name is None else f"{LOG_PREFIX}{name}/"
         self.resume_from = Path(resume_from) if resume_from is not None else None
         self.negatives = negatives
         self.model = model
@@ -81,7 +87,8 @@ class DynamicNegativesCallback(TrainerCallback):
             self.negatives.forget_reads()
         else:  # resuming: restore the state saved with that checkpoint
             folder = self.resume_from or Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            self.history = load_checkpoint_state(folder, self.negatives, process_index=args.process_index)
+            self.history = load_checkpoint_state(folder, self.negatives, process_index=args.process_index,
+                                                 name=self.name)  # fmt: skip
 
     def on_step_end(self, args, state, control, **kwargs):  # noqa: D102
         self.negatives.end_step()
@@ -103,7 +110,7 @@ class DynamicNegativesCallback(TrainerCallback):
         stats["step"] = state.global_step
         self.history.append(stats)
         logger.info("dynamic negatives at step %d: %s", state.global_step, stats)
-        entry = {f"{LOG_PREFIX}{key}": value for key, value in stats.items() if key != "step"}
+        entry = {f"{self.log_prefix}{key}": value for key, value in stats.items() if key != "step"}
         state.log_history.append({**entry, "step": state.global_step})  # kept in trainer_state.json
         self._pending_log = entry
         self._update_card()
@@ -123,15 +130,16 @@ class DynamicNegativesCallback(TrainerCallback):
         if card is None:
             return
         summary = self.summary()
-        card.non_default_hyperparameters["dynamic_negatives"] = summary
-        card.all_hyperparameters["dynamic_negatives"] = summary
+        key = "dynamic_negatives" if self.name is None else f"dynamic_negatives/{self.name}"
+        card.non_default_hyperparameters[key] = summary
+        card.all_hyperparameters[key] = summary
         if "dynamic-hard-negatives" not in card.tags:
             card.tags.append("dynamic-hard-negatives")
 
     def on_save(self, args, state, control, **kwargs):  # noqa: D102
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         save_checkpoint_state(folder, self.negatives, self.history, process_index=args.process_index,
-                              shared=args.should_save)  # fmt: skip
+                              shared=args.should_save, name=self.name)  # fmt: skip
 
     def summary(self) -> dict[str, Any]:
         """For the model card: refreshes, replacements, first and last mean scores, seconds spent."""

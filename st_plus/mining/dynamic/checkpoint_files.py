@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,19 @@ from st_plus.mining.dynamic.state import DynamicNegatives
 STATE_FILE = "dynamic_negatives.json"
 CANDIDATES_FILE = "dynamic_negatives_candidates.safetensors"  # only once a reindex changed the candidates
 LOCAL_STATE_FILE = "dynamic_negatives_rank{rank}.json"  # each process's reads (the batch in flight)
+
+
+def file_names(name: str | None = None) -> tuple[str, str, str]:
+    """``(state, local state, candidates)`` file names; a ``name`` (e.g. the task's) tells several states apart.
+
+    Example: ``file_names("pairs")`` gives ``dynamic_negatives.pairs.json``,
+    ``dynamic_negatives.pairs_rank{rank}.json`` and ``dynamic_negatives.pairs_candidates.safetensors``.
+    """
+    if name is None:
+        return STATE_FILE, LOCAL_STATE_FILE, CANDIDATES_FILE
+    tag = "." + re.sub(r"[^\w.-]+", "_", name)
+    return f"dynamic_negatives{tag}.json", f"dynamic_negatives{tag}_rank{{rank}}.json", \
+        f"dynamic_negatives{tag}_candidates.safetensors"  # fmt: skip
 
 
 def write_json(path: Path, payload: Any) -> None:
@@ -44,34 +58,42 @@ def load_candidates(path: Path, reindexes: int) -> list[list[int]]:
 
 
 def save_checkpoint_state(
-    folder: Path, negatives: DynamicNegatives, history: list[dict[str, Any]], *, process_index: int, shared: bool
-) -> None:
-    """Writes this process's reads into ``folder``, and with ``shared`` (one process) the state all processes share."""
+    folder: Path, negatives: DynamicNegatives, history: list[dict[str, Any]], *, process_index: int, shared: bool,
+    name: str | None = None,
+) -> None:  # fmt: skip
+    """Writes this process's reads into ``folder``, and with ``shared`` (one process) the state all processes share.
+
+    ``name`` selects the :func:`file_names` (one set per dynamic-negative state trained at once).
+    """
+    state_file, local_file, candidates_file = file_names(name)
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / LOCAL_STATE_FILE.format(rank=process_index), negatives.local_state_dict())
+    write_json(folder / local_file.format(rank=process_index), negatives.local_state_dict())
     if not shared:
         return
     payload = {"negatives": negatives.state_dict(), "history": history}
     candidates = payload["negatives"].pop("candidates", None)
     if candidates is not None:  # first the candidates, then the JSON that names their reindex count
-        save_candidates(folder / CANDIDATES_FILE, candidates, negatives.reindexes)
-    write_json(folder / STATE_FILE, payload)
+        save_candidates(folder / candidates_file, candidates, negatives.reindexes)
+    write_json(folder / state_file, payload)
 
 
-def load_checkpoint_state(folder: Path, negatives: DynamicNegatives, *, process_index: int) -> list[dict[str, Any]]:
+def load_checkpoint_state(
+    folder: Path, negatives: DynamicNegatives, *, process_index: int, name: str | None = None
+) -> list[dict[str, Any]]:
     """Restores ``negatives`` from what :func:`save_checkpoint_state` wrote into ``folder``; returns the history.
 
     Raises:
         FileNotFoundError: A file is missing (e.g. resumed with another number of processes).
     """
-    paths = [folder / STATE_FILE, folder / LOCAL_STATE_FILE.format(rank=process_index)]
+    state_file, local_file, candidates_file = file_names(name)
+    paths = [folder / state_file, folder / local_file.format(rank=process_index)]
     for path in paths:
         if not path.is_file():
             raise FileNotFoundError(f"Resuming from {folder} but {path} is missing (same number of processes?).")
     saved = json.loads(paths[0].read_text(encoding="utf-8"))
     reindexes = int(saved["negatives"].get("reindexes", 0))
     if reindexes:
-        saved["negatives"]["candidates"] = load_candidates(folder / CANDIDATES_FILE, reindexes)
+        saved["negatives"]["candidates"] = load_candidates(folder / candidates_file, reindexes)
     negatives.load_state_dict(saved["negatives"])
     negatives.load_local_state_dict(json.loads(paths[1].read_text(encoding="utf-8")))
     return saved["history"]
