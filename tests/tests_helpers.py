@@ -133,6 +133,7 @@ RUN_INFO = {
                 }
             ],
             "losses": ["CachedMultipleNegativesRankingLoss", "MatryoshkaLoss"],
+            "citations": {"MatryoshkaLoss": "@inproceedings{kusupati2024matryoshka, title={Matryoshka}}"},
             "steps": 100,
             "batch_size": 64,
             "seconds": 200.5,
@@ -145,6 +146,7 @@ RUN_INFO = {
             "kind": "multitask",
             "datasets": [{"name": "stsb", "hub_id": "sentence-transformers/stsb", "rows": 500, "task_type": "STS"}],
             "losses": ["InfoNCELoss", "ConsentLoss"],
+            "citations": {"ConsentLoss": "@article{10531646, title={CoSENT}}"},
         },
     ],
     "matryoshka": {

@@ -44,6 +44,7 @@ from transformers import TrainerCallback
 from st_plus._version import __version__
 from st_plus.evaluation import evaluate_suite
 from st_plus.models import load_model
+from st_plus.run_record import RUN_INFO_FILE
 from st_plus.training import stages as st
 from st_plus.training.checkpoints import (
     atomic_save_model,
@@ -59,7 +60,6 @@ logger = logging.getLogger(__name__)
 
 STATE_FILE = "pipeline_state.json"
 RECIPE_FILE = "recipe.resolved.yaml"
-RUN_INFO_FILE = "st_plus_run.json"
 
 
 @dataclass
@@ -302,9 +302,7 @@ def _run(run: _Run) -> PipelineResult:
     if _is_main():
         atomic_save_model(model, final)
         run.state["training_seconds"] = run.state.get("training_seconds", 0) + round(time.perf_counter() - start, 1)
-        from st_plus.hub.run_info import validate_run_info
-
-        atomic_write_json(final / RUN_INFO_FILE, validate_run_info(run_info(recipe, run.state, hardware())))
+        atomic_write_json(final / RUN_INFO_FILE, run_info(recipe, run.state, hardware()).to_dict())
         shutil.copyfile(out / RECIPE_FILE, final / RECIPE_FILE)
         text = table(run.state["evaluations"])
         atomic_write_text(out / "results.md", text + "\n")

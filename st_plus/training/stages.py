@@ -191,6 +191,7 @@ def run_contrastive(
         "kind": "contrastive",
         "batch_size": stage.batch_size,
         "losses": [type(loss).__name__],
+        "citations": loss_citations([loss]),
         "datasets": datasets,
     }
     info.update(train(trainer, folder, resume))
@@ -271,6 +272,7 @@ def run_multitask(
     info: dict[str, Any] = {
         "kind": "multitask", "datasets": datasets_info, "batch_size": stage.batch_size, "mining": mining_info,
         "losses": sorted({name for loss in setup.loss.values() for name in _loss_names(loss)}),
+        "citations": loss_citations(list(setup.loss.values())),
     }  # fmt: skip
     info.update(train(trainer, folder, resume))
     info["log_history"] = trainer.state.log_history
@@ -279,10 +281,38 @@ def run_multitask(
     return model, info
 
 
-def _loss_names(loss: torch.nn.Module) -> list[str]:
-    """The class names of a loss and of the losses it wraps (``MatryoshkaLoss`` -> ``ConsentLoss``, ...)."""
+def _loss_parts(loss: torch.nn.Module) -> list[torch.nn.Module]:
+    """A loss and the losses it wraps (``WeightedLoss`` -> ``MatryoshkaLoss`` -> ``ConsentLoss``, ...)."""
     inner = getattr(loss, "loss", None) or getattr(loss, "base_loss", None)
-    return [type(loss).__name__, *(_loss_names(inner) if isinstance(inner, torch.nn.Module) else [])]
+    return [loss, *(_loss_parts(inner) if isinstance(inner, torch.nn.Module) else [])]
+
+
+def _loss_names(loss: torch.nn.Module) -> list[str]:
+    """The class names of a loss and of the losses it wraps."""
+    return [type(part).__name__ for part in _loss_parts(loss)]
+
+
+def loss_citations(losses: list[torch.nn.Module]) -> dict[str, str]:
+    """Each trained loss's ``citation`` (and its wrapped losses'), by class name, from the constructed objects.
+
+    What sentence-transformers' card collects during training; recorded in the run record so that publishing cites
+    the losses as they were configured. A wrapper that only passes its inner loss's citation on is left out.
+    """
+    citations: dict[str, str] = {}
+    for loss in losses:
+        parts = _loss_parts(loss)
+        texts = []
+        for part in parts:
+            try:
+                texts.append(part.citation)
+            except Exception as exc:  # noqa: BLE001 - as sentence-transformers' card: the loss is named, not cited
+                logger.warning("%s has no usable citation (%s): the card names it without one",
+                               type(part).__name__, exc)  # fmt: skip
+                texts.append(None)
+        for part, citation, inner in zip(parts, texts, [*texts[1:], None], strict=True):
+            if isinstance(citation, str) and citation.strip() and citation != inner:
+                citations.setdefault(type(part).__name__, citation)
+    return citations
 
 
 def _plain(value: Any) -> Any:

@@ -37,6 +37,7 @@ def test_card_shows_the_run_and_its_front_matter_parses(tiny_bert, run_info):
         'model = SentenceTransformer("org/tiny")',
         "#### Late chunking",
         "#### CoSENT",
+        "kusupati2024matryoshka",  # the citation recorded when the run trained
     ):
         assert text in readme, text
     assert "trust_remote_code=True" not in readme

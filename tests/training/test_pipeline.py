@@ -192,6 +192,7 @@ def test_two_dynamic_negative_tasks_keep_their_own_state_summary_and_resume(tmp_
     info = validate_run_info(json.loads((straight / "model" / "st_plus_run.json").read_text()))
     dynamic = info["stages"][0]["dynamic_negatives"]
     assert set(dynamic) == {"first", "second"}
+    assert "oord" in info["stages"][0]["citations"]["InfoNCELoss"]  # recorded from the loss objects trained
     assert dynamic["first"]["config"]["refresh_steps"] == 2 and dynamic["first"]["refreshes"] == 3
     assert dynamic["second"]["config"]["refresh_steps"] == 3 and dynamic["second"]["refreshes"] == 2
     history = json.loads((straight / "stages" / "multitask" / "log_history.json").read_text())
