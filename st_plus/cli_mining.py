@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,9 @@ def _distinct(output: Path, dropped: Path, data: Path) -> None:
 
 
 def _write_jsonl(path: Path, rows: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)  # atomic: a reader never sees half a file
+    from st_plus.data import write_jsonl
+
+    write_jsonl(path, rows)  # atomic; gzip for a .gz name (st_plus's readers read both)
 
 
 def _load_rows(path: str, keep: list[str], *, all_columns: bool = False):

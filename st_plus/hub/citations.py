@@ -98,7 +98,7 @@ def loss_citation(name: str) -> str | None:
     try:
         citation = _stand_in(cls).citation
     except Exception:  # noqa: BLE001 - a citation that needs a constructed loss is simply left out
-        logger.debug("no citation for %s with default settings", name)
+        logger.warning("no citation for loss %s: it needs constructor arguments; the card lists it without one", name)
         return None
     return citation if isinstance(citation, str) and citation.strip() else None
 
@@ -116,8 +116,11 @@ def loss_stand_ins(names: list[str]) -> list[Any]:
             try:
                 stand_ins.append(_stand_in(cls))
                 continue
-            except Exception:  # noqa: BLE001
-                pass
+            except Exception as exc:  # noqa: BLE001
+                logger.warning("loss %s cannot be described with default settings (%s): its card tag has no citation",
+                               name, exc)  # fmt: skip
+        else:
+            logger.warning("unknown loss class %s: the card lists its name without a citation", name)
         stand_ins.append(type(name, (), {"citation": None})())
     return stand_ins
 

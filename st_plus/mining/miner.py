@@ -209,6 +209,7 @@ def mine_hard_negatives(
     dropped: list[dict[str, Any]] = []
     kept_candidates: list[list[int]] = []
     kept_rows: list[int] = []
+    padded = 0  # rows whose band held too few candidates, completed with random documents (too_few="pad")
     for row, (anchor, positive) in enumerate(zip(anchors, positives, strict=True)):
         kept, allowed = ranking.kept[row], ranking.guards[row]
         guarded = [doc for _, doc in kept]
@@ -222,6 +223,7 @@ def mine_hard_negatives(
                 dropped.append({"row": row, anchor_column: anchor, "reason": "corpus too small for padding"})
                 continue
             chosen = band + rng.sample(outside, num_negatives - len(band))
+            padded += 1
         else:
             dropped.append(
                 {
@@ -260,10 +262,15 @@ def mine_hard_negatives(
         "negatives_per_row": num_negatives,
         "method": method,
         "corpus_size": len(texts),
+        "rows_padded": padded,
         "texts_over_limit": over,
         "token_limit": limit,
         "seconds": time.perf_counter() - start,
     }
+    if padded:
+        logger.warning("%d of %d rows had fewer than %d candidates in ranks [%d, %d): padded with random corpus "
+                       "documents (easy negatives; too_few='pad')", padded, len(dataset), num_negatives, range_min,
+                       range_max)  # fmt: skip
     result = MiningResult(Dataset.from_dict(dict(rows)), dropped, kept_candidates, texts, stats, kept_rows,
                           ranker=ranker, depth=depth)  # fmt: skip
     logger.info(result.summary())

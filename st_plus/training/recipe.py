@@ -62,6 +62,9 @@ class DataSpec:
             negatives; kept for mining and the consistency filter.
         name: The dataset's name in the model card (default: the file name).
         license: The data's licence, for the model card.
+        columns: The file's columns to train on (e.g. ``[anchor, positive]``); every other column is dropped.
+            Without it, a column that is neither the layout's (``anchor, positive, negative`` / ``sentence1,
+            sentence2, score`` / ``query, docs, labels``) nor ``group_column`` is an error naming it.
     """
 
     path: str
@@ -69,6 +72,7 @@ class DataSpec:
     group_column: str | None = None
     name: str | None = None
     license: str | None = None
+    columns: list[str] | None = None
 
 
 @dataclass
@@ -78,11 +82,15 @@ class ModelSpec:
     Attributes:
         base: ``"default"`` (the bundled all-MiniLM-L6-v2), a local folder, or ``None`` when ``stages.mlm``
             pre-trains a new NomicBERT-style encoder.
-        max_seq_length: Truncation length for training and evaluation (default: the model's own).
+        max_seq_length: Truncation length while training (default: the model's own). A short one trains faster;
+            it is not saved into the model.
+        inference_max_seq_length: Truncation length of every evaluation and of the saved model (default: the
+            base model's own; for an encoder pre-trained here, ``stages.mlm.max_seq_length``).
     """
 
     base: str | None = "default"
     max_seq_length: int | None = None
+    inference_max_seq_length: int | None = None
 
 
 @dataclass
@@ -405,10 +413,12 @@ class _Builder:
                 raise self.error(key, f"expected true or false, got {_shown(data)}")
             return data
         if hint is int:
+            data = _numeric_string(data, int)
             if isinstance(data, bool) or not isinstance(data, int):
                 raise self.error(key, f"expected an integer, got {_shown(data)}")
             return data
         if hint is float:
+            data = _numeric_string(data, float)
             if isinstance(data, bool) or not isinstance(data, (int, float)):
                 raise self.error(key, f"expected a number, got {_shown(data)}")
             return float(data)
@@ -455,6 +465,7 @@ def _check_recipe(recipe: Recipe, b: _Builder) -> None:
         elif Path(base).is_absolute() or base.startswith((".", "~")) or base.count("/") != 1:
             raise b.error(("model", "base"), f"model folder not found: {local} (or give a Hub id ORG/NAME)")
     _positive(b, ("model", "max_seq_length"), recipe.model.max_seq_length)
+    _positive(b, ("model", "inference_max_seq_length"), recipe.model.inference_max_seq_length)
     _positive(b, ("seed",), recipe.seed, zero=True)
     if stages.mlm is not None:
         key = ("stages", "mlm")
@@ -568,6 +579,22 @@ def _check_prompts(prompts: dict[str, str], b: _Builder, key: KeyPath, allowed: 
     unknown = sorted(set(prompts) - allowed)
     if unknown:
         raise b.error((*key, unknown[0]), f"unknown prompt role; use {sorted(allowed)}")
+
+
+def _numeric_string(data: Any, kind: type) -> Any:
+    """``"1e-5"`` -> ``1e-05`` (PyYAML reads exponents without a dot as strings; Hugging Face configs accept them).
+
+    Anything that does not parse is returned unchanged, for the caller's type error.
+    """
+    if not isinstance(data, str):
+        return data
+    try:
+        value = float(data.strip())
+    except ValueError:
+        return data
+    if kind is int:
+        return int(value) if value.is_integer() and "." not in data and "e" not in data.lower() else data
+    return value if value == value and abs(value) != float("inf") else data
 
 
 def _describe(hint: Any) -> str:
