@@ -13,10 +13,10 @@ English (``OUTPUT/en``), all six task types:
 |---|---|---|
 | sts_stsb_dev_en | STS Benchmark | validation (1,500 pairs; the shipped slice is test) |
 | pairclf_mrpc_dev_en | MRPC | validation (500 pairs) |
-| classification_banking77_dev_en | Banking77 | 2,000 train rows scored, the probe trained on 4,000 other train rows |
-| clustering_banking77_dev_en | Banking77 | the same 2,000 train rows, clustered by intent (the shipped slice is test) |
+| classification_banking77_dev_en | Banking77 | 2,000 train rows scored; probe on 4,000 other train rows |
+| clustering_banking77_dev_en | Banking77 | the same 2,000 rows, clustered by intent (the shipped slice is test) |
 | reranking_trecqa_dev_en | TrecQA | validation (65 queries) |
-| retrieval_debian_dev_en | Debian descriptions | sources hashing to 1 mod 20 (test: 0 mod 20) and in no shipped training row |
+| retrieval_debian_dev_en | Debian descriptions | sources hashing to 1 mod 20 (test: 0), in no shipped training row |
 | retrieval_manpages_dev_en | man pages (NAME -> DESCRIPTION) | all (an unseen domain) |
 
 Chinese (``OUTPUT/zh``), five types (no Chinese reranking source exists here):
