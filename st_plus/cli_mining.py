@@ -146,7 +146,9 @@ def cmd_filter(args: argparse.Namespace) -> int:
     model = _load_model(args.model, args.device)
     try:
         top_k = args.top_k or None  # 0 turns the rank rule off
-        result = consistency_filter(rows, model, top_k=top_k, min_score=args.min_score, corpus=corpus)
+        result = consistency_filter(
+            rows, model, top_k=top_k, min_score=args.min_score, corpus=corpus, group_column=args.group_column
+        )
     except ValueError as exc:
         raise MiningCliError(str(exc)) from None
     _write_jsonl(out, _mined_rows(result.dataset, "n-tuple"))  # every column kept, negatives included
@@ -191,6 +193,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     _common(flt)
     flt.add_argument("--top-k", type=int, default=2, help="The positive must rank in the top k (default 2; 0: off)")
     flt.add_argument("--min-score", type=float, default=None, help="Minimum cosine (Conan: 0.4)")
+    flt.add_argument("--group-column", help="Rows sharing this key do not compete for each other's rank")
     flt.set_defaults(func=cmd_filter)
 
 
