@@ -49,8 +49,7 @@ def _load_corpus(path: str | None) -> list[str] | None:
     """Documents from a JSONL file of ``{"text"[, "title"]}`` objects (BEIR corpus.jsonl works)."""
     if path is None:
         return None
-    from st_plus.data._errors import IssueCollector
-    from st_plus.data._jsonl import iter_jsonl
+    from st_plus.data import IssueCollector, iter_jsonl
 
     issues = IssueCollector(path)
     texts = []
@@ -83,7 +82,7 @@ def _load_model(name: str, device: str | None):
 
 def cmd_mine(args: argparse.Namespace) -> int:
     """``st-plus mine``."""
-    from st_plus.mining import mine_hard_negatives
+    from st_plus.mining import mine_hybrid_negatives
 
     start = time.perf_counter()
     out = _check_output(args.output, args.overwrite)
@@ -94,7 +93,7 @@ def cmd_mine(args: argparse.Namespace) -> int:
     ratio = None if args.no_positive_guard else args.max_positive_ratio
     model = None if args.method == "bm25" and ratio is None else _load_model(args.model, args.device)
     try:
-        result = mine_hard_negatives(
+        result = mine_hybrid_negatives(
             rows, model, corpus=corpus, method=args.method, range_min=args.range_min, range_max=args.range_max,
             num_negatives=args.num_negatives, sampling=args.sampling, max_positive_ratio=ratio,
             group_column=args.group_column, output_format=args.format, output_scores=args.scores,

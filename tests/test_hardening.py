@@ -71,11 +71,11 @@ def test_consistency_filter_does_not_let_a_group_mate_push_a_positive_out(tiny_b
 def test_padded_rows_are_a_warning_and_counted(tiny_bert, caplog):
     from datasets import Dataset
 
-    from st_plus.mining import mine_hard_negatives
+    from st_plus.mining import mine_hybrid_negatives
 
     rows = Dataset.from_dict({"anchor": CORPUS[:6], "positive": [t + " more" for t in CORPUS[:6]]})
     with caplog.at_level(logging.WARNING, logger="st_plus"):
-        result = mine_hard_negatives(rows, tiny_bert, method="dense", range_min=0, range_max=2, num_negatives=3,
+        result = mine_hybrid_negatives(rows, tiny_bert, method="dense", range_min=0, range_max=2, num_negatives=3,
                                      too_few="pad", seed=1)  # fmt: skip
     assert result.stats["rows_padded"] > 0
     assert any("padded with random corpus documents" in r.getMessage() for r in caplog.records)
@@ -84,7 +84,7 @@ def test_padded_rows_are_a_warning_and_counted(tiny_bert, caplog):
 def test_the_group_sampler_fallback_is_a_warning(caplog):
     from datasets import Dataset
 
-    from st_plus.mining import GroupAwareBatchSampler
+    from st_plus.samplers import GroupAwareBatchSampler
 
     factory = GroupAwareBatchSampler.configure(["a", "b"])
     with caplog.at_level(logging.WARNING, logger="st_plus"):

@@ -4,7 +4,8 @@ Every reader validates before anything is loaded into a model: a :class:`DataVal
 problems at once, each naming file, line and field.
 """
 
-from st_plus.data._errors import MAX_REPORTED_ISSUES, DataIssue, DataValidationError
+from st_plus.data._errors import MAX_REPORTED_ISSUES, DataIssue, DataValidationError, IssueCollector
+from st_plus.data._jsonl import iter_jsonl
 from st_plus.data.descriptor import TASK_TYPES, TaskDescriptor, normalize_task_type
 from st_plus.data.labelled import load_labelled_texts
 from st_plus.data.pairs import load_pair_classification, load_sts
@@ -19,9 +20,11 @@ __all__ = [
     "TASK_TYPES",
     "DataIssue",
     "DataValidationError",
+    "IssueCollector",
     "RetrievalData",
     "Task",
     "TaskDescriptor",
+    "iter_jsonl",
     "judged_subset",
     "load_labelled_texts",
     "load_pair_classification",

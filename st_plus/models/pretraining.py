@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (
     DataCollatorForLanguageModeling,
     NomicBertForMaskedLM,
@@ -46,8 +47,6 @@ def train_wordpiece_tokenizer(
     Raises:
         ValueError: No texts, or a vocabulary too small for the special tokens.
     """
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-
     if not texts:
         raise ValueError("`texts` is empty: the tokenizer needs training text.")
     if vocab_size < 2 * VOCAB_MULTIPLE:

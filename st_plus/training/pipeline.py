@@ -35,10 +35,17 @@ from typing import Any
 import torch
 import torch.distributed as dist
 import yaml
+from accelerate import PartialState
+from datasets import Dataset
 from sentence_transformers import SentenceTransformer
+from sentence_transformers.util import get_rank, get_world_size, is_dist_initialized
 from transformers import TrainerCallback
 
 from st_plus._version import __version__
+from st_plus.evaluation import evaluate_suite
+from st_plus.models import load_model
+from st_plus.run_record import RUN_INFO_FILE
+from st_plus.training import stages as st
 from st_plus.training.checkpoints import (
     atomic_save_model,
     atomic_write_json,
@@ -47,12 +54,13 @@ from st_plus.training.checkpoints import (
 )
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe, recipe_to_dict
 from st_plus.training.recipe_data import check_recipe_data
+from st_plus.training.report import plot_curves, run_info, table
+from st_plus.training.stages import filter_pairs, read_pairs
 
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "pipeline_state.json"
 RECIPE_FILE = "recipe.resolved.yaml"
-RUN_INFO_FILE = "st_plus_run.json"
 
 
 @dataclass
@@ -73,11 +81,11 @@ class PipelineResult:
 
 
 def _is_main() -> bool:
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+    return get_rank() == 0
 
 
 def _barrier() -> None:
-    if dist.is_available() and dist.is_initialized():
+    if is_dist_initialized():
         dist.barrier()
 
 
@@ -184,8 +192,6 @@ def _attach_log_file(out: Path) -> logging.Handler | None:
 
 
 def _load(path: str | Path, max_seq_length: int | None) -> SentenceTransformer:
-    from st_plus.models import load_model
-
     model = load_model(path)
     if max_seq_length:
         model.max_seq_length = max_seq_length
@@ -207,8 +213,6 @@ class _Run:
         _barrier()
 
     def evaluate(self, model: SentenceTransformer, point: str, which: Any, *, dims: list[int] | None = None) -> None:
-        from st_plus.evaluation import evaluate_suite
-
         ev = self.recipe.evaluation
         tasks = ev.tasks if which == "all" else [t for t in ev.tasks if Path(t).name in (which or [])]
         if which == "none" or not tasks or point in self.state["evaluations"]:
@@ -267,8 +271,6 @@ def run_recipe(
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     check_recipe_data(recipe)
-    from accelerate import PartialState
-
     PartialState()  # under `accelerate launch`, joins the process group now: the folder checks below synchronise
     out = Path(output_dir or recipe.output_dir or Path("runs") / recipe.name).resolve()
     state = _prepare_output(out, recipe, resume=resume, overwrite=overwrite)
@@ -287,8 +289,6 @@ def run_recipe(
 
 
 def _run(run: _Run) -> PipelineResult:
-    from st_plus.training import stages as st
-
     recipe, out, seq = run.recipe, run.out, run.recipe.model.max_seq_length
     start = time.perf_counter()
     logger.info("Recipe %s -> %s (bf16 autocast: %s; resume: %s)", recipe.source, out, run.bf16, run.resume)
@@ -341,14 +341,10 @@ def _run(run: _Run) -> PipelineResult:
         run.evaluate(model, "final", "all", dims=dims)
     final = out / "model"
     if _is_main():
-        from st_plus.training.report import plot_curves, run_info, table
-
         atomic_save_model(model, final)
         run.state["warnings"] = list(dict.fromkeys([*run.state.get("warnings", []), *run.warnings]))
         run.state["training_seconds"] = run.state.get("training_seconds", 0) + round(time.perf_counter() - start, 1)
-        from st_plus.hub.run_info import validate_run_info
-
-        atomic_write_json(final / RUN_INFO_FILE, validate_run_info(run_info(recipe, run.state, hardware())))
+        atomic_write_json(final / RUN_INFO_FILE, run_info(recipe, run.state, hardware()).to_dict())
         shutil.copyfile(out / RECIPE_FILE, final / RECIPE_FILE)
         text = table(run.state["evaluations"])
         atomic_write_text(out / "results.md", text + "\n")
@@ -356,30 +352,22 @@ def _run(run: _Run) -> PipelineResult:
         atomic_write_json(out / STATE_FILE, run.state)  # main process only: no barrier inside this block
     _barrier()
     state = json.loads((out / STATE_FILE).read_text(encoding="utf-8"))
-    from st_plus.training.report import table
-
     evaluations = {p: {t: v["value"] for t, v in r.items()} for p, r in state["evaluations"].items()}
     return PipelineResult(out, final, evaluations, table(state["evaluations"]))
 
 
 def _stage1_pairs(run: _Run, pairs: Any) -> Any:
     """The filtered stage-1 pairs (read back from disk when the filtering ran in an earlier, interrupted run)."""
-    from datasets import Dataset
-
     path = run.out / "stages" / "contrastive" / "kept_pairs.jsonl"
     if path.is_file():
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
         return Dataset.from_list(rows)
     if pairs is None and run.recipe.stages.contrastive is not None:
-        from st_plus.training.stages import read_pairs
-
         return read_pairs(run.recipe.stages.contrastive.data, run.recipe.seed)  # no filtering configured
     return pairs
 
 
 def _filter(run: _Run, spec: Any, model: SentenceTransformer, pairs: Any) -> None:
-    from st_plus.training.stages import filter_pairs, read_pairs
-
     pairs = pairs if pairs is not None else read_pairs(spec.data, run.recipe.seed)
     kept, result = filter_pairs(spec, model, pairs)
     folder = run.out / "stages" / "contrastive"
@@ -395,12 +383,11 @@ def _filter(run: _Run, spec: Any, model: SentenceTransformer, pairs: Any) -> Non
 
 def hardware() -> dict[str, Any]:
     """What the run ran on (for the model card)."""
-    world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
     return {
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "processes": world,
+        "processes": get_world_size(),
         "bf16_cpu": cpu_supports_bf16(),
     }

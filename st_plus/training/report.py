@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from st_plus._version import __version__
+from st_plus.run_record import RunRecord
 from st_plus.training.task_losses import TASK_LOSS_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -104,8 +105,12 @@ def _base_model_name(recipe: Any) -> str:
     return base if not Path(base).exists() else Path(base).name
 
 
-def run_info(recipe: Any, state: dict[str, Any], hardware: dict[str, Any]) -> dict[str, Any]:
-    """The ``st_plus_run.json`` record of a run (read by ``st_plus.hub`` for the model card)."""
+def run_info(recipe: Any, state: dict[str, Any], hardware: dict[str, Any]) -> RunRecord:
+    """The run's record (``st_plus_run.json``, read by ``st_plus.hub`` for the model card) from the pipeline state.
+
+    Raises:
+        RunInfoError: The state holds something the record cannot (names the key).
+    """
     evaluations = state.get("evaluations", {})
     points = [p for p in evaluations if evaluations[p]]
     last = evaluations[points[-1]] if points else {}
@@ -144,4 +149,4 @@ def run_info(recipe: Any, state: dict[str, Any], hardware: dict[str, Any]) -> di
             "dims": [int(d) for d in dims],
             "scores": {d: {t: r["by_dim"].get(d) for t, r in last.items()} for d in dims},
         }
-    return info
+    return RunRecord.from_dict(info)
