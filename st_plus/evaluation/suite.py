@@ -186,8 +186,9 @@ def write_mteb_results(
         from importlib.metadata import version
 
         mteb_version = version("mteb")
-    except Exception:  # noqa: BLE001 - mteb is optional; the field only marks the (v2) file format
-        mteb_version = "2.0.0"
+    except Exception:  # noqa: BLE001 - mteb is optional
+        mteb_version = None
+        logger.warning("mteb is not installed: result files get `mteb_version: null` (MTEB v2 layout)")
     folder = _result_folder(output_dir, model_name)
     folder.mkdir(parents=True, exist_ok=True)
     for result in results:

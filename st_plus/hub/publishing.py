@@ -151,7 +151,9 @@ def _folder_card_metadata(folder: Path) -> dict[str, Any]:
         return {}
     try:
         data = ModelCard.load(readme).data.to_dict()
-    except Exception:  # noqa: BLE001 - a hand-written README without valid front matter is simply not used
+    except Exception as exc:  # noqa: BLE001 - a hand-written README without valid front matter
+        logger.warning("%s has no readable card metadata (%s): base model, language, licence, tags and datasets "
+                       "from it are not carried into the new card", readme, exc)  # fmt: skip
         return {}
     return {key: data[key] for key in ("base_model", "language", "license", "tags", "datasets") if data.get(key)}
 

@@ -139,7 +139,9 @@ def _choose_negatives(
     kept: list[tuple[int, int]], allowed: Callable[[int], bool], *, corpus_size: int, band_depth: int,
     range_min: int, range_max: int, num_negatives: int, sampling: str, too_few: str, rng: random.Random,
 ) -> tuple[list[int] | None, str | None]:  # fmt: skip
-    """Step 4, one row: ``(negatives, None)``, or ``(None, reason)`` when the row is dropped.
+    """Step 4, one row: ``(negatives, None)``, ``(negatives, "padded")`` or ``(None, reason)`` (dropped).
+
+    ``"padded"``: random documents completed a short band (``too_few="pad"``).
 
     The band is positions ``[range_min, range_max)`` of the guarded candidates among the top ``band_depth``.
     """
@@ -151,7 +153,7 @@ def _choose_negatives(
         outside = [doc for doc in range(corpus_size) if doc not in in_band and allowed(doc)]
         if len(band) + len(outside) < num_negatives:
             return None, "corpus too small for padding"
-        return band + rng.sample(outside, num_negatives - len(band)), None
+        return band + rng.sample(outside, num_negatives - len(band)), "padded"
     return None, (
         f"only {len(band)} candidate(s) in ranks [{range_min}, {range_max}) after the false-negative guard, "
         f"{num_negatives} needed"
@@ -280,6 +282,7 @@ def mine_hybrid_negatives(
     dropped: list[dict[str, Any]] = []
     kept_candidates: list[list[int]] = []
     kept_rows: list[int] = []
+    padded = 0  # rows whose band held too few candidates, completed with random documents (too_few="pad")
     for row, (anchor, positive) in enumerate(zip(anchors, positives, strict=True)):
         chosen, reason = _choose_negatives(
             ranking.kept[row], ranking.guards[row], corpus_size=len(texts), band_depth=band_depth,
@@ -289,6 +292,7 @@ def mine_hybrid_negatives(
         if chosen is None:
             dropped.append({"row": row, anchor_column: anchor, "reason": reason})
             continue
+        padded += reason == "padded"
         kept_candidates.append([doc for _, doc in ranking.kept[row]])
         kept_rows.append(row)
         scores = None
@@ -304,10 +308,15 @@ def mine_hybrid_negatives(
         "negatives_per_row": num_negatives,
         "method": method,
         "corpus_size": len(texts),
+        "rows_padded": padded,
         "texts_over_limit": over,
         "token_limit": limit,
         "seconds": time.perf_counter() - start,
     }
+    if padded:
+        logger.warning("%d of %d rows had fewer than %d candidates in ranks [%d, %d): padded with random corpus "
+                       "documents (easy negatives; too_few='pad')", padded, len(dataset), num_negatives, range_min,
+                       range_max)  # fmt: skip
     result = MiningResult(Dataset.from_dict(dict(rows)), dropped, kept_candidates, texts, stats, kept_rows,
                           ranker=ranker, depth=depth)  # fmt: skip
     logger.info(result.summary())

@@ -53,6 +53,7 @@ from st_plus.training.checkpoints import (
     discard_incomplete_checkpoints,
 )
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe, recipe_to_dict
+from st_plus.training.recipe_data import check_recipe_data
 from st_plus.training.report import plot_curves, run_info, table
 from st_plus.training.stages import filter_pairs, read_pairs
 
@@ -104,6 +105,19 @@ def resolve_precision(precision: str) -> bool:
     return precision == "bf16"
 
 
+class _WarningRecorder(logging.Handler):
+    """Keeps every distinct st_plus WARNING of a run (fallbacks, padded rows, ...) for the run record."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:  # noqa: D102 - logging.Handler hook
+        message = f"{record.name}: {record.getMessage()}"
+        if message not in self.messages:
+            self.messages.append(message)
+
+
 class _LogFileCallback(TrainerCallback):
     """Sends every logged training step to the pipeline's log, tagged with the stage."""
 
@@ -131,12 +145,22 @@ def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool)
                 "resume with the same recipe, or start over with --overwrite"
             )
         return state
-    if out.exists() and any(out.iterdir()) and not resume:
-        if not overwrite:
-            raise FileExistsError(
-                f"Output folder {out} exists and is not empty; pass --resume to continue that run or --overwrite "
-                "to delete it and start over."
-            )
+    non_empty = out.exists() and any(out.iterdir())
+    if non_empty and resume:
+        raise FileExistsError(
+            f"Output folder {out} has no {STATE_FILE}: it holds no st_plus run to resume (checkpoints there would "
+            "be stale); choose an empty folder, or --overwrite if it is an st_plus run folder."
+        )
+    if non_empty and not overwrite:
+        raise FileExistsError(
+            f"Output folder {out} exists and is not empty; pass --resume to continue that run or --overwrite "
+            "to delete it and start over."
+        )
+    if non_empty and not is_run_folder(out):
+        raise FileExistsError(
+            f"--overwrite deletes only st_plus run folders (with {STATE_FILE} or {RECIPE_FILE}) or empty ones; "
+            f"{out} is neither. Choose another --output-dir or empty it yourself."
+        )
     _barrier()  # every process has checked before the main one deletes anything
     if _is_main():
         if overwrite and out.exists():
@@ -147,6 +171,11 @@ def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool)
         atomic_write_json(out / STATE_FILE, {"st_plus_version": __version__, "done": {}, "evaluations": {}})
     _barrier()
     return {"st_plus_version": __version__, "done": {}, "evaluations": {}}
+
+
+def is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds an st_plus run (what ``--overwrite`` may delete)."""
+    return (folder / STATE_FILE).is_file() or (folder / RECIPE_FILE).is_file()
 
 
 def _attach_log_file(out: Path) -> logging.Handler | None:
@@ -176,6 +205,7 @@ class _Run:
         self.recipe, self.out, self.state, self.resume = recipe, out, state, resume
         self.show_progress_bar = show_progress_bar
         self.bf16 = resolve_precision(recipe.precision)
+        self.warnings: list[str] = []  # the st_plus WARNINGs of this process (recorded in st_plus_run.json)
 
     def save_state(self) -> None:
         if _is_main():
@@ -235,17 +265,24 @@ def run_recipe(
 
     Raises:
         RecipeError: A bad recipe (file, line, key), or a resumed run whose recipe changed.
+        RecipeDataError: Bad rows in the recipe's data files (file, line, field), found before any work starts.
         FileExistsError: ``output_dir`` exists and is not empty, without ``resume`` or ``overwrite``.
     """
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
+    check_recipe_data(recipe)
     PartialState()  # under `accelerate launch`, joins the process group now: the folder checks below synchronise
     out = Path(output_dir or recipe.output_dir or Path("runs") / recipe.name).resolve()
     state = _prepare_output(out, recipe, resume=resume, overwrite=overwrite)
     handler = _attach_log_file(out)
+    recorder = _WarningRecorder()
+    logging.getLogger("st_plus").addHandler(recorder)
     try:
-        return _run(_Run(recipe, out, state, resume, show_progress_bar))
+        run = _Run(recipe, out, state, resume, show_progress_bar)
+        run.warnings = recorder.messages
+        return _run(run)
     finally:
+        logging.getLogger("st_plus").removeHandler(recorder)
         if handler is not None:
             logging.getLogger("st_plus").removeHandler(handler)
             handler.close()
@@ -256,9 +293,13 @@ def _run(run: _Run) -> PipelineResult:
     start = time.perf_counter()
     logger.info("Recipe %s -> %s (bf16 autocast: %s; resume: %s)", recipe.source, out, run.bf16, run.resume)
     model_path: str | Path | None = recipe.model.base
-    model = _load(model_path, seq) if model_path is not None else None
-    if model is not None and recipe.evaluation.before:
-        run.evaluate(model, "start", "all")
+    model = _load(model_path, None) if model_path is not None else None
+    # Training may truncate shorter (speed); evaluations and the saved model read what the base model reads.
+    infer = recipe.model.inference_max_seq_length or (model.max_seq_length if model is not None else None)
+    if model is not None:
+        model.max_seq_length = infer
+        if recipe.evaluation.before:
+            run.evaluate(model, "start", "all")
     pairs = None
     dims = recipe.evaluation.matryoshka_dims
     names = recipe.stage_names()
@@ -274,7 +315,7 @@ def _run(run: _Run) -> PipelineResult:
                 _barrier()
             torch.manual_seed(recipe.seed)
             if name == "mlm":
-                model, info = st.run_mlm(spec, seed=recipe.seed, max_seq_length=seq)
+                model, info = st.run_mlm(spec, seed=recipe.seed, max_seq_length=infer)
             elif name == "contrastive":
                 model = _load(model_path, seq)
                 st.freeze_unused(model)
@@ -291,7 +332,7 @@ def _run(run: _Run) -> PipelineResult:
                 )  # fmt: skip
             model_path = run.finish_stage(name, model, info)
             logger.info("Stage %s done: %s", name, {k: v for k, v in info.items() if k in ("steps", "seconds")})
-        model = _load(model_path, seq)  # every stage (and the final model) starts from what was saved
+        model = _load(model_path, infer)  # every stage (and the final model) starts from what was saved
         if name == "contrastive" and spec.filter is not None and "filter" not in run.state["done"]:
             _filter(run, spec, model, pairs)
         last_all = name == names[-1] and spec.evaluate == "all"  # the final scores, Matryoshka dims included
@@ -301,6 +342,7 @@ def _run(run: _Run) -> PipelineResult:
     final = out / "model"
     if _is_main():
         atomic_save_model(model, final)
+        run.state["warnings"] = list(dict.fromkeys([*run.state.get("warnings", []), *run.warnings]))
         run.state["training_seconds"] = run.state.get("training_seconds", 0) + round(time.perf_counter() - start, 1)
         atomic_write_json(final / RUN_INFO_FILE, run_info(recipe, run.state, hardware()).to_dict())
         shutil.copyfile(out / RECIPE_FILE, final / RECIPE_FILE)

@@ -21,7 +21,6 @@ from sentence_transformers.sentence_transformer.losses import (
     MultipleNegativesRankingLoss,
 )
 
-from st_plus.data import load_labelled_texts, load_training_rows
 from st_plus.mining import (
     DynamicNegatives,
     DynamicNegativesCallback,
@@ -32,8 +31,10 @@ from st_plus.mining import (
 from st_plus.models import encoder_from_mlm, pretrain_mlm, read_texts, train_wordpiece_tokenizer
 from st_plus.samplers import GroupAwareBatchSampler
 from st_plus.training.checkpoints import CheckpointCommitCallback, last_complete_checkpoint
-from st_plus.training.multitask import _LABEL_LIKE, TrainingTask, _task_type, build_multitask
+from st_plus.training.multitask import TrainingTask, _task_type, build_multitask
 from st_plus.training.recipe import ContrastiveStage, DataSpec, MlmStage, MultitaskStage, TaskSpec
+from st_plus.training.recipe_data import read_rows
+from st_plus.training.task_losses import TaskLossCallback
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def read_pairs(specs: list[DataSpec], seed: int, *, with_source: bool = False) -
     """
     parts = []
     for spec in specs:
-        rows = load_training_rows(spec.path, keep_columns=[spec.group_column] if spec.group_column else [])
+        rows = read_rows(spec)
         if not {"anchor", "positive"} <= set(rows.column_names):
             raise ValueError(f"{spec.path}: stage-1 data needs anchor/positive rows, got columns {rows.column_names}")
         rows = sample_rows(rows, spec.rows, seed)
@@ -133,18 +134,18 @@ def run_mlm(stage: MlmStage, *, seed: int, max_seq_length: int | None) -> tuple[
     start = time.perf_counter()
     texts = read_texts(stage.data, limit=stage.max_texts, seed=seed)
     tokenizer = train_wordpiece_tokenizer(texts, vocab_size=stage.vocab_size, lowercase=stage.lowercase)
-    mlm, losses = pretrain_mlm(
+    mlm = pretrain_mlm(
         tokenizer, texts, stage.preset, mask_rate=stage.mask_rate, max_steps=stage.max_steps,
-        max_minutes=1e9, seed=seed, max_seq_length=stage.max_seq_length, batch_size=stage.batch_size,
+        max_minutes=None, seed=seed, max_seq_length=stage.max_seq_length, batch_size=stage.batch_size,
         learning_rate=stage.learning_rate, group_by_length=stage.group_by_length,
     )  # fmt: skip
-    model = encoder_from_mlm(mlm, tokenizer, max_seq_length=max_seq_length or stage.max_seq_length)
+    model = encoder_from_mlm(mlm.model, tokenizer, max_seq_length=max_seq_length or stage.max_seq_length)
     info = {
-        "kind": "mlm", "steps": len(losses) and stage.max_steps, "batch_size": stage.batch_size,
+        "kind": "mlm", "steps": mlm.steps, "batch_size": stage.batch_size,
         "seconds": round(time.perf_counter() - start, 1), "losses": ["NomicBertForMaskedLM"],
         "datasets": [{"name": Path(p).name, "path": p} for p in stage.data],
         "extra": {"texts": len(texts), "preset": stage.preset, "vocab_size": len(tokenizer),
-                  "mlm_losses_at_step_1_then_every_10": [round(x, 4) for x in losses]},
+                  "mlm_losses_at_step_1_then_every_10": [round(x, 4) for x in mlm.losses]},
     }  # fmt: skip
     return model, info
 
@@ -201,7 +202,9 @@ def run_contrastive(
 
 def filter_pairs(stage: ContrastiveStage, model: SentenceTransformer, pairs: Dataset) -> tuple[Dataset, Any]:
     """Consistency filtering of the stage-1 pairs with the stage-1 model (rows of one group do not compete)."""
-    result = consistency_filter(pairs, model, top_k=stage.filter.top_k, min_score=stage.filter.min_score)
+    result = consistency_filter(
+        pairs, model, top_k=stage.filter.top_k, min_score=stage.filter.min_score, group_column="group"
+    )
     return result.dataset, result
 
 
@@ -213,11 +216,7 @@ def _task_rows(task: TaskSpec, stage1_pairs: Dataset | None, seed: int) -> tuple
     if task.data == "stage1":
         return sample_rows(stage1_pairs, task.rows, seed), "group"
     spec: DataSpec = task.data
-    if _task_type(task.type) in _LABEL_LIKE:
-        rows = load_labelled_texts(spec.path)
-    else:
-        rows = load_training_rows(spec.path, keep_columns=[spec.group_column] if spec.group_column else [])
-    return sample_rows(rows, spec.rows, seed), spec.group_column
+    return sample_rows(read_rows(spec, task.type), spec.rows, seed), spec.group_column
 
 
 def run_multitask(
@@ -267,7 +266,7 @@ def run_multitask(
     extra.pop("per_device_train_batch_size")
     trainer = _trainer(
         stage, model, folder, setup.train_dataset, setup.loss, seed=seed, bf16=bf16,
-        callbacks=[*callbacks, *dynamic.values()], **extra,
+        callbacks=[TaskLossCallback(setup.loss), *callbacks, *dynamic.values()], **extra,
     )  # fmt: skip
     info: dict[str, Any] = {
         "kind": "multitask", "datasets": datasets_info, "batch_size": stage.batch_size, "mining": mining_info,

@@ -13,6 +13,7 @@ import yaml
 from pipeline_fixtures import RECIPE, write_tiny_recipe
 from tests_helpers import CORPUS, encode_in_plain_subprocess, launch_two_cpu_processes
 
+from st_plus import load_model
 from st_plus.hub.run_info import validate_run_info
 from st_plus.training.checkpoints import (
     COMPLETE_MARKER,
@@ -58,8 +59,14 @@ def test_a_recipe_runs_end_to_end_and_leaves_every_artefact(tmp_path, tiny_bert_
     assert info["stages"][0]["filtering"]["rows_in"] == 24 and info["stages"][1]["dynamic_negatives"]["pairs"]
     assert {r["task"] for r in info["results"]} == {"sts_tiny", "retrieval_tiny"}
     assert info["matryoshka"]["dims"] == [32, 16]
+    # one loss curve per task: each task's own loss is logged next to the mixed `loss`
+    history = json.loads((out / "stages" / "multitask" / "log_history.json").read_text())
+    logged = {key for entry in history for key in entry if key.startswith("loss/")}
+    assert logged == {"loss/pairs", "loss/sts", "loss/labels"}
+    # training truncated at 32 tokens; evaluations and the saved model keep the base model's own length
+    base_length = load_model(tiny_bert_dir).max_seq_length
+    assert base_length != 32 and load_model(result.model_path).max_seq_length == base_length
     assert (result.model_path / "recipe.resolved.yaml").is_file()
-    from st_plus import load_model
 
     expected = load_model(out / "stages" / "multitask" / "model").encode(CORPUS[:4])
     plain = encode_in_plain_subprocess(result.model_path, CORPUS[:4])
@@ -74,12 +81,28 @@ def test_an_existing_output_folder_is_never_overwritten_without_the_flag(tmp_pat
     with pytest.raises(FileExistsError, match="--resume .* --overwrite"):
         run_recipe(recipe, output_dir=out, show_progress_bar=False)
     assert (out / "notes.txt").read_text() == "mine"
-    result = run_recipe(recipe, output_dir=out, overwrite=True, show_progress_bar=False)
+    with pytest.raises(FileExistsError, match="--overwrite deletes only st_plus run folders"):
+        run_recipe(recipe, output_dir=out, overwrite=True, show_progress_bar=False)  # not a run folder
+    assert (out / "notes.txt").read_text() == "mine"
+    (out / "notes.txt").unlink()
+    run_recipe(recipe, output_dir=out, show_progress_bar=False)
+    (out / "notes.txt").write_text("left in the run folder")
+    result = run_recipe(recipe, output_dir=out, overwrite=True, show_progress_bar=False)  # a run folder: replaced
     assert not (out / "notes.txt").exists() and (result.model_path / "modules.json").is_file()
     changed = recipe.read_text().replace("max_steps: 4", "max_steps: 5")
     recipe.write_text(changed)
     with pytest.raises(ValueError, match="recipe differs from the one the run"):
         run_recipe(recipe, output_dir=out, resume=True, show_progress_bar=False)
+
+
+def test_resume_refuses_a_folder_with_checkpoints_but_no_pipeline_state(tmp_path, tiny_bert_dir):
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, ONLY_STAGE1)
+    stale = tmp_path / "out" / "stages" / "contrastive" / "checkpoint-2"
+    stale.mkdir(parents=True)
+    (stale / COMPLETE_MARKER).write_text("{}")
+    with pytest.raises(FileExistsError, match="no pipeline_state.json: it holds no st_plus run to resume"):
+        run_recipe(recipe, output_dir=tmp_path / "out", resume=True, show_progress_bar=False)
+    assert (stale / COMPLETE_MARKER).is_file()  # nothing touched
 
 
 def test_only_complete_checkpoints_are_resumed_from(tmp_path):
@@ -95,8 +118,9 @@ def test_only_complete_checkpoints_are_resumed_from(tmp_path):
     assert last_complete_checkpoint(tmp_path / "missing") is None
 
 
-def test_resume_after_sigkill_mid_step_ends_like_an_uninterrupted_run(tmp_path, tiny_bert_dir):
-    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir)
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])  # the main job trains under bf16 autocast
+def test_resume_after_sigkill_mid_step_ends_like_an_uninterrupted_run(tmp_path, tiny_bert_dir, precision):
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, RECIPE.replace("precision: fp32", f"precision: {precision}"))
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert _run_process(recipe, straight).returncode == 0
     first = _run_process(recipe, killed, "--kill", "contrastive:3")
@@ -107,8 +131,6 @@ def test_resume_after_sigkill_mid_step_ends_like_an_uninterrupted_run(tmp_path, 
     third = _run_process(recipe, killed, "--resume")
     assert third.returncode == 0, third.stderr[-2000:]
     assert "Resuming from" in (killed / "train.log").read_text()
-
-    from st_plus import load_model
 
     a = load_model(straight / "model").encode(CORPUS)
     b = load_model(killed / "model").encode(CORPUS)
