@@ -112,3 +112,15 @@ def test_mteb_version_is_null_with_a_warning_when_mteb_is_absent(tmp_path, monke
     payload = json.loads((folder / "t.json").read_text())
     assert payload["mteb_version"] is None
     assert any("mteb is not installed" in r.getMessage() for r in caplog.records)
+
+
+def test_curves_draw_one_line_per_task_for_losses_and_for_several_dynamic_tasks():
+    from st_plus.training.report import _curve_lines
+
+    history = [{"step": 5, "loss": 3.0, "loss/sts": 25.0, "loss/pairs": 1.0,
+                "dynamic_negatives/a/mean_negative_score": 0.1, "dynamic_negatives/b/mean_negative_score": 0.2}]
+    assert _curve_lines("multitask", "loss", history) == [("multitask: pairs", "loss/pairs"),
+                                                           ("multitask: sts", "loss/sts")]  # fmt: skip
+    assert [k for _, k in _curve_lines("multitask", "dynamic_negatives/mean_negative_score", history)] == [
+        "dynamic_negatives/a/mean_negative_score", "dynamic_negatives/b/mean_negative_score"]
+    assert _curve_lines("contrastive", "loss", [{"step": 1, "loss": 1.0}]) == [("contrastive", "loss")]

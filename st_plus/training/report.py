@@ -93,6 +93,12 @@ def _curve_lines(stage: str, key: str, history: list[dict[str, Any]]) -> list[tu
         tasks = sorted({k[len(TASK_LOSS_PREFIX):] for h in history for k in h if k.startswith(TASK_LOSS_PREFIX)})
         if tasks:
             return [(f"{stage}: {task}", TASK_LOSS_PREFIX + task) for task in tasks]
+    prefix, _, metric = key.rpartition("/")
+    if prefix == "dynamic_negatives":  # several dynamic tasks log dynamic_negatives/<task>/<metric>
+        per_task = sorted({k for h in history for k in h if k.startswith(prefix + "/") and k.endswith("/" + metric)
+                           and k.count("/") == 2})  # fmt: skip
+        if per_task:
+            return [(f"{stage}: {k.split('/')[1]}", k) for k in per_task]
     return [(stage, key)]
 
 
