@@ -10,7 +10,7 @@ sentence-transformers' card data and what the folder holds. Schema (every key op
       "base_model": "sentence-transformers/all-MiniLM-L6-v2",
       "recipe": {"name": "quickstart", "file": "recipe.resolved.yaml"},
       "stages": [{
-          "name": "stage1", "kind": "contrastive",            # mlm | contrastive | multitask
+          "name": "stage1", "kind": "contrastive",            # mlm | distill | contrastive | multitask
           "datasets": [{"name": "debian-descriptions-en", "path": "...", "hub_id": null, "license": "...",
                         "rows": 3000, "task_type": "Retrieval"}],  # name required
           "losses": ["CachedMultipleNegativesRankingLoss"], "steps": 100, "batch_size": 64, "seconds": 200.5,
@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 RUN_INFO_FILE = "st_plus_run.json"
-STAGE_KINDS = ("mlm", "contrastive", "multitask")
+STAGE_KINDS = ("mlm", "distill", "contrastive", "multitask")
 
 
 class RunInfoError(ValueError):

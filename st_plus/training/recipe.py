@@ -32,7 +32,9 @@ from typing import Any, Literal
 from st_plus.training._yaml import KeyPath, RecipeError, dotted, line_of, load_yaml_with_lines
 
 __all__ = [
+    "AdapterSpec",
     "ContrastiveStage",
+    "DistillStage",
     "DataSpec",
     "EvaluationSpec",
     "FilterSpec",
@@ -49,6 +51,9 @@ __all__ = [
 ]
 
 Evaluate = Literal["all", "none"] | list[str]
+
+#: LoRA targets when ``adapter.target_modules`` is not set: every linear layer of a BERT block.
+DEFAULT_TARGETS = ("query", "key", "value", "dense")
 
 
 @dataclass
@@ -262,10 +267,82 @@ class MultitaskStage:
 
 
 @dataclass
+class DistillStage:
+    """Distillation before the contrastive stage: a smaller student learns the teacher's embeddings.
+
+    The student is ``model.base`` (the teacher) with only ``student_layers`` kept, a new NomicBERT-style encoder
+    of ``student_preset`` with the teacher's tokenizer, or (neither set) a copy of the teacher. It is trained with
+    MSE + cosine on the teacher's embeddings of ``data`` (:func:`st_plus.training.distill.distill_model`); with
+    ``parallel`` files it also learns to map each translation onto the teacher's embedding of its source text
+    (Reimers & Gurevych, 2020).
+
+    Attributes:
+        data: Text files (JSONL rows' text fields, or one text per line).
+        parallel: JSONL files of ``{source, translation}`` rows (cross-lingual distillation).
+        student_layers: Indices of the teacher's layers the student keeps (e.g. ``[0, 2, 4]``).
+        student_preset: Or a ``build_nomic_bert`` preset (``small``, ``mini``, ...): a new, narrower encoder
+            that learns the teacher's Matryoshka prefix of its width.
+        max_texts: At most this many distinct texts (shuffled with the recipe's seed).
+        epochs: Passes over the texts (ignored when ``max_steps`` is set).
+        max_steps: Optimiser steps.
+        max_minutes: Stop after this many minutes of training.
+        batch_size: Texts per step.
+        learning_rate: Peak learning rate.
+        warmup_ratio: Share of the steps spent warming up.
+        mse_weight: Weight of the MSE term.
+        cosine_weight: Weight of the ``1 - cosine`` term.
+        matryoshka_dims: Also match these prefixes of the embedding (``MatryoshkaLoss`` around the distillation).
+        save_steps: Checkpoint interval (steps).
+        evaluate: Tasks to evaluate after the stage: ``all``, ``none`` or task names.
+    """
+
+    data: list[str] = field(default_factory=list)
+    parallel: list[str] = field(default_factory=list)
+    student_layers: list[int] | None = None
+    student_preset: str | None = None
+    max_texts: int | None = None
+    epochs: float = 1.0
+    max_steps: int | None = None
+    max_minutes: float | None = None
+    batch_size: int = 64
+    learning_rate: float = 1e-4
+    warmup_ratio: float = 0.05
+    mse_weight: float = 1.0
+    cosine_weight: float = 1.0
+    matryoshka_dims: list[int] | None = None
+    save_steps: int = 100
+    evaluate: Evaluate = "all"
+
+
+@dataclass
+class AdapterSpec:
+    """A LoRA adapter trained in stages 1 and 2 instead of the full model (:mod:`st_plus.training.adapters`).
+
+    Attributes:
+        method: ``lora``.
+        r: Rank of the update.
+        alpha: Scale numerator (the update is scaled by ``alpha / r``).
+        dropout: Dropout on the adapter's input.
+        target_modules: Linear layers to adapt (peft's suffix match); default every linear layer of a BERT block
+            (``query``, ``key``, ``value``, ``dense``).
+        merge: Save the final ``model/`` with merged weights (a plain folder) instead of the adapter (which loads
+            with ``SentenceTransformer(path)`` where peft is installed).
+    """
+
+    method: Literal["lora"] = "lora"
+    r: int = 16
+    alpha: float = 32.0
+    dropout: float = 0.05
+    target_modules: list[str] | None = None
+    merge: bool = False
+
+
+@dataclass
 class StagesSpec:
     """The stages, run in this order; each is optional, at least one is required."""
 
     mlm: MlmStage | None = None
+    distill: DistillStage | None = None
     contrastive: ContrastiveStage | None = None
     multitask: MultitaskStage | None = None
 
@@ -302,6 +379,7 @@ class Recipe:
             ``bf16`` or ``fp32``.
         model: The starting model.
         stages: The stages.
+        adapter: Train a LoRA adapter in stages 1 and 2 instead of every weight.
         evaluation: The evaluation tasks.
         source: The recipe file (set by :func:`load_recipe`).
     """
@@ -313,6 +391,7 @@ class Recipe:
     precision: Literal["auto", "bf16", "fp32"] = "auto"
     model: ModelSpec = field(default_factory=ModelSpec)
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
+    adapter: AdapterSpec | None = None
     source: str | None = field(default=None, metadata={"internal": True})
 
     def stage_names(self) -> list[str]:
@@ -442,7 +521,7 @@ def _check_recipe(recipe: Recipe, b: _Builder) -> None:
     """Cross-field checks and file existence (paths made absolute in place)."""
     stages = recipe.stages
     if not recipe.stage_names():
-        raise b.error(("stages",), "no stage configured; set at least one of mlm, contrastive, multitask")
+        raise b.error(("stages",), "no stage configured; set at least one of mlm, distill, contrastive, multitask")
     if recipe.model.base is None and stages.mlm is None:
         raise b.error(("model", "base"), "`base: null` needs `stages.mlm` (a new encoder must be pre-trained)")
     if recipe.model.base is not None and stages.mlm is not None:
@@ -469,6 +548,10 @@ def _check_recipe(recipe: Recipe, b: _Builder) -> None:
 
         if stages.mlm.preset not in PRESETS:
             raise b.error((*key, "preset"), f"unknown preset {stages.mlm.preset!r}; choose from {sorted(PRESETS)}")
+    if stages.distill is not None:
+        _check_distill(stages.distill, recipe.model.base, b)
+    if recipe.adapter is not None:
+        _check_adapter(recipe, b)
     if stages.contrastive is not None:
         _check_contrastive(stages.contrastive, b)
     if stages.multitask is not None:
@@ -487,6 +570,52 @@ def _check_recipe(recipe: Recipe, b: _Builder) -> None:
                     raise b.error(key, f"{name!r} is not one of evaluation.tasks' folders {sorted(names)}")
         elif chosen == "all" and not ev.tasks and stage != "mlm":
             pass  # nothing to evaluate: fine, the table stays empty
+
+
+def _check_distill(stage: DistillStage, base: str | None, b: _Builder) -> None:
+    key = ("stages", "distill")
+    if base is None:
+        raise b.error(key, "distillation needs a teacher: set `model.base`")
+    stage.data = [b.file(p, (*key, "data", i)) for i, p in enumerate(stage.data)]
+    stage.parallel = [b.file(p, (*key, "parallel", i)) for i, p in enumerate(stage.parallel)]
+    if not stage.data and not stage.parallel:
+        raise b.error(key, "needs `data` (texts) and/or `parallel` (source/translation rows)")
+    if stage.student_layers is not None and stage.student_preset is not None:
+        raise b.error(key, "set `student_layers` (a pruned teacher) or `student_preset` (a new encoder), not both")
+    if stage.student_layers == []:
+        raise b.error((*key, "student_layers"), "keeps no layer; leave it out to copy the whole teacher")
+    for i, layer in enumerate(stage.student_layers or []):
+        _positive(b, (*key, "student_layers", i), layer, zero=True)
+    if stage.student_layers is not None and len(set(stage.student_layers)) != len(stage.student_layers):
+        raise b.error((*key, "student_layers"), f"repeats a layer: {stage.student_layers}")
+    if stage.student_preset is not None:
+        from st_plus.models.nomic_bert_config import NOMIC_BERT_PRESETS as PRESETS
+
+        if stage.student_preset not in PRESETS:
+            raise b.error((*key, "student_preset"), f"unknown preset {stage.student_preset!r}; choose from "
+                          f"{sorted(PRESETS)}")  # fmt: skip
+    for name in ("max_texts", "epochs", "max_steps", "max_minutes", "batch_size", "learning_rate", "save_steps"):
+        _positive(b, (*key, name), getattr(stage, name))
+    for name in ("mse_weight", "cosine_weight"):
+        _positive(b, (*key, name), getattr(stage, name), zero=True)
+    if stage.mse_weight == 0 and stage.cosine_weight == 0:
+        raise b.error((*key, "cosine_weight"), "mse_weight and cosine_weight are both 0: nothing to train")
+    if not 0 <= stage.warmup_ratio < 1:
+        raise b.error((*key, "warmup_ratio"), f"must be in [0, 1), got {stage.warmup_ratio}")
+    for i, dim in enumerate(stage.matryoshka_dims or []):
+        _positive(b, (*key, "matryoshka_dims", i), dim)
+
+
+def _check_adapter(recipe: Recipe, b: _Builder) -> None:
+    spec, key = recipe.adapter, ("adapter",)
+    if recipe.stages.contrastive is None and recipe.stages.multitask is None:
+        raise b.error(key, "an adapter trains in stages 1 and 2: configure `stages.contrastive` or `multitask`")
+    _positive(b, (*key, "r"), spec.r)
+    _positive(b, (*key, "alpha"), spec.alpha)
+    if not 0 <= spec.dropout < 1:
+        raise b.error((*key, "dropout"), f"must be in [0, 1), got {spec.dropout}")
+    if spec.target_modules is not None and not spec.target_modules:
+        raise b.error((*key, "target_modules"), "names no layer; leave it out for the default")
 
 
 def _check_data(data: DataSpec, b: _Builder, key: KeyPath) -> None:
