@@ -29,7 +29,7 @@ def _dims(value: str) -> list[int]:
 
 def cmd_distill(args: argparse.Namespace) -> int:
     """Builds the student from ``--teacher``, distills it on ``--texts`` / ``--parallel`` and saves it."""
-    from st_plus.models import NOMIC_BERT_PRESETS, load_model, read_texts
+    from st_plus.models import NOMIC_BERT_PRESETS, add_characters, load_model, read_texts
     from st_plus.training.distill import build_student, distill_model, read_parallel
     from st_plus.training.recipe import DistillStage
 
@@ -48,7 +48,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
         data=list(args.texts), parallel=list(args.parallel), student_layers=args.student_layers,
         student_preset=args.student_preset, max_texts=args.max_texts, epochs=args.epochs, max_steps=args.max_steps,
         max_minutes=args.max_minutes, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        matryoshka_dims=args.matryoshka_dims, save_steps=10**9,
+        matryoshka_dims=args.matryoshka_dims, extend_vocab=args.extend_vocab, save_steps=10**9,
     )  # fmt: skip
     try:
         texts = read_texts(args.texts, limit=args.max_texts, seed=args.seed) if args.texts else []
@@ -57,11 +57,13 @@ def cmd_distill(args: argparse.Namespace) -> int:
         if args.max_seq_length:
             teacher.max_seq_length = args.max_seq_length
         student = build_student(teacher, layers=args.student_layers, preset=args.student_preset, seed=args.seed)
+        added = add_characters(student, texts + [t for _, t in parallel]) if args.extend_vocab else []
     except (FileNotFoundError, OSError, ValueError) as exc:
         raise DistillCliError(str(exc)) from None
     with tempfile.TemporaryDirectory(prefix="st_plus_distill_") as folder:
         info = distill_model(student, teacher, stage, folder, texts=texts, parallel=parallel, seed=args.seed)
     info.pop("log_history", None)
+    info["extra"]["added_characters"] = len(added)
     if out.exists():
         shutil.rmtree(out)
     student.save(str(out))
@@ -92,6 +94,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                      help="Training text: .jsonl[.gz] (anchor/positive/text/... fields) or .txt")  # fmt: skip
     cmd.add_argument("--parallel", nargs="+", metavar="FILE", default=[],
                      help="JSONL rows {source, translation} for cross-lingual distillation")  # fmt: skip
+    cmd.add_argument("--extend-vocab", action="store_true",
+                     help="Add the CJK characters (seen twice or more) that the tokenizer maps to [UNK]")  # fmt: skip
     cmd.add_argument("--output", required=True, metavar="DIR", help="Where to save the student")
     cmd.add_argument("--max-texts", type=int, help="Read at most this many texts (shuffled with --seed)")
     cmd.add_argument("--epochs", type=float, default=1.0)

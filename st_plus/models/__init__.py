@@ -7,18 +7,22 @@ from st_plus.models.nomic_bert_config import NOMIC_BERT_PRESETS, nomic_bert_conf
 from st_plus.models.pretraining import encoder_from_mlm, pretrain_mlm, train_wordpiece_tokenizer
 from st_plus.models.pruning import prune_layers
 from st_plus.models.recovery import WallClockCallback, read_texts, recover_by_distillation
+from st_plus.models.vocabulary import add_characters, is_cjk_character, missing_characters
 
 __all__ = [
     "DEFAULT_MODEL",
     "NOMIC_BERT_PRESETS",
     "WallClockCallback",
+    "add_characters",
     "bert_to_nomic_state_dict",
     "build_nomic_bert",
     "constant_reader",
     "convert_bert_to_nomic",
     "default_model_path",
     "encoder_from_mlm",
+    "is_cjk_character",
     "load_model",
+    "missing_characters",
     "nomic_bert_config",
     "pad_vocab_size",
     "pretrain_mlm",

@@ -10,7 +10,9 @@ is trained with :class:`~st_plus.losses.MSECosineDistillLoss` to reproduce those
   dimensions, re-normalised), so train the teacher with ``matryoshka_dims`` first.
 - A copy of the teacher with ``parallel`` (source, translation) rows: both the source text and its translation
   are trained onto the teacher's embedding of the source (Reimers & Gurevych, 2020,
-  https://arxiv.org/abs/2004.09813), which moves the new language next to the teacher's language.
+  https://arxiv.org/abs/2004.09813), which moves the new language next to the teacher's language. Where the
+  teacher's vocabulary lacks the new language's characters, ``extend_vocab`` adds them first
+  (:func:`~st_plus.models.add_characters`).
 
 The student is a plain sentence-transformers model (stock modules only).
 """
@@ -31,7 +33,7 @@ from datasets import Dataset
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
 
 from st_plus.losses import MSECosineDistillLoss
-from st_plus.models import WallClockCallback, build_nomic_bert, prune_layers, read_texts
+from st_plus.models import WallClockCallback, add_characters, build_nomic_bert, prune_layers, read_texts
 from st_plus.models.recovery import LengthGroupedBatchSampler
 from st_plus.training.checkpoints import CheckpointCommitCallback
 from st_plus.training.recipe import DistillStage
@@ -192,6 +194,8 @@ def run_distill(
     parallel = read_parallel(stage.parallel) if stage.parallel else []
     torch.manual_seed(seed)
     student = build_student(teacher, layers=stage.student_layers, preset=stage.student_preset, seed=seed)
+    added = add_characters(student, texts + [t for _, t in parallel]) if stage.extend_vocab else []
     info = distill_model(student, teacher, stage, folder, texts=texts, parallel=parallel, seed=seed, bf16=bf16,
                          resume=resume, callbacks=callbacks)  # fmt: skip
+    info["extra"]["added_characters"] = len(added)
     return student, info

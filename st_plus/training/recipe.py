@@ -282,6 +282,8 @@ class DistillStage:
         student_layers: Indices of the teacher's layers the student keeps (e.g. ``[0, 2, 4]``).
         student_preset: Or a ``build_nomic_bert`` preset (``small``, ``mini``, ...): a new, narrower encoder
             that learns the teacher's Matryoshka prefix of its width.
+        extend_vocab: Give the student a token for every CJK character seen at least twice in the training text
+            that its tokenizer maps to ``[UNK]`` (:func:`st_plus.models.add_characters`).
         max_texts: At most this many distinct texts (shuffled with the recipe's seed).
         epochs: Passes over the texts (ignored when ``max_steps`` is set).
         max_steps: Optimiser steps.
@@ -300,6 +302,7 @@ class DistillStage:
     parallel: list[str] = field(default_factory=list)
     student_layers: list[int] | None = None
     student_preset: str | None = None
+    extend_vocab: bool = False
     max_texts: int | None = None
     epochs: float = 1.0
     max_steps: int | None = None
