@@ -9,11 +9,12 @@
     python benchmarks/bench_distill.py --student runs/minilm-l3 --dev-suite /work/dev_suite
 
 Quality: teacher and student are scored on every English task of the development suite (``DEV/en``;
-``benchmarks/make_dev_suite.py``) with the same settings (max_seq_length 128, bf16 encoding); the goal is a student
-mean >= 95% of the teacher's. Speed: both encode the same texts (dev STS sentences and Debian dev documents) with
-``torch`` limited to ``--threads`` threads, alternating teacher / student, ``--reps`` times; the ratio of the median
-times is reported (goal >= 1.8x) with the load average before and after (the machine may be shared: only the ratio
-within one run means anything). Writes ``benchmarks/results/distill.json``.
+``benchmarks/make_dev_suite.py``) with the same settings (max_seq_length 256, bf16 encoding, batch 64; the
+teacher's scores may come from an ``st-plus eval`` folder with those settings, ``--teacher-results``); the goal is a
+student mean >= 95% of the teacher's. Speed: both encode the same texts (dev STS sentences and Debian dev documents)
+with ``torch`` limited to ``--threads`` threads, alternating teacher / student, ``--reps`` times; the ratio of the
+median times is reported (goal >= 1.8x) with the load average before and after (the machine may be shared: only the
+ratio within one run means anything). Writes ``benchmarks/results/distill.json``.
 """
 
 from __future__ import annotations
@@ -28,10 +29,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def dev_scores(model, tasks: list[Path], cache: Path | None) -> dict[str, float]:
-    """Main scores of ``model`` on ``tasks`` (read back from ``cache`` when it exists)."""
+def dev_scores(model, tasks: list[Path], cache: Path | None, results: Path | None = None) -> dict[str, float]:
+    """Main scores of ``model`` on ``tasks``: from ``results`` (an ``st-plus eval --output`` folder of this model
+    with the same settings), from ``cache``, or evaluated now."""
     from st_plus.evaluation import evaluate_suite
 
+    if results is not None:
+        return {t.name: json.loads((results / f"{t.name}.json").read_text())["scores"]["dev"][0]["main_score"]
+                for t in tasks}  # fmt: skip
     if cache is not None and cache.is_file():
         return json.loads(cache.read_text())
     results = evaluate_suite(model, tasks, batch_size=64, dtype="bfloat16", show_progress_bar=False)
@@ -69,8 +74,12 @@ def main() -> None:
     parser.add_argument("--teacher", default="default")
     parser.add_argument("--student", required=True)
     parser.add_argument("--dev-suite", default="/work/dev_suite")
-    parser.add_argument("--max-seq-length", type=int, default=128)
-    parser.add_argument("--speed-texts", type=int, default=1024)
+    parser.add_argument("--max-seq-length", type=int, default=256, help="Both models (256: the teacher's own)")
+    parser.add_argument("--tasks", nargs="*", default=None, help="Only these en dev task folders (default: all)")
+    parser.add_argument("--teacher-results", default=None,
+                        help="The teacher's scores from an `st-plus eval --dtype bfloat16 --batch-size 64 --output` "
+                        "folder (same settings) instead of evaluating it again")  # fmt: skip
+    parser.add_argument("--speed-texts", type=int, default=512)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cache-dir", default=None, help="Keep per-model dev scores here (reruns skip them)")
@@ -84,6 +93,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     dev = Path(args.dev_suite)
     tasks = sorted(p for p in (dev / "en").iterdir() if (p / "task.json").is_file())
+    tasks = [p for p in tasks if not args.tasks or p.name in args.tasks]
     models = {"teacher": load_model(args.teacher, device="cpu"), "student": load_model(args.student, device="cpu")}
     for model in models.values():
         model.max_seq_length = args.max_seq_length
@@ -93,10 +103,12 @@ def main() -> None:
     times = encoding_speed(models, texts, args.reps)
     load_after = os.getloadavg()
     medians = {name: statistics.median(values) for name, values in times.items()}
+    given = {"teacher": Path(args.teacher_results) if args.teacher_results else None, "student": None}
     scores = {
-        name: dev_scores(model, tasks, cache / f"{name}_{Path(str(getattr(args, name))).name}.json" if cache else None)
+        name: dev_scores(model, tasks, cache / f"{name}_{Path(str(getattr(args, name))).name}.json" if cache else None,
+                         given[name])
         for name, model in models.items()
-    }
+    }  # fmt: skip
     means = {name: round(statistics.mean(s.values()), 5) for name, s in scores.items()}
     record_path = Path(args.student) / "st_plus_distill.json"
     layers = {n: m.transformers_model.config.num_hidden_layers for n, m in models.items()}
@@ -108,6 +120,7 @@ def main() -> None:
         "distillation": json.loads(record_path.read_text()) if record_path.is_file() else None,
         "dev_suite": str(dev / "en"),
         "max_seq_length": args.max_seq_length,
+        "teacher_results": args.teacher_results,
         "dev_scores": scores,
         "dev_mean": means,
         "student_share_of_teacher_mean": round(means["student"] / means["teacher"], 4),
