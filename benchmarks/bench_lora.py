@@ -15,10 +15,11 @@ parameters).
 The final model is scored on the English tasks of the development suite (``--tasks``: a subset where the machine is
 too slow for all seven; max_seq_length 128, bf16 encoding).
 
-Recorded per run: the dev scores, trainable parameters, training samples/s (trainer's ``train_samples_per_second``)
-and the peak resident memory of the training process (``ru_maxrss`` right after training, before evaluating). Speed
-and memory are only comparable between runs that ran at the same time on the same machine (the report gives the
-ratios of runs started together, and the load average).
+Recorded per run: the dev scores, trainable parameters, training samples/s (trainer's ``train_samples_per_second``),
+the CPU seconds of the run (loading + training: comparable across runs on a shared machine, unlike wall time) and
+the peak resident memory of the training process (``ru_maxrss`` right after training, before evaluating). Speed and
+memory are only comparable between runs that ran at the same time on the same machine (the report gives the ratios
+of runs started together, and the load average).
 """
 
 from __future__ import annotations
@@ -66,8 +67,11 @@ def run(args: argparse.Namespace) -> None:
     recipe = out / "recipe.yaml"
     recipe.write_text(text, encoding="utf-8")
     load_start = os.getloadavg()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     result = run_recipe(recipe, output_dir=out / "run", overwrite=True, show_progress_bar=False)
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    peak_rss_mb = after.ru_maxrss / 1024
+    cpu_seconds = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
     state = json.loads((out / "run" / "pipeline_state.json").read_text())
     history = json.loads((out / "run" / "stages" / "contrastive" / "log_history.json").read_text())
     summary = next(entry for entry in history if "train_samples_per_second" in entry)
@@ -85,6 +89,7 @@ def run(args: argparse.Namespace) -> None:
         "arm": args.arm, "seed": args.seed, "learning_rate": args.lr, "rows": args.rows,
         "steps": state["done"]["contrastive"]["steps"], "train_seconds": state["done"]["contrastive"]["seconds"],
         "train_samples_per_second": summary["train_samples_per_second"], "peak_rss_mb": round(peak_rss_mb, 1),
+        "run_cpu_seconds": round(cpu_seconds, 1),
         "trainable_parameters": adapter["trainable"] if adapter else total - _frozen(model),
         "total_parameters": adapter["total"] if adapter else total,
         "load_average_at_start": [round(x, 2) for x in load_start], "model_files": sorted(
