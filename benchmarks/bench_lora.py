@@ -141,7 +141,12 @@ def report(args: argparse.Namespace) -> None:
                 "std_difference_points": round(statistics.stdev(diffs), 3) if len(diffs) > 1 else None,
                 "samples_per_second_ratio_per_seed": {str(s): x for s, _, x, _ in paired},
                 "peak_rss_ratio_per_seed": {str(s): m for s, _, _, m in paired},
-            }
+                "run_cpu_seconds_ratio_per_seed": {
+                    str(r["seed"]): round(r["run_cpu_seconds"] / by_seed_full[r["seed"]]["run_cpu_seconds"], 3)
+                    for r in arms[name] if r["seed"] in by_seed_full and "run_cpu_seconds" in r
+                    and "run_cpu_seconds" in by_seed_full[r["seed"]]
+                },
+            }  # fmt: skip
     result = {"runs": runs, "arms": table, f"vs_{full}": comparisons,
               "note": "dev = the runs' English dev tasks (see dev_scores); points = 100 x score. Speed / memory "
                       "ratios compare runs started together on a shared 2-core machine."}  # fmt: skip
