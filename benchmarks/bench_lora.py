@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> None:
     from st_plus import load_model
     from st_plus.evaluation import evaluate_suite
     from st_plus.training import run_recipe
+    from st_plus.training.adapters import merge_adapter
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -68,17 +69,22 @@ def run(args: argparse.Namespace) -> None:
     recipe.write_text(text, encoding="utf-8")
     load_start = os.getloadavg()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    result = run_recipe(recipe, output_dir=out / "run", overwrite=True, show_progress_bar=False)
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    peak_rss_mb = after.ru_maxrss / 1024
-    cpu_seconds = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
+    done = out / "run" / "model" / "st_plus_run.json"
+    if args.reuse and done.is_file():  # trained earlier (e.g. the evaluation was killed): score it only
+        model_path, peak_rss_mb, cpu_seconds = done.parent, None, None
+    else:
+        model_path = run_recipe(recipe, output_dir=out / "run", overwrite=True, show_progress_bar=False).model_path
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        peak_rss_mb = round(after.ru_maxrss / 1024, 1)
+        cpu_seconds = round(after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime, 1)
     state = json.loads((out / "run" / "pipeline_state.json").read_text())
     history = json.loads((out / "run" / "stages" / "contrastive" / "log_history.json").read_text())
     summary = next(entry for entry in history if "train_samples_per_second" in entry)
-    info = json.loads((result.model_path / "st_plus_run.json").read_text())
+    info = json.loads((model_path / "st_plus_run.json").read_text())
     adapter = info.get("extra", {}).get("contrastive", {}).get("adapter")
-    model = load_model(result.model_path, device="cpu")
+    model = load_model(model_path, device="cpu")
     model.max_seq_length = 128
+    merge_adapter(model)  # the same embeddings (to float rounding), plain layers: faster and smaller to evaluate
     dev = Path(args.dev_suite) / "en"
     tasks = sorted(p for p in dev.iterdir() if (p / "task.json").is_file())
     tasks = [p for p in tasks if not args.tasks or p.name in args.tasks]
@@ -88,12 +94,12 @@ def run(args: argparse.Namespace) -> None:
     record = {
         "arm": args.arm, "seed": args.seed, "learning_rate": args.lr, "rows": args.rows,
         "steps": state["done"]["contrastive"]["steps"], "train_seconds": state["done"]["contrastive"]["seconds"],
-        "train_samples_per_second": summary["train_samples_per_second"], "peak_rss_mb": round(peak_rss_mb, 1),
-        "run_cpu_seconds": round(cpu_seconds, 1),
+        "train_samples_per_second": summary["train_samples_per_second"], "peak_rss_mb": peak_rss_mb,
+        "run_cpu_seconds": cpu_seconds,
         "trainable_parameters": adapter["trainable"] if adapter else total - _frozen(model),
         "total_parameters": adapter["total"] if adapter else total,
         "load_average_at_start": [round(x, 2) for x in load_start], "model_files": sorted(
-            p.name for p in result.model_path.iterdir()),
+            p.name for p in model_path.iterdir()),
         "dev_scores": scores, "dev_mean": round(statistics.mean(scores.values()), 5),
     }  # fmt: skip
     record["trainable_share"] = round(record["trainable_parameters"] / record["total_parameters"], 5)
@@ -104,6 +110,10 @@ def run(args: argparse.Namespace) -> None:
 def _frozen(model) -> int:
     """Parameters a full fine-tuning run does not train (the BERT pooler, frozen by the pipeline)."""
     return sum(p.numel() for n, p in model.named_parameters() if ".pooler." in n)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a and b else None
 
 
 def report(args: argparse.Namespace) -> None:
@@ -131,7 +141,7 @@ def report(args: argparse.Namespace) -> None:
         by_seed_full = {r["seed"]: r for r in arms[full]}
         paired = [(r["seed"], round(100 * (r["dev_mean"] - by_seed_full[r["seed"]]["dev_mean"]), 3),
                    round(r["train_samples_per_second"] / by_seed_full[r["seed"]]["train_samples_per_second"], 3),
-                   round(r["peak_rss_mb"] / by_seed_full[r["seed"]]["peak_rss_mb"], 3))
+                   _ratio(r["peak_rss_mb"], by_seed_full[r["seed"]]["peak_rss_mb"]))
                   for r in arms[name] if r["seed"] in by_seed_full]  # fmt: skip
         if paired:
             diffs = [p[1] for p in paired]
@@ -142,9 +152,8 @@ def report(args: argparse.Namespace) -> None:
                 "samples_per_second_ratio_per_seed": {str(s): x for s, _, x, _ in paired},
                 "peak_rss_ratio_per_seed": {str(s): m for s, _, _, m in paired},
                 "run_cpu_seconds_ratio_per_seed": {
-                    str(r["seed"]): round(r["run_cpu_seconds"] / by_seed_full[r["seed"]]["run_cpu_seconds"], 3)
-                    for r in arms[name] if r["seed"] in by_seed_full and "run_cpu_seconds" in r
-                    and "run_cpu_seconds" in by_seed_full[r["seed"]]
+                    str(r["seed"]): _ratio(r.get("run_cpu_seconds"), by_seed_full[r["seed"]].get("run_cpu_seconds"))
+                    for r in arms[name] if r["seed"] in by_seed_full
                 },
             }  # fmt: skip
     result = {"runs": runs, "arms": table, f"vs_{full}": comparisons,
@@ -169,6 +178,7 @@ def main() -> None:
     r.add_argument("--tasks", nargs="*", default=None, help="Only these dev task folders (default: every en task)")
     r.add_argument("--dev-suite", default="/work/dev_suite")
     r.add_argument("--out", required=True)
+    r.add_argument("--reuse", action="store_true", help="Only score OUT's trained model (no speed / memory then)")
     p = sub.add_parser("report")
     p.add_argument("runs", nargs="+")
     p.add_argument("--output", default=str(REPO / "benchmarks" / "results" / "lora.json"))
