@@ -11,7 +11,7 @@ wherever a key is optional. Scores are on MTEB's 0-1 scale. Shape::
       "base_model": "sentence-transformers/all-MiniLM-L6-v2",
       "recipe": {"name": "quickstart", "file": "recipe.resolved.yaml"},
       "stages": [{
-          "name": "stage1", "kind": "contrastive",            # mlm | contrastive | multitask
+          "name": "stage1", "kind": "contrastive",            # mlm | distill | contrastive | multitask
           "datasets": [{"name": "debian-descriptions-en", "path": "...", "hub_id": null, "license": "...",
                         "rows": 3000, "task_type": "Retrieval"}],
           "losses": ["CachedMultipleNegativesRankingLoss"],
@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 RUN_INFO_FILE = "st_plus_run.json"
-STAGE_KINDS = ("mlm", "contrastive", "multitask")
+STAGE_KINDS = ("mlm", "distill", "contrastive", "multitask")
 
 Check = tuple[Callable[[Any], bool], str]
 

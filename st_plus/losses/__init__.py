@@ -1,4 +1,4 @@
-"""Losses: the Consent (CoSENT ranking) family and InfoNCE variants, drop-in for SentenceTransformerTrainer."""
+"""Losses: the Consent (CoSENT ranking) family, InfoNCE variants and MSE + cosine distillation, for ST's trainer."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from st_plus.losses._functional import consent_loss, info_nce_loss
 from st_plus.losses.cached_consent import CachedConsentLoss
 from st_plus.losses.consent import ConsentLoss
 from st_plus.losses.info_nce import InfoNCELoss
+from st_plus.losses.mse_cosine_distill import MSECosineDistillLoss, mse_cosine_distance
 from st_plus.losses.span_pooling import SpanPoolingLoss, span_mean_pool
 from st_plus.losses.weighted import WeightedLoss
 
@@ -13,9 +14,11 @@ __all__ = [
     "CachedConsentLoss",
     "ConsentLoss",
     "InfoNCELoss",
+    "MSECosineDistillLoss",
     "SpanPoolingLoss",
     "WeightedLoss",
     "consent_loss",
     "info_nce_loss",
+    "mse_cosine_distance",
     "span_mean_pool",
 ]

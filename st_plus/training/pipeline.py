@@ -1,7 +1,8 @@
 """The two-stage training pipeline: one recipe, one command (``st-plus train RECIPE.yaml``).
 
-Stages run in order (MLM pre-training, contrastive pre-training + consistency filtering, multi-task fine-tuning),
-each from the previous stage's saved model, with an evaluation on the recipe's tasks before and after each stage.
+Stages run in order (MLM pre-training, distillation, contrastive pre-training + consistency filtering, multi-task
+fine-tuning), each from the previous stage's saved model, with an evaluation on the recipe's tasks before and after
+each stage; a recipe's ``adapter`` trains LoRA weights in stages 1 and 2 instead of the full model.
 Every unit of work (a stage, the filtering, an evaluation) is recorded in ``pipeline_state.json`` (written
 atomically) once done; training inside a stage checkpoints atomically. ``resume=True`` skips what is recorded and
 continues the interrupted stage from its last complete checkpoint, with the same data order, RNG and dynamic-negative
@@ -46,12 +47,14 @@ from st_plus.evaluation import evaluate_suite
 from st_plus.models import load_model
 from st_plus.run_record import RUN_INFO_FILE
 from st_plus.training import stages as st
+from st_plus.training.adapters import adapter_summary, apply_adapter, merge_adapter
 from st_plus.training.checkpoints import (
     atomic_save_model,
     atomic_write_json,
     atomic_write_text,
     discard_incomplete_checkpoints,
 )
+from st_plus.training.distill import run_distill
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe, recipe_to_dict
 from st_plus.training.recipe_data import check_recipe_data
 from st_plus.training.report import plot_curves, run_info, table
@@ -198,6 +201,13 @@ def _load(path: str | Path, max_seq_length: int | None) -> SentenceTransformer:
     return model
 
 
+def _adapted(model: SentenceTransformer, recipe: Recipe) -> SentenceTransformer:
+    """The model with the recipe's LoRA adapter (added, or made trainable again after a reload); else unchanged."""
+    if recipe.adapter is None:
+        return model
+    return apply_adapter(model, recipe.adapter)
+
+
 class _Run:
     """One pipeline run: the recipe, the output folder and the state, saved after every unit of work."""
 
@@ -316,20 +326,27 @@ def _run(run: _Run) -> PipelineResult:
             torch.manual_seed(recipe.seed)
             if name == "mlm":
                 model, info = st.run_mlm(spec, seed=recipe.seed, max_seq_length=infer)
+            elif name == "distill":
+                model, info = run_distill(
+                    spec, _load(model_path, seq), folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
+                    callbacks=[_LogFileCallback(name)],
+                )  # fmt: skip
             elif name == "contrastive":
-                model = _load(model_path, seq)
+                model = _adapted(_load(model_path, seq), recipe)
                 st.freeze_unused(model)
                 model, pairs, info = st.run_contrastive(
                     spec, model, folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
                     callbacks=[_LogFileCallback(name)],
                 )  # fmt: skip
             else:
-                model = _load(model_path, seq)
+                model = _adapted(_load(model_path, seq), recipe)
                 st.freeze_unused(model)
                 model, info = st.run_multitask(
                     spec, model, folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
                     stage1_pairs=_stage1_pairs(run, pairs), callbacks=[_LogFileCallback(name)],
                 )  # fmt: skip
+            if recipe.adapter is not None and name in ("contrastive", "multitask"):
+                info.setdefault("extra", {})["adapter"] = adapter_summary(model, recipe.adapter)
             model_path = run.finish_stage(name, model, info)
             logger.info("Stage %s done: %s", name, {k: v for k, v in info.items() if k in ("steps", "seconds")})
         model = _load(model_path, infer)  # every stage (and the final model) starts from what was saved
@@ -341,6 +358,8 @@ def _run(run: _Run) -> PipelineResult:
         run.evaluate(model, "final", "all", dims=dims)
     final = out / "model"
     if _is_main():
+        if recipe.adapter is not None and recipe.adapter.merge:
+            merge_adapter(model)
         atomic_save_model(model, final)
         run.state["warnings"] = list(dict.fromkeys([*run.state.get("warnings", []), *run.warnings]))
         run.state["training_seconds"] = run.state.get("training_seconds", 0) + round(time.perf_counter() - start, 1)

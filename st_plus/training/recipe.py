@@ -30,7 +30,9 @@ from st_plus.training._yaml import RecipeError, load_yaml_with_lines
 from st_plus.training.recipe_checks import RecipeBuilder, check_recipe
 
 __all__ = [
+    "AdapterSpec",
     "ContrastiveStage",
+    "DistillStage",
     "DataSpec",
     "EvaluationSpec",
     "FilterSpec",
@@ -47,6 +49,9 @@ __all__ = [
 ]
 
 Evaluate = Literal["all", "none"] | list[str]
+
+#: LoRA targets when ``adapter.target_modules`` is not set: every linear layer of a BERT block.
+DEFAULT_TARGETS = ("query", "key", "value", "dense")
 
 
 @dataclass
@@ -270,10 +275,85 @@ class MultitaskStage:
 
 
 @dataclass
+class DistillStage:
+    """Distillation before the contrastive stage: a smaller student learns the teacher's embeddings.
+
+    The student is ``model.base`` (the teacher) with only ``student_layers`` kept, a new NomicBERT-style encoder
+    of ``student_preset`` with the teacher's tokenizer, or (neither set) a copy of the teacher. It is trained with
+    MSE + cosine on the teacher's embeddings of ``data`` (:func:`st_plus.training.distill.distill_model`); with
+    ``parallel`` files it also learns to map each translation onto the teacher's embedding of its source text
+    (Reimers & Gurevych, 2020).
+
+    Attributes:
+        data: Text files (JSONL rows' text fields, or one text per line).
+        parallel: JSONL files of ``{source, translation}`` rows (cross-lingual distillation).
+        student_layers: Indices of the teacher's layers the student keeps (e.g. ``[0, 2, 4]``).
+        student_preset: Or a ``build_nomic_bert`` preset (``small``, ``mini``, ...): a new, narrower encoder
+            that learns the teacher's Matryoshka prefix of its width.
+        extend_vocab: Give the student a token for every CJK character seen at least twice in the training text
+            that its tokenizer maps to ``[UNK]`` (:func:`st_plus.models.add_characters`).
+        max_texts: At most this many distinct texts (shuffled with the recipe's seed).
+        epochs: Passes over the texts (ignored when ``max_steps`` is set).
+        max_steps: Optimiser steps.
+        max_minutes: Stop after this many minutes of training.
+        batch_size: Texts per step.
+        learning_rate: Peak learning rate.
+        warmup_ratio: Share of the steps spent warming up.
+        mse_weight: Weight of the MSE term.
+        cosine_weight: Weight of the ``1 - cosine`` term.
+        matryoshka_dims: Also match these prefixes of the embedding (``MatryoshkaLoss`` around the distillation).
+        save_steps: Checkpoint interval (steps).
+        evaluate: Tasks to evaluate after the stage: ``all``, ``none`` or task names.
+    """
+
+    data: list[str] = field(default_factory=list)
+    parallel: list[str] = field(default_factory=list)
+    student_layers: list[int] | None = None
+    student_preset: str | None = None
+    extend_vocab: bool = False
+    max_texts: int | None = None
+    epochs: float = 1.0
+    max_steps: int | None = None
+    max_minutes: float | None = None
+    batch_size: int = 64
+    learning_rate: float = 1e-4
+    warmup_ratio: float = 0.05
+    mse_weight: float = 1.0
+    cosine_weight: float = 1.0
+    matryoshka_dims: list[int] | None = None
+    save_steps: int = 100
+    evaluate: Evaluate = "all"
+
+
+@dataclass
+class AdapterSpec:
+    """A LoRA adapter trained in stages 1 and 2 instead of the full model (:mod:`st_plus.training.adapters`).
+
+    Attributes:
+        method: ``lora``.
+        r: Rank of the update.
+        alpha: Scale numerator (the update is scaled by ``alpha / r``).
+        dropout: Dropout on the adapter's input.
+        target_modules: Linear layers to adapt (peft's suffix match); default every linear layer of a BERT block
+            (``query``, ``key``, ``value``, ``dense``).
+        merge: Save the final ``model/`` with merged weights (a plain folder) instead of the adapter (which loads
+            with ``SentenceTransformer(path)`` where peft is installed).
+    """
+
+    method: Literal["lora"] = "lora"
+    r: int = 16
+    alpha: float = 32.0
+    dropout: float = 0.05
+    target_modules: list[str] | None = None
+    merge: bool = False
+
+
+@dataclass
 class StagesSpec:
     """The stages, run in this order; each is optional, at least one is required."""
 
     mlm: MlmStage | None = None
+    distill: DistillStage | None = None
     contrastive: ContrastiveStage | None = None
     multitask: MultitaskStage | None = None
 
@@ -310,6 +390,7 @@ class Recipe:
             ``bf16`` or ``fp32``.
         model: The starting model.
         stages: The stages.
+        adapter: Train a LoRA adapter in stages 1 and 2 instead of every weight.
         evaluation: The evaluation tasks.
         source: The recipe file (set by :func:`load_recipe`).
     """
@@ -321,6 +402,7 @@ class Recipe:
     precision: Literal["auto", "bf16", "fp32"] = "auto"
     model: ModelSpec = field(default_factory=ModelSpec)
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
+    adapter: AdapterSpec | None = None
     source: str | None = field(default=None, metadata={"internal": True})
 
     def stage_names(self) -> list[str]:

@@ -19,7 +19,7 @@ from st_plus.training._yaml import KeyPath, RecipeError, dotted, line_of
 from st_plus.training.multitask import _LABEL_LIKE, _RETRIEVAL_LIKE, _task_type
 
 if TYPE_CHECKING:
-    from st_plus.training.recipe import ContrastiveStage, DataSpec, MultitaskStage, Recipe
+    from st_plus.training.recipe import ContrastiveStage, DataSpec, DistillStage, MultitaskStage, Recipe
 
 __all__ = ["RecipeBuilder", "check_recipe"]
 
@@ -131,7 +131,7 @@ def check_recipe(recipe: Recipe, b: RecipeBuilder) -> None:
     """Cross-field checks and file existence (paths made absolute in place)."""
     stages = recipe.stages
     if not recipe.stage_names():
-        raise b.error(("stages",), "no stage configured; set at least one of mlm, contrastive, multitask")
+        raise b.error(("stages",), "no stage configured; set at least one of mlm, distill, contrastive, multitask")
     if recipe.model.base is None and stages.mlm is None:
         raise b.error(("model", "base"), "`base: null` needs `stages.mlm` (a new encoder must be pre-trained)")
     if recipe.model.base is not None and stages.mlm is not None:
@@ -157,6 +157,10 @@ def check_recipe(recipe: Recipe, b: RecipeBuilder) -> None:
             raise b.error((*key, "mask_rate"), f"must be in (0, 1), got {stages.mlm.mask_rate}")
         if stages.mlm.preset not in PRESETS:
             raise b.error((*key, "preset"), f"unknown preset {stages.mlm.preset!r}; choose from {sorted(PRESETS)}")
+    if stages.distill is not None:
+        _check_distill(stages.distill, recipe.model.base, b)
+    if recipe.adapter is not None:
+        _check_adapter(recipe, b)
     if stages.contrastive is not None:
         _check_contrastive(stages.contrastive, b)
     if stages.multitask is not None:
@@ -248,6 +252,50 @@ def _check_multitask(stage: MultitaskStage, has_stage1: bool, b: RecipeBuilder) 
             if neg.range_min >= neg.range_max:
                 raise b.error((*nkey, "range_max"), f"must exceed range_min ({neg.range_min})")
             neg.corpus = [b.file(p, (*nkey, "corpus", j)) for j, p in enumerate(neg.corpus)]
+
+
+def _check_distill(stage: DistillStage, base: str | None, b: RecipeBuilder) -> None:
+    key = ("stages", "distill")
+    if base is None:
+        raise b.error(key, "distillation needs a teacher: set `model.base`")
+    stage.data = [b.file(p, (*key, "data", i)) for i, p in enumerate(stage.data)]
+    stage.parallel = [b.file(p, (*key, "parallel", i)) for i, p in enumerate(stage.parallel)]
+    if not stage.data and not stage.parallel:
+        raise b.error(key, "needs `data` (texts) and/or `parallel` (source/translation rows)")
+    if stage.student_layers is not None and stage.student_preset is not None:
+        raise b.error(key, "set `student_layers` (a pruned teacher) or `student_preset` (a new encoder), not both")
+    if stage.student_layers == []:
+        raise b.error((*key, "student_layers"), "keeps no layer; leave it out to copy the whole teacher")
+    for i, layer in enumerate(stage.student_layers or []):
+        _positive(b, (*key, "student_layers", i), layer, zero=True)
+    if stage.student_layers is not None and len(set(stage.student_layers)) != len(stage.student_layers):
+        raise b.error((*key, "student_layers"), f"repeats a layer: {stage.student_layers}")
+    if stage.student_preset is not None:
+        if stage.student_preset not in PRESETS:
+            raise b.error((*key, "student_preset"), f"unknown preset {stage.student_preset!r}; choose from "
+                          f"{sorted(PRESETS)}")  # fmt: skip
+    for name in ("max_texts", "epochs", "max_steps", "max_minutes", "batch_size", "learning_rate", "save_steps"):
+        _positive(b, (*key, name), getattr(stage, name))
+    for name in ("mse_weight", "cosine_weight"):
+        _positive(b, (*key, name), getattr(stage, name), zero=True)
+    if stage.mse_weight == 0 and stage.cosine_weight == 0:
+        raise b.error((*key, "cosine_weight"), "mse_weight and cosine_weight are both 0: nothing to train")
+    if not 0 <= stage.warmup_ratio < 1:
+        raise b.error((*key, "warmup_ratio"), f"must be in [0, 1), got {stage.warmup_ratio}")
+    for i, dim in enumerate(stage.matryoshka_dims or []):
+        _positive(b, (*key, "matryoshka_dims", i), dim)
+
+
+def _check_adapter(recipe: Recipe, b: RecipeBuilder) -> None:
+    spec, key = recipe.adapter, ("adapter",)
+    if recipe.stages.contrastive is None and recipe.stages.multitask is None:
+        raise b.error(key, "an adapter trains in stages 1 and 2: configure `stages.contrastive` or `multitask`")
+    _positive(b, (*key, "r"), spec.r)
+    _positive(b, (*key, "alpha"), spec.alpha)
+    if not 0 <= spec.dropout < 1:
+        raise b.error((*key, "dropout"), f"must be in [0, 1), got {spec.dropout}")
+    if spec.target_modules is not None and not spec.target_modules:
+        raise b.error((*key, "target_modules"), "names no layer; leave it out for the default")
 
 
 def _check_prompts(prompts: dict[str, str], b: RecipeBuilder, key: KeyPath, allowed: set[str]) -> None:

@@ -41,7 +41,7 @@ def test_a_folder_without_the_file_gives_none(tmp_path):
         (lambda d: d.update(stage=[]), r"`stage` is not a known key; known: .*stages"),
         (lambda d: d["stages"][0]["datasets"][0].update(rows="3000"), r"`stages\[0\]\.datasets\[0\]\.rows` must be"),
         (lambda d: d["stages"][1]["datasets"][0].pop("name"), r"`stages\[1\]\.datasets\[0\]\.name` is required"),
-        (lambda d: d["stages"][0].update(kind="pretrain"), r"`stages\[0\]\.kind` must be one of mlm, contrastive"),
+        (lambda d: d["stages"][0].update(kind="pretrain"), r"`stages\[0\]\.kind` must be one of mlm, distill"),
         (lambda d: d["stages"][0]["filtering"].update(rows_in=-1), r"`stages\[0\]\.filtering\.rows_in` must be"),
         (lambda d: d["results"][1].pop("value"), r"`results\[1\]\.value` is required"),
         (lambda d: d["results"][0].update(value=float("nan")), r"`results\[0\]\.value` must be a finite number"),
