@@ -221,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     from st_plus.cli_hub import add_commands as add_hub_commands
 
     add_hub_commands(commands)
+    from st_plus.cli_data import add_commands as add_data_commands
+
+    add_data_commands(commands)
     return parser
 
 
@@ -229,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from st_plus.cli_data import DataCliError
     from st_plus.cli_hub import HubCliError
     from st_plus.cli_mining import MiningCliError
     from st_plus.cli_models import ModelsCliError
@@ -236,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (_CliError, MiningCliError, ModelsCliError, TrainCliError, HubCliError) as exc:
+    except (_CliError, MiningCliError, ModelsCliError, TrainCliError, HubCliError, DataCliError) as exc:
         print(f"st-plus {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -62,6 +62,10 @@ class DataSpec:
             negatives; kept for mining and the consistency filter.
         name: The dataset's name in the model card (default: the file name).
         license: The data's licence, for the model card.
+        unsupervised: Stage 1 only: ``path`` is a text-only file (``{"text"}`` rows or one text per line) and each
+            text's positive is itself (``simcse``: dropout makes the two encodings differ), or its augmented copy
+            (``repeat``: ESimCSE word repetition, ``cutoff``: a word span removed, ``eda``: swaps and deletions);
+            see :func:`st_plus.augment.unsupervised_pairs`.
     """
 
     path: str
@@ -69,6 +73,7 @@ class DataSpec:
     group_column: str | None = None
     name: str | None = None
     license: str | None = None
+    unsupervised: Literal["simcse", "repeat", "cutoff", "eda"] | None = None
 
 
 @dataclass
@@ -494,12 +499,27 @@ def _check_data(data: DataSpec, b: _Builder, key: KeyPath) -> None:
     _positive(b, (*key, "rows"), data.rows)
 
 
+def _check_unsupervised(data: DataSpec, b: _Builder, key: KeyPath) -> None:
+    """A text-only file needs ``unsupervised``, and ``unsupervised`` needs a text-only file (first row checked)."""
+    from st_plus.data.texts import first_row_keys
+
+    keys = first_row_keys(data.path)
+    text_only = keys is None or ("text" in keys and "anchor" not in keys)
+    if data.unsupervised is not None and not text_only:
+        raise b.error((*key, "unsupervised"), f"needs a text-only file ({{'text': ...}} rows or one text per line); "
+                      f"the first row of {data.path} has keys {sorted(keys)}")  # fmt: skip
+    if data.unsupervised is None and text_only:
+        raise b.error((*key, "path"), "a text-only file has no positives: set `unsupervised: simcse`, `repeat`, "
+                      "`cutoff` or `eda`")  # fmt: skip
+
+
 def _check_contrastive(stage: ContrastiveStage, b: _Builder) -> None:
     key = ("stages", "contrastive")
     if not stage.data:
         raise b.error((*key, "data"), "needs at least one (anchor, positive) file")
     for i, data in enumerate(stage.data):
         _check_data(data, b, (*key, "data", i))
+        _check_unsupervised(data, b, (*key, "data", i))
     for name in ("batch_size", "mini_batch_size", "epochs", "max_steps", "learning_rate", "scale", "save_steps"):
         _positive(b, (*key, name), getattr(stage, name))
     if stage.batch_size < 2:
@@ -544,6 +564,8 @@ def _check_multitask(stage: MultitaskStage, has_stage1: bool, b: _Builder) -> No
                 raise b.error((*tkey, "type"), f"the stage-1 pairs are retrieval pairs, not {task.type!r}")
         else:
             _check_data(task.data, b, (*tkey, "data"))
+            if task.data.unsupervised is not None:
+                raise b.error((*tkey, "data", "unsupervised"), "unsupervised positives are a stage-1 data source")
             if task.rows is not None:
                 raise b.error((*tkey, "rows"), "`rows` is for `data: stage1`; use `data: {path: ..., rows: N}`")
         _positive(b, (*tkey, "rows"), task.rows)
