@@ -131,8 +131,12 @@ def cmd_synthesize(args: argparse.Namespace) -> int:
 
 
 def _endpoint_flags(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    parser.add_argument("--base-url", required=required, default=None,
-                        help="OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1 (key: $OPENAI_API_KEY)")
+    parser.add_argument(
+        "--base-url",
+        required=required,
+        default=None,
+        help="OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1 (key: $OPENAI_API_KEY)",
+    )
     parser.add_argument("--model", required=required, default=None, help="The endpoint's model name")
     parser.add_argument("--cache", default=None, help="Response cache folder (default: OUTPUT.cache)")
     parser.add_argument("--concurrency", type=int, default=4, help="Requests in flight at once (default 4)")

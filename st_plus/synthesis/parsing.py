@@ -58,7 +58,7 @@ def parse_texts(content: str, num: int = 1) -> list[str]:
     text = content.strip()
     if match := _FENCE.match(text):
         text = match.group(1).strip()
-    if text[:1] in "[{\"":
+    if text[:1] in '[{"':
         try:
             items = _from_json(json.loads(text))
         except (json.JSONDecodeError, RecursionError):

@@ -96,8 +96,13 @@ def test_the_api_key_is_sent_in_the_header_and_written_nowhere(tmp_path, monkeyp
     caplog.set_level(logging.DEBUG)
 
     def script(body, attempt):
-        return (500, {}, b"oops") if attempt == 1 else (401, {}, b"bad key") if "deny" in str(body) else (
-            200, {}, completion("ok"))
+        return (
+            (500, {}, b"oops")
+            if attempt == 1
+            else (401, {}, b"bad key")
+            if "deny" in str(body)
+            else (200, {}, completion("ok"))
+        )
 
     with FakeLLM(script) as server:
         client = ChatClient(server.base_url, "m", cache=tmp_path / "cache", backoff=0, sleep=lambda s: None)

@@ -81,10 +81,14 @@ def test_a_budget_failure_is_recorded_and_a_rerun_resumes_from_the_cache(tmp_pat
 
 
 def test_prompts_follow_the_data_language_and_condition_on_positive_and_negatives():
-    zh = RowContext("这是一个用于管理软件包的工具。", "如何安装软件包", ("一个文本编辑器。",), detect_language("如何安装软件包"))
+    zh = RowContext(
+        "这是一个用于管理软件包的工具。", "如何安装软件包", ("一个文本编辑器。",), detect_language("如何安装软件包")
+    )
     messages = build_messages("hard_negatives", zh, 2)
     assert zh.language == "zh" and "中文" in messages[-1]["content"]
-    assert "这是一个用于管理软件包的工具。" in messages[-1]["content"] and "一个文本编辑器。" in messages[-1]["content"]
+    assert (
+        "这是一个用于管理软件包的工具。" in messages[-1]["content"] and "一个文本编辑器。" in messages[-1]["content"]
+    )
     en = build_messages("queries", RowContext("A tool to list files.", None, ("An editor.",)), 3)
     assert "English" in en[-1]["content"] and "An editor." in en[-1]["content"] and "Write 3" in en[-1]["content"]
     assert detect_language("Linux 内核模块，用于管理设备") == "zh" and detect_language("Linux kernel") == "en"
@@ -126,8 +130,8 @@ def test_text_only_rows_give_paraphrase_positives_and_queries(tmp_path):
 def test_gz_output_and_an_unreachable_endpoint_fail_rows_not_the_run(tmp_path):
     data = write_jsonl(tmp_path / "rows.jsonl", ROWS[:3])
     out = tmp_path / "out.jsonl.gz"
-    code = _run(["--data", str(data), "--output", str(out), "--kind", "queries", "--base-url",
-                 "http://127.0.0.1:9/v1", "--model", "m", "--max-attempts", "1", "--timeout", "2", "--quiet"])  # fmt: skip
+    code = _run(["--data", str(data), "--output", str(out), "--kind", "queries", "--base-url", "http://127.0.0.1:9/v1",
+                 "--model", "m", "--max-attempts", "1", "--timeout", "2", "--quiet"])  # fmt: skip
     assert code == 0
     assert gzip.open(out, "rt").read() == ""
     failed = _read(tmp_path / "out.jsonl.gz.failed.jsonl")

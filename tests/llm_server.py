@@ -74,8 +74,13 @@ class FakeLLM:
 
 
 def completion(content: str | None) -> bytes:
-    return json.dumps({"id": "x", "object": "chat.completion",
-                       "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}).encode()
+    return json.dumps(
+        {
+            "id": "x",
+            "object": "chat.completion",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+        }
+    ).encode()
 
 
 def flaky(body: dict, attempt: int) -> tuple[int, dict, bytes]:
