@@ -12,6 +12,15 @@ from no training.
 
     python benchmarks/bench_augment.py [--texts 2000] [--steps 60] [--batch-size 32] [--seeds 0 1 2]
         [--methods simcse repeat cutoff eda] [--tasks sts_stsb_dev_en ...] [--max-seq-length 128]
+
+The committed results/augment.json was made on a 2-core machine shared by five jobs (load average ~15), within a
+budget of ~25 CPU-minutes, with a smaller scale (its ``setup`` records the exact arguments):
+
+    python benchmarks/bench_augment.py --steps 20 --batch-size 32 --max-seq-length 64 --texts 2000 \
+        --tasks sts_stsb_dev_en pairclf_mrpc_dev_en retrieval_debian_dev_en
+
+The loop is seed-major and the file is rewritten after every run (``complete: false`` until the end), so a run cut
+short keeps every method at the seeds it finished.
 """
 
 from __future__ import annotations
@@ -100,7 +109,7 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=2000)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=3e-5)
+    parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--max-seq-length", type=int, default=128)
     parser.add_argument("--output", default=str(OUT))
     args = parser.parse_args()
@@ -124,25 +133,32 @@ def main() -> None:
     result["start"] = _evaluate(base_model, tasks)
     print(f"start: dev mean {result['start']['mean']:.4f} ({time.perf_counter() - start:.0f}s wall, "
           f"{time.process_time():.0f}s CPU)", flush=True)  # fmt: skip
+    result["methods"] = {m: {"runs": {}} for m in args.methods}
     with tempfile.TemporaryDirectory() as tmp:
         texts = _texts_file(Path(tmp), args.texts)
-        result["methods"] = {}
-        for method in args.methods:
-            runs = {}
-            for seed in args.seeds:
+        for seed in args.seeds:  # seed-major: a run cut short still has every method at the first seeds
+            for method in args.methods:
                 model, info = _train(method, texts, seed, args, Path(tmp) / f"{method}_{seed}")
+                runs = result["methods"][method]["runs"]
                 runs[str(seed)] = {**_evaluate(model, tasks), "training": info}
+                result["methods"][method]["summary"] = _summary(runs, result["start"], names)
                 print(f"{method} seed {seed}: dev mean {runs[str(seed)]['mean']:.4f} "
                       f"(train {info['seconds']}s, loss {info['first_loss']:.3f} -> {info['last_loss']:.3f}; "
                       f"elapsed {time.perf_counter() - start:.0f}s wall, {time.process_time():.0f}s CPU)",
                       flush=True)  # fmt: skip
-            result["methods"][method] = {"runs": runs, "summary": _summary(runs, result["start"], names)}
+                _write(result, args.output, start, complete=False)
+    _write(result, args.output, start, complete=True)
+    print(f"wrote {args.output}")
+
+
+def _write(result: dict, output: str, start: float, *, complete: bool) -> None:
+    """Rewritten after every run, so that a measurement cut short keeps what it measured (``complete: false``)."""
+    result["complete"] = complete
     result["seconds"] = round(time.perf_counter() - start, 1)
     result["cpu_seconds"] = round(time.process_time(), 1)
     result["load_average_at_end"] = os.getloadavg()
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.output}")
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    Path(output).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

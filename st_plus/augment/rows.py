@@ -60,7 +60,8 @@ class AugmentedRows:
     """What :func:`augment_rows` made.
 
     Attributes:
-        rows: The augmented rows (every input column kept), ``num`` per input row, in input order.
+        rows: The augmented rows (every input column kept): copy 0 of every input row in input order, then copy 1,
+            and so on (``num`` copies).
         failed: ``{"line", "copy", "reason", "row"}`` for each row copy that could not be augmented (``line`` is the
             1-based input row).
     """

@@ -172,7 +172,7 @@ def _check_consistency(
     """Drops new texts that break the ordering positive > negatives under ``model``."""
     anchors, positives, negatives, owners = [], [], [], []
     for i, (ctx, items) in enumerate(zip(contexts, kept, strict=True)):
-        if not isinstance(items, list) or ctx.anchor is None and kind != "queries":
+        if not isinstance(items, list) or (ctx.anchor is None and kind != "queries"):
             continue
         for item in items:
             if kind == "hard_negatives":
