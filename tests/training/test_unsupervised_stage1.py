@@ -63,7 +63,7 @@ def test_unsupervised_is_refused_for_a_stage2_task(recipe_file, tiny_bert_dir):
     text = RECIPE.replace("evaluation:", "  multitask:\n    tasks:\n      - {name: t, type: retrieval, data: "
                           "{path: data/texts.jsonl, unsupervised: repeat}}\nevaluation:")  # fmt: skip
     recipe_file.write_text(text.replace("{base}", str(tiny_bert_dir)), encoding="utf-8")
-    with pytest.raises(RecipeError, match=r":15: stages.multitask.tasks\[0\].data.unsupervised: unsupervised "):
+    with pytest.raises(RecipeError, match=r":14: stages.multitask.tasks\[0\].data.unsupervised: unsupervised "):
         load_recipe(recipe_file)
 
 
