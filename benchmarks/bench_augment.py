@@ -20,7 +20,9 @@ budget of ~25 CPU-minutes, with a smaller scale (its ``setup`` records the exact
         --tasks sts_stsb_dev_en pairclf_mrpc_dev_en retrieval_debian_dev_en
 
 The loop is seed-major and the file is rewritten after every run (``complete: false`` until the end), so a run cut
-short keeps every method at the seeds it finished.
+short keeps every method at the seeds it finished. To use a shared machine's wall time, the seeds may run as
+separate processes (``--seeds 1 --output s1.json``) merged afterwards with ``--combine s0.json s1.json s2.json``
+(the committed file was made that way: seed 0 from the full run, seeds 1 and 2 in two more processes).
 """
 
 from __future__ import annotations
@@ -112,7 +114,16 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--max-seq-length", type=int, default=128)
     parser.add_argument("--output", default=str(OUT))
+    parser.add_argument(
+        "--combine",
+        nargs="+",
+        metavar="JSON",
+        help="Merge result files of runs with different --seeds (same settings) into --output",
+    )
     args = parser.parse_args()
+    if args.combine:
+        _combine(args.combine, args.output)
+        return
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
@@ -149,6 +160,35 @@ def main() -> None:
                 _write(result, args.output, start, complete=False)
     _write(result, args.output, start, complete=True)
     print(f"wrote {args.output}")
+
+
+def _combine(paths: list[str], output: str) -> None:
+    """One result from runs of the same settings with different seeds (e.g. run as parallel processes)."""
+    parts = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
+    first = parts[0]
+    for part in parts[1:]:
+        same = {k: v for k, v in part["setup"].items() if k not in ("seeds", "load_average_at_start")}
+        if same != {k: v for k, v in first["setup"].items() if k not in ("seeds", "load_average_at_start")}:
+            raise SystemExit(f"settings differ between {paths[0]} and a later file; cannot combine")
+    names = first["setup"]["tasks"]
+    result = {"setup": {**first["setup"], "seeds": []}, "start": first["start"],
+              "start_identical_in_every_part": all(p["start"]["scores"] == first["start"]["scores"] for p in parts),
+              "combined_from": [Path(p).name for p in paths], "methods": {}}  # fmt: skip
+    for part in parts:
+        for method, entry in part["methods"].items():
+            runs = result["methods"].setdefault(method, {"runs": {}})["runs"]
+            for seed, run in entry["runs"].items():
+                runs.setdefault(seed, run)
+    seeds = sorted({int(s) for m in result["methods"].values() for s in m["runs"]})
+    result["setup"]["seeds"] = seeds
+    for entry in result["methods"].values():
+        entry["runs"] = dict(sorted(entry["runs"].items(), key=lambda kv: int(kv[0])))
+        entry["summary"] = _summary(entry["runs"], result["start"], names)
+    result["complete"] = all(len(m["runs"]) == len(seeds) for m in result["methods"].values())
+    result["cpu_seconds"] = round(sum(p.get("cpu_seconds", 0.0) for p in parts), 1)
+    result["seconds_per_part"] = [p.get("seconds") for p in parts]
+    Path(output).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {output} (seeds {seeds}; complete: {result['complete']})")
 
 
 def _write(result: dict, output: str, start: float, *, complete: bool) -> None:
