@@ -189,6 +189,34 @@ def _combine(paths: list[str], output: str) -> None:
     result["seconds_per_part"] = [p.get("seconds") for p in parts]
     Path(output).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {output} (seeds {seeds}; complete: {result['complete']})")
+    print(markdown_table(result))
+
+
+def markdown_table(result: dict) -> str:
+    """The README table: main scores x100 (mean over seeds), the paired difference of the dev mean, geometry."""
+    names = result["setup"]["tasks"]
+    geometry_task = next((t for t in names if t in result["start"]["geometry"]), None)
+    head = ["method", "seeds", *names, "dev mean", "dev mean - start (±std)"]
+    if geometry_task:
+        head += [f"alignment ({geometry_task})", f"uniformity ({geometry_task})"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    start = result["start"]
+    cells = ["no training (start)", "-", *(f"{100 * start['scores'][t]:.2f}" for t in names),
+             f"{100 * start['mean']:.2f}", ""]  # fmt: skip
+    if geometry_task:
+        cells += [f"{start['geometry'][geometry_task][k]:.4f}" for k in ("alignment", "uniformity")]
+    lines.append("| " + " | ".join(cells) + " |")
+    for method, entry in result["methods"].items():
+        runs, summary = entry["runs"], entry["summary"]
+        cells = [method, str(len(runs)), *(f"{100 * summary['per_task'][t]['mean']:.2f}" for t in names),
+                 f"{100 * summary['dev_mean']:.2f}",
+                 f"{100 * summary['paired_diff_mean']:+.2f} ± {100 * summary['paired_diff_std']:.2f}"]  # fmt: skip
+        if geometry_task:
+            for key in ("alignment", "uniformity"):
+                values = [r["geometry"][geometry_task][key] for r in runs.values()]
+                cells.append(f"{statistics.fmean(values):.4f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _write(result: dict, output: str, start: float, *, complete: bool) -> None:

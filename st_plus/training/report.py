@@ -52,8 +52,7 @@ def plot_curves(out: Path, stages: list[str], evaluations: dict[str, dict[str, d
     except ImportError:  # pragma: no cover - matplotlib is a dependency; keep the run going without it
         logger.warning("matplotlib is not installed: no curves.png")
         return None
-    points = [p for p in evaluations if evaluations[p]]
-    geometry = any("uniformity" in r for p in points for r in evaluations[p].values())
+    geometry = any("uniformity" in r for p in evaluations for r in evaluations[p].values())
     panels = len(_CURVE_KEYS) + 1 + geometry
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4))
     offset = 0
@@ -70,6 +69,7 @@ def plot_curves(out: Path, stages: list[str], evaluations: dict[str, dict[str, d
         if ax.lines:
             ax.legend()
     ax = axes[len(_CURVE_KEYS)]
+    points = [p for p in evaluations if evaluations[p]]
     tasks = list(dict.fromkeys(t for p in points for t in evaluations[p]))
     for task in tasks:
         ys = [100 * evaluations[p][task]["value"] if task in evaluations[p] else float("nan") for p in points]
