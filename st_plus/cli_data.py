@@ -37,11 +37,11 @@ def _read(path: str) -> list[dict[str, Any]]:
 
 
 def _write(out: Path, failed_path: Path, rows: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
-    from st_plus.data.rows import write_rows
+    from st_plus.data import write_jsonl
 
-    write_rows(out, rows)
+    write_jsonl(out, rows)
     if failed:
-        write_rows(failed_path, failed)
+        write_jsonl(failed_path, failed)
     elif failed_path.exists():
         failed_path.unlink()  # a stale side file of an earlier run (--overwrite was given)
     note = f" and {failed_path} ({len(failed):,} failed input rows)" if failed else ""

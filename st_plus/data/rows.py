@@ -1,18 +1,14 @@
-"""Any JSONL rows, every column kept: the input and output of ``st-plus augment`` and ``st-plus synthesize``."""
+"""Any JSONL rows, every column kept: the input of ``st-plus augment`` and ``st-plus synthesize``."""
 
 from __future__ import annotations
 
-import gzip
-import json
-import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from st_plus.data._errors import IssueCollector
 from st_plus.data._jsonl import iter_jsonl
 
-__all__ = ["read_rows", "write_rows"]
+__all__ = ["read_rows"]
 
 
 def read_rows(path: str | Path) -> list[dict[str, Any]]:
@@ -28,20 +24,3 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
         issues.add(None, None, "no rows")
     issues.raise_if_any()
     return rows
-
-
-def write_rows(path: str | Path, rows: Iterable[dict[str, Any]]) -> Path:
-    """Writes rows as JSONL, gzip-compressed when the name ends in ``.gz``; atomic (a reader never sees half a file).
-
-    Returns:
-        The path written.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(tmp, "wt", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-    return path
