@@ -12,6 +12,7 @@ from tests_helpers import CORPUS, write_jsonl
 
 from st_plus.training.pipeline import run_recipe
 from st_plus.training.recipe import DataSpec, RecipeError, load_recipe
+from st_plus.training.recipe_data import RecipeDataError, check_recipe_data
 from st_plus.training.stages import read_pairs
 
 RECIPE = """\
@@ -72,7 +73,8 @@ def test_read_pairs_turns_texts_into_pairs_with_groups(recipe_file):
     simcse = read_pairs([DataSpec(path=str(folder / "texts.jsonl"), group_column="g", unsupervised="simcse")], 7)
     assert simcse["anchor"] == simcse["positive"] and len(simcse) == 20 and simcse["group"][:3] == ["0", "1", "2"]
     mixed = read_pairs([DataSpec(path=str(folder / "texts.jsonl"), unsupervised="cutoff", rows=5),
-                        DataSpec(path=str(folder / "pairs.jsonl"))], 7, with_source=True)  # fmt: skip
+                        DataSpec(path=str(folder / "pairs.jsonl"), group_column="source")], 7,
+                       with_source=True)  # fmt: skip
     assert len(mixed) == 29 and mixed["source_file"].count(0) == 5
     assert all(p != a for a, p in zip(mixed["anchor"][:5], mixed["positive"][:5], strict=True))
 
@@ -101,3 +103,11 @@ def test_the_bundled_model_gives_two_different_encodings_of_one_text_in_training
     assert not np.allclose(one.numpy(), two.numpy(), atol=1e-4)
     cosine = torch.nn.functional.cosine_similarity(one, two).min().item()
     assert 0.8 < cosine < 0.99999
+
+
+def test_the_data_check_reads_text_only_files_and_names_bad_lines(recipe_file):
+    check_recipe_data(load_recipe(recipe_file))  # a valid text-only file passes
+    path = recipe_file.parent / "data" / "texts.jsonl"
+    path.write_text(path.read_text() + '{"text": "", "g": 1}\n', encoding="utf-8")
+    with pytest.raises(RecipeDataError, match=r"texts.jsonl:21: field 'text': empty text"):
+        check_recipe_data(load_recipe(recipe_file))
