@@ -195,7 +195,8 @@ def _combine(paths: list[str], output: str) -> None:
 def markdown_table(result: dict) -> str:
     """The README table: main scores x100 (mean over seeds), the paired difference of the dev mean, geometry."""
     names = result["setup"]["tasks"]
-    geometry_task = next((t for t in names if t in result["start"]["geometry"]), None)
+    with_geometry = [t for t in names if t in result["start"]["geometry"]]  # an STS task first (SimCSE's choice)
+    geometry_task = next((t for t in sorted(with_geometry, key=lambda t: not t.startswith("sts"))), None)
     head = ["method", "seeds", *names, "dev mean", "dev mean - start (±std)"]
     if geometry_task:
         head += [f"alignment ({geometry_task})", f"uniformity ({geometry_task})"]
