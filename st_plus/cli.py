@@ -224,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     from st_plus.cli_distill import add_commands as add_distill_commands
 
     add_distill_commands(commands)
+    from st_plus.cli_data import add_commands as add_data_commands
+
+    add_data_commands(commands)
     return parser
 
 
@@ -232,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from st_plus.cli_data import DataCliError
     from st_plus.cli_distill import DistillCliError
     from st_plus.cli_hub import HubCliError
     from st_plus.cli_mining import MiningCliError
@@ -240,7 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (_CliError, MiningCliError, ModelsCliError, TrainCliError, HubCliError, DistillCliError) as exc:
+    except (
+        _CliError, MiningCliError, ModelsCliError, TrainCliError, HubCliError, DistillCliError, DataCliError
+    ) as exc:
         print(f"st-plus {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -7,6 +7,12 @@ that follows MTEB 2's protocol and reports MTEB's ``main_score`` name.
 from st_plus.encoding import EmbeddingCache, resolve_prompt, truncate_and_renormalize
 from st_plus.evaluation._base import TaskEvaluator, TaskResult
 from st_plus.evaluation._retrieval_metrics import MTEB_K_VALUES, retrieval_scores
+from st_plus.evaluation.alignment_uniformity import (
+    AlignmentUniformityEvaluator,
+    alignment,
+    alignment_uniformity_scores,
+    uniformity,
+)
 from st_plus.evaluation.chunked_retrieval import ChunkedRetrievalEvaluator
 from st_plus.evaluation.classification import ClassificationEvaluator
 from st_plus.evaluation.clustering import ClusteringEvaluator
@@ -19,6 +25,7 @@ from st_plus.evaluation.suite import EVALUATORS, build_evaluator, evaluate_suite
 __all__ = [
     "EVALUATORS",
     "MTEB_K_VALUES",
+    "AlignmentUniformityEvaluator",
     "CandidateRerankingEvaluator",
     "ChunkedRetrievalEvaluator",
     "ClassificationEvaluator",
@@ -29,6 +36,8 @@ __all__ = [
     "STSEvaluator",
     "TaskEvaluator",
     "TaskResult",
+    "alignment",
+    "alignment_uniformity_scores",
     "build_evaluator",
     "evaluate_suite",
     "exact_search",
@@ -36,5 +45,6 @@ __all__ = [
     "results_table",
     "retrieval_scores",
     "truncate_and_renormalize",
+    "uniformity",
     "write_mteb_results",
 ]

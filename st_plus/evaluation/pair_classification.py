@@ -11,6 +11,7 @@ from sklearn.metrics import average_precision_score
 from st_plus.encoding import EmbeddingCache
 from st_plus.evaluation._base import TaskEvaluator
 from st_plus.evaluation._similarity import model_similarity_name, paired_similarities
+from st_plus.evaluation.alignment_uniformity import alignment_uniformity_scores
 
 _METRICS = ("accuracy", "f1", "precision", "recall", "ap")
 
@@ -131,7 +132,11 @@ class PairClassificationEvaluator(TaskEvaluator):
             "sentences2": cache.encode(self.sentences2, role="text", prompts=self.prompts),
         }
 
-    def score(self, embeddings: dict[str, np.ndarray], *, similarity_fn_name: str) -> dict[str, Any]:  # noqa: D102
-        return pair_classification_scores(
+    def score(self, embeddings: dict[str, np.ndarray], *, similarity_fn_name: str) -> dict[str, Any]:
+        """The pair-classification metrics, plus ``alignment`` over the label-1 pairs and ``uniformity``."""
+        scores = pair_classification_scores(
             embeddings["sentences1"], embeddings["sentences2"], self.labels, similarity_fn_name=similarity_fn_name
         )
+        positive = np.asarray(self.labels) == 1
+        scores.update(alignment_uniformity_scores(embeddings["sentences1"], embeddings["sentences2"], positive))
+        return scores

@@ -11,6 +11,7 @@ from scipy.stats import pearsonr, spearmanr
 from st_plus.encoding import EmbeddingCache
 from st_plus.evaluation._base import TaskEvaluator
 from st_plus.evaluation._similarity import SIMILARITY_NAMES, model_similarity_name, paired_similarities
+from st_plus.evaluation.alignment_uniformity import alignment_uniformity_scores
 
 
 def sts_scores(
@@ -102,14 +103,23 @@ class STSEvaluator(TaskEvaluator):
             "sentences2": cache.encode(self.sentences2, role="text", prompts=self.prompts),
         }
 
-    def score(self, embeddings: dict[str, np.ndarray], *, similarity_fn_name: str) -> dict[str, Any]:  # noqa: D102
-        return sts_scores(
+    def score(self, embeddings: dict[str, np.ndarray], *, similarity_fn_name: str) -> dict[str, Any]:
+        """The STS correlations, plus ``alignment`` over the top-gold pairs and ``uniformity`` (Wang & Isola).
+
+        Positive pairs are those with a normalised gold score above 0.8 (SimCSE: STS-B pairs scored above 4 of 5),
+        else those with the top gold score.
+        """
+        scores = sts_scores(
             embeddings["sentences1"],
             embeddings["sentences2"],
             self.gold_scores,
             score_range=self.score_range,
             similarity_fn_name=similarity_fn_name,
         )
+        gold = (np.asarray(self.gold_scores) - self.score_range[0]) / (self.score_range[1] - self.score_range[0])
+        positive = gold > 0.8 if (gold > 0.8).any() else gold == gold.max()
+        scores.update(alignment_uniformity_scores(embeddings["sentences1"], embeddings["sentences2"], positive))
+        return scores
 
     def get_config_dict(self) -> dict[str, Any]:  # noqa: D102
         return {"score_range": list(self.score_range), **super().get_config_dict()}

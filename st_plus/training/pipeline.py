@@ -236,7 +236,8 @@ class _Run:
             self.state["evaluations"][point] = {
                 r.task_name: {"task_type": r.task_type, "metric": r.main_score_name, "value": r.main_score,
                               "split": r.split, "language": r.language,
-                              "by_dim": {str(d): s.get(r.main_score_name) for d, s in r.scores_by_dim.items()}}
+                              "by_dim": {str(d): s.get(r.main_score_name) for d, s in r.scores_by_dim.items()},
+                              **{k: r.scores[k] for k in ("alignment", "uniformity") if k in r.scores}}
                 for r in results
             }  # fmt: skip
             for r in results:

@@ -68,6 +68,10 @@ class DataSpec:
         columns: The file's columns to train on (e.g. ``[anchor, positive]``); every other column is dropped.
             Without it, a column that is neither the layout's (``anchor, positive, negative`` / ``sentence1,
             sentence2, score`` / ``query, docs, labels``) nor ``group_column`` is an error naming it.
+        unsupervised: Stage 1 only: ``path`` is a text-only file (``{"text"}`` rows or one text per line) and each
+            text's positive is itself (``simcse``: dropout makes the two encodings differ), or its augmented copy
+            (``repeat``: ESimCSE word repetition, ``cutoff``: a word span removed, ``eda``: swaps and deletions);
+            see :func:`st_plus.augment.unsupervised_pairs`.
     """
 
     shorthand: ClassVar[str] = "path"  # `data: FILE` means `data: {path: FILE}`
@@ -78,6 +82,7 @@ class DataSpec:
     name: str | None = None
     license: str | None = None
     columns: list[str] | None = None
+    unsupervised: Literal["simcse", "repeat", "cutoff", "eda"] | None = None
 
 
 @dataclass

@@ -14,6 +14,7 @@ import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from st_plus.data.texts import first_row_keys
 from st_plus.models.nomic_bert_config import NOMIC_BERT_PRESETS as PRESETS
 from st_plus.training._yaml import KeyPath, RecipeError, dotted, line_of
 from st_plus.training.multitask import _LABEL_LIKE, _RETRIEVAL_LIKE, _task_type
@@ -186,12 +187,29 @@ def _check_data(data: DataSpec, b: RecipeBuilder, key: KeyPath) -> None:
     _positive(b, (*key, "rows"), data.rows)
 
 
+def _check_unsupervised(data: DataSpec, b: RecipeBuilder, key: KeyPath) -> None:
+    """A text-only file needs ``unsupervised``, and ``unsupervised`` needs a text-only file (first row checked)."""
+    keys = first_row_keys(data.path)
+    text_only = keys is None or ("text" in keys and "anchor" not in keys)
+    if data.unsupervised is not None and not text_only:
+        raise b.error((*key, "unsupervised"), f"needs a text-only file ({{'text': ...}} rows or one text per line); "
+                      f"the first row of {data.path} has keys {sorted(keys)}")  # fmt: skip
+    if data.unsupervised is None and text_only:
+        raise b.error((*key, "path"), "a text-only file has no positives: set `unsupervised: simcse`, `repeat`, "
+                      "`cutoff` or `eda`")  # fmt: skip
+    if data.unsupervised is not None and keys is None and data.group_column:
+        raise b.error((*key, "group_column"), "a plain-text file (one text per line) has no columns; use JSONL rows")
+    if data.unsupervised is not None and data.columns is not None:
+        raise b.error((*key, "columns"), "a text-only file trains on its `text`; `columns` is for row files")
+
+
 def _check_contrastive(stage: ContrastiveStage, b: RecipeBuilder) -> None:
     key = ("stages", "contrastive")
     if not stage.data:
         raise b.error((*key, "data"), "needs at least one (anchor, positive) file")
     for i, data in enumerate(stage.data):
         _check_data(data, b, (*key, "data", i))
+        _check_unsupervised(data, b, (*key, "data", i))
     for name in ("batch_size", "mini_batch_size", "epochs", "max_steps", "learning_rate", "scale", "save_steps"):
         _positive(b, (*key, name), getattr(stage, name))
     if stage.batch_size < 2:
@@ -234,6 +252,8 @@ def _check_multitask(stage: MultitaskStage, has_stage1: bool, b: RecipeBuilder) 
                 raise b.error((*tkey, "type"), f"the stage-1 pairs are retrieval pairs, not {task.type!r}")
         else:
             _check_data(task.data, b, (*tkey, "data"))
+            if task.data.unsupervised is not None:
+                raise b.error((*tkey, "data", "unsupervised"), "unsupervised positives are a stage-1 data source")
             if task.rows is not None:
                 raise b.error((*tkey, "rows"), "`rows` is for `data: stage1`; use `data: {path: ..., rows: N}`")
         _positive(b, (*tkey, "rows"), task.rows)

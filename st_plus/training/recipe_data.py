@@ -18,6 +18,7 @@ from st_plus.data import (
     load_labelled_texts,
     load_training_rows,
 )
+from st_plus.data.texts import load_texts
 from st_plus.models import read_texts
 from st_plus.training.multitask import _LABEL_LIKE, TrainingTask, _check_columns, _task_type
 from st_plus.training.recipe import DataSpec, Recipe
@@ -81,6 +82,12 @@ def check_recipe_data(recipe: Recipe) -> None:
         total += count
 
     def check(spec: DataSpec, task_type: str | None, name: str) -> None:
+        if spec.unsupervised is not None:  # a text-only file (stage 1): its texts become the pairs
+            try:
+                load_texts(spec.path, keep_columns=[spec.group_column] if spec.group_column else [])
+            except DataValidationError as exc:
+                add(exc.issues, exc.total)
+            return
         try:
             rows = read_rows(spec, task_type)
         except DataValidationError as exc:

@@ -54,7 +54,9 @@ def plot_curves(out: Path, stages: list[str], evaluations: dict[str, dict[str, d
     except ImportError:  # pragma: no cover - matplotlib is a dependency; keep the run going without it
         logger.warning("matplotlib is not installed: no curves.png")
         return None
-    fig, axes = plt.subplots(1, len(_CURVE_KEYS) + 1, figsize=(5 * (len(_CURVE_KEYS) + 1), 4))
+    geometry = any("uniformity" in r for p in evaluations for r in evaluations[p].values())
+    panels = len(_CURVE_KEYS) + 1 + geometry
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4))
     offset = 0
     for stage in stages:
         history = _history(out / "stages" / stage)
@@ -71,7 +73,7 @@ def plot_curves(out: Path, stages: list[str], evaluations: dict[str, dict[str, d
         ax.set_xlabel("step (stages in order)")
         if ax.lines:
             ax.legend()
-    ax = axes[-1]
+    ax = axes[len(_CURVE_KEYS)]
     points = [p for p in evaluations if evaluations[p]]
     tasks = list(dict.fromkeys(t for p in points for t in evaluations[p]))
     for task in tasks:
@@ -80,6 +82,8 @@ def plot_curves(out: Path, stages: list[str], evaluations: dict[str, dict[str, d
     ax.set_title("main score (x100) after each stage")
     if tasks:
         ax.legend(fontsize=6)
+    if geometry:
+        _plot_alignment_uniformity(axes[-1], points, tasks, evaluations)
     fig.tight_layout()
     path = out / "curves.png"
     fig.savefig(path, dpi=100)
@@ -100,6 +104,21 @@ def _curve_lines(stage: str, key: str, history: list[dict[str, Any]]) -> list[tu
         if per_task:
             return [(f"{stage}: {k.split('/')[1]}", k) for k in per_task]
     return [(stage, key)]
+
+
+def _plot_alignment_uniformity(ax: Any, points: list[str], tasks: list[str], evaluations: dict[str, Any]) -> None:
+    """Wang & Isola's plane: each task's (uniformity, alignment) at each evaluation point; lower-left is better."""
+    for task in tasks:
+        marks = [(p, evaluations[p][task]) for p in points if "alignment" in evaluations[p].get(task, {})]
+        if marks:
+            ax.plot([m["uniformity"] for _, m in marks], [m["alignment"] for _, m in marks], marker="o", label=task)
+            for point, m in marks:
+                ax.annotate(point, (m["uniformity"], m["alignment"]), fontsize=6)
+    ax.set_title("alignment vs uniformity (lower is better)")
+    ax.set_xlabel("uniformity")
+    ax.set_ylabel("alignment")
+    if ax.lines:
+        ax.legend(fontsize=6)
 
 
 def _base_model_name(recipe: Any) -> str:

@@ -21,6 +21,7 @@ from sentence_transformers.sentence_transformer.losses import (
     MultipleNegativesRankingLoss,
 )
 
+from st_plus.augment import unsupervised_pairs
 from st_plus.mining import (
     DynamicNegatives,
     DynamicNegativesCallback,
@@ -109,11 +110,16 @@ def sample_rows(rows: Dataset, n: int | None, seed: int) -> Dataset:
 def read_pairs(specs: list[DataSpec], seed: int, *, with_source: bool = False) -> Dataset:
     """(anchor, positive) rows of several files, each sampled to its ``rows``.
 
-    The group column becomes ``group``; with ``with_source``, ``source_file`` holds each row's file index.
+    The group column becomes ``group``; with ``with_source``, ``source_file`` holds each row's file index. A
+    text-only file with ``unsupervised`` gives (text, positive) pairs (:func:`st_plus.augment.unsupervised_pairs`).
     """
     parts = []
     for spec in specs:
-        rows = read_rows(spec)
+        if spec.unsupervised is not None:
+            keep = [spec.group_column] if spec.group_column else []
+            rows = unsupervised_pairs(spec.path, spec.unsupervised, seed=seed, keep_columns=keep)
+        else:
+            rows = read_rows(spec)
         if not {"anchor", "positive"} <= set(rows.column_names):
             raise ValueError(f"{spec.path}: stage-1 data needs anchor/positive rows, got columns {rows.column_names}")
         rows = sample_rows(rows, spec.rows, seed)

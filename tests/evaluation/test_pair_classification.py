@@ -158,9 +158,11 @@ def test_pair_classification_evaluator_scores_the_cached_embeddings(tiny_model):
     result = evaluator.evaluate(tiny_model, cache=cache)
 
     expected = pair_classification_scores(cache.encode(SENTENCES1), cache.encode(SENTENCES2), LABELS)
+    geometry = {k: result.scores.pop(k) for k in ("alignment", "uniformity")}  # Wang & Isola, not on a 0-1 scale
     assert result.scores == expected
     assert (result.task_type, result.main_score_name, result.num_samples) == ("PairClassification", "max_ap", 4)
     assert all(0.0 <= value <= 1.0 for value in result.scores.values())
+    assert 0.0 <= geometry["alignment"] <= 4.0 and -8.0 <= geometry["uniformity"] <= 0.0
 
 
 def test_pair_classification_evaluator_encodes_a_repeated_sentence_once(tiny_model):

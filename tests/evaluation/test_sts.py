@@ -95,7 +95,8 @@ def test_sts_evaluator_scores_the_cached_embeddings(tiny_model):
 
     a = cache.encode(SENTENCES1)
     b = cache.encode(SENTENCES2)
-    assert result.scores == sts_scores(a, b, GOLD)
+    geometry = {k: result.scores.pop(k) for k in ("alignment", "uniformity")}  # Wang & Isola
+    assert result.scores == sts_scores(a, b, GOLD) and set(geometry) == {"alignment", "uniformity"}
     assert (result.task_type, result.main_score_name, result.num_samples) == ("STS", "cosine_spearman", 4)
     assert -1.0 <= result.main_score <= 1.0
 
