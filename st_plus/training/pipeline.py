@@ -14,6 +14,8 @@ Output folder::
     pipeline_state.json      what is done (resume reads it)
     stages/<stage>/          checkpoints, log_history.json, model/ (the stage's model)
     stages/contrastive/      kept_pairs.jsonl, dropped_pairs.jsonl (consistency filtering)
+    stages/merge/model/      the trained model merged with its base (``stages.merge``; the run record's
+                             ``extra.merge`` holds the weights and, for ``weight: auto``, the development table)
     eval/<point>/            MTEB-layout result files of each evaluation
     results.md               the before/after table
     curves.png               loss, learning rate, hard-negative scores, evaluation scores
@@ -282,6 +284,13 @@ def _run(run: _Run) -> PipelineResult:
                     spec, model, folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
                     callbacks=[_LogFileCallback(name)],
                 )  # fmt: skip
+            elif name == "merge":  # weighted parameter averaging with the base (no forgetting): the final model
+                from st_plus.training.merge_weights import run_merge
+
+                ev = recipe.evaluation
+                model, info = run_merge(
+                    spec, _load(model_path, seq), recipe.model.base, batch_size=ev.batch_size, dtype=ev.dtype
+                )
             else:
                 model = _load(model_path, seq)
                 st.freeze_unused(model)

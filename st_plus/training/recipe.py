@@ -36,6 +36,7 @@ __all__ = [
     "DataSpec",
     "EvaluationSpec",
     "FilterSpec",
+    "MergeSpec",
     "MlmStage",
     "ModelSpec",
     "MultitaskStage",
@@ -262,12 +263,40 @@ class MultitaskStage:
 
 
 @dataclass
+class MergeSpec:
+    """The last stage: merge the trained model with its base by weighted parameter averaging (LM-Cocktail).
+
+    Keeps the base's general ability ("no forgetting"); see :mod:`st_plus.training.merge_weights`. The merged model
+    is the run's final model.
+
+    Attributes:
+        with_: (YAML key ``with``) The model to merge with: ``base`` (the recipe's ``model.base``), ``default`` or a
+            model folder (same architecture and tokenizer).
+        weight: The trained model's weight in (0, 1] (the other model gets ``1 - weight``), or ``auto``: the
+            largest ``grid`` weight at which no ``dev_tasks`` task falls below the ``with`` model by more than
+            ``max_drop``, else the best mean (:func:`st_plus.training.merge_weights.choose_merge_weight`).
+        grid: Weights tried by ``auto`` (default ``[0.5, 0.6, 0.7, 0.8, 0.9, 1.0]``).
+        dev_tasks: Development task folders for ``auto`` (globs allowed); never the held-out evaluation tasks.
+        max_drop: ``auto``'s tolerance on the 0-1 scale (0.003 = 0.3 points of a x100 score).
+        evaluate: Tasks to evaluate after the stage: ``all``, ``none`` or task names.
+    """
+
+    with_: str = field(default="base", metadata={"key": "with"})
+    weight: float | Literal["auto"] = "auto"
+    grid: list[float] | None = None
+    dev_tasks: list[str] = field(default_factory=list)
+    max_drop: float = 0.003
+    evaluate: Evaluate = "all"
+
+
+@dataclass
 class StagesSpec:
     """The stages, run in this order; each is optional, at least one is required."""
 
     mlm: MlmStage | None = None
     contrastive: ContrastiveStage | None = None
     multitask: MultitaskStage | None = None
+    merge: MergeSpec | None = None
 
 
 @dataclass
@@ -339,6 +368,8 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
     """The resolved recipe (every default filled in) as plain data, for ``recipe.resolved.yaml``."""
     out = dataclasses.asdict(recipe)
     out.pop("source", None)
+    if out["stages"].get("merge") is not None:  # the YAML key of `MergeSpec.with_`
+        out["stages"]["merge"] = {"with": out["stages"]["merge"].pop("with_"), **out["stages"]["merge"]}
     return out
 
 
@@ -356,14 +387,14 @@ class _Builder:
         if not isinstance(data, dict):
             raise self.error(key, f"expected a mapping of {cls.__name__} settings, got {_shown(data)}")
         hints = typing.get_type_hints(cls)
-        fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+        fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
         unknown = [k for k in data if k not in fields]
         if unknown:
             raise self.error((*key, unknown[0]), f"unknown key; {cls.__name__} accepts {sorted(fields)}")
         values = {}
         for name, spec in fields.items():
             if name in data:
-                values[name] = self.value(hints[name], data[name], (*key, name))
+                values[spec.name] = self.value(hints[spec.name], data[name], (*key, name))
             elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
                 raise self.error(key, f"missing required key `{name}`")
         return cls(**values)
@@ -476,6 +507,8 @@ def _check_recipe(recipe: Recipe, b: _Builder) -> None:
     ev = recipe.evaluation
     ev.tasks = [f for i, p in enumerate(ev.tasks) for f in b.folders(p, ("evaluation", "tasks", i))]
     ev.tasks = list(dict.fromkeys(ev.tasks))
+    if stages.merge is not None:
+        _check_merge(stages.merge, recipe, b)
     _positive(b, ("evaluation", "batch_size"), ev.batch_size)
     names = {Path(t).name for t in ev.tasks}
     for stage in recipe.stage_names():
@@ -562,6 +595,35 @@ def _check_multitask(stage: MultitaskStage, has_stage1: bool, b: _Builder) -> No
             if neg.range_min >= neg.range_max:
                 raise b.error((*nkey, "range_max"), f"must exceed range_min ({neg.range_min})")
             neg.corpus = [b.file(p, (*nkey, "corpus", j)) for j, p in enumerate(neg.corpus)]
+
+
+def _check_merge(stage: MergeSpec, recipe: Recipe, b: _Builder) -> None:
+    key = ("stages", "merge")
+    if len(recipe.stage_names()) == 1:
+        raise b.error(key, "merging needs a trained model: configure a training stage before it")
+    if stage.with_ == "base" and recipe.model.base is None:
+        raise b.error((*key, "with"), "`base` needs `model.base` (a model pre-trained from scratch has no base)")
+    if stage.with_ not in ("base", "default"):
+        local = Path(stage.with_) if Path(stage.with_).is_absolute() else b.folder / stage.with_
+        if not local.is_dir():
+            raise b.error((*key, "with"), f"model folder not found: {local} (or use `base` / `default`)")
+        stage.with_ = str(local.resolve())
+    if stage.weight != "auto" and not 0 < stage.weight <= 1:
+        raise b.error((*key, "weight"), f"must be in (0, 1] (the trained model's share) or `auto`, got {stage.weight}")
+    if stage.weight == "auto" and not stage.dev_tasks:
+        raise b.error((*key, "dev_tasks"), "`weight: auto` chooses the weight on development tasks: list them")
+    if stage.weight != "auto":
+        for name in ("grid", "dev_tasks"):
+            if getattr(stage, name):
+                raise b.error((*key, name), "is used by `weight: auto` only; remove it or set `weight: auto`")
+    for i, weight in enumerate(stage.grid or []):
+        if not 0 < weight <= 1:
+            raise b.error((*key, "grid", i), f"must be in (0, 1], got {weight}")
+    if stage.grid is not None and not stage.grid:
+        raise b.error((*key, "grid"), "needs at least one weight (or remove it for the default grid)")
+    _positive(b, (*key, "max_drop"), stage.max_drop, zero=True)
+    stage.dev_tasks = [f for i, p in enumerate(stage.dev_tasks) for f in b.folders(p, (*key, "dev_tasks", i))]
+    stage.dev_tasks = list(dict.fromkeys(stage.dev_tasks))
 
 
 def _check_prompts(prompts: dict[str, str], b: _Builder, key: KeyPath, allowed: set[str]) -> None:
