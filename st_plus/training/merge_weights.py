@@ -120,6 +120,7 @@ def choose_merge_weight(
     max_drop: float = 0.003,
     batch_size: int = 64,
     dtype: str = "float32",
+    base_scores: Mapping[str, float] | None = None,
 ) -> MergeWeightChoice:
     """Evaluates ``w * finetuned + (1 - w) * base`` on development tasks for each ``w`` in ``grid`` and picks one.
 
@@ -134,6 +135,8 @@ def choose_merge_weight(
         max_drop: Largest tolerated drop below the base on any task, 0-1 scale (0.003 = 0.3 points x100).
         batch_size: Encoding batch size.
         dtype: Encoding precision (``float32`` or ``bfloat16``).
+        base_scores: The base model's main scores on ``dev_tasks`` when already known (same settings); skips
+            its evaluation.
 
     Returns:
         The chosen weight, the rule's branch and the table of all grid points.
@@ -153,7 +156,10 @@ def choose_merge_weight(
     base = base if isinstance(base, SentenceTransformer) else load_model(base, device="cpu")
     check_mergeable([finetuned, base], names)
     settings = {"batch_size": batch_size, "dtype": dtype}
-    base_scores = _scores(base, tasks, **settings)
+    base_scores = dict(base_scores) if base_scores is not None else _scores(base, tasks, **settings)
+    missing = sorted({t.name for t in tasks} - set(base_scores))
+    if missing:
+        raise ValueError(f"`base_scores` lacks the tasks {missing}; evaluate the base on every dev task.")
     states = [finetuned.state_dict(), base.state_dict()]
     states = [{k: v.detach().clone() for k, v in state.items()} for state in states]
     table = []
