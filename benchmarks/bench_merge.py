@@ -236,7 +236,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--table", action="store_true", help="Print the README table from --output and stop")
     parser.add_argument("--base-only", action="store_true",
-                        help="Evaluate the start model into --cache-dir and stop (while the runs still train)")  # fmt: skip
+                        help="Evaluate the start model into --cache-dir and stop (while runs train)")  # fmt: skip
     args = parser.parse_args()
     if args.table:
         print(table(json.loads(args.output.read_text(encoding="utf-8"))))
