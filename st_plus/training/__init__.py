@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from st_plus.training.checkpoints import CheckpointCommitCallback, last_complete_checkpoint
+from st_plus.training.merge_weights import MergeWeightChoice, choose_merge_weight
 from st_plus.training.multitask import MultiTaskSetup, TrainingTask, build_multitask, triplets_from_labels
 from st_plus.training.pipeline import PipelineResult, run_recipe
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe
@@ -10,6 +11,7 @@ from st_plus.training.sampler import RankSynchronizedBatchSampler, global_step_d
 
 __all__ = [
     "CheckpointCommitCallback",
+    "MergeWeightChoice",
     "MultiTaskSetup",
     "PipelineResult",
     "Recipe",
@@ -17,6 +19,7 @@ __all__ = [
     "RankSynchronizedBatchSampler",
     "TrainingTask",
     "build_multitask",
+    "choose_merge_weight",
     "global_step_datasets",
     "last_complete_checkpoint",
     "load_recipe",
