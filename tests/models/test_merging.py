@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from tests_helpers import CORPUS, encode_in_plain_subprocess
+from tests_helpers import CORPUS, encode_in_plain_subprocess, perturbed_copy
 
 from st_plus.hub import validate_run_info
 from st_plus.models.merging import merge_models, normalize_weights, weighted_average
@@ -25,15 +25,6 @@ def _naive_average(state_dicts, weights):
         values = [sum(w * values[j] for w, values in zip(weights, flat, strict=True)) for j in range(first.numel())]
         out[key] = torch.tensor(values, dtype=first.dtype).reshape(first.shape)
     return out
-
-
-def _perturbed(model, seed: int):
-    other = copy.deepcopy(model)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in other.parameters():
-            parameter.add_(0.05 * torch.randn(parameter.shape, generator=generator))
-    return other
 
 
 def test_weighted_average_matches_naive_loop():
@@ -68,7 +59,7 @@ def test_weights_are_checked_and_normalised():
 
 
 def test_merge_models_averages_parameters_with_normalised_weights(tiny_bert):
-    other = _perturbed(tiny_bert, 1)
+    other = perturbed_copy(tiny_bert, 1)
     merged = merge_models([tiny_bert, other], [7, 3])
     expected = _naive_average([tiny_bert.state_dict(), other.state_dict()], [0.7, 0.3])
     for key, value in merged.state_dict().items():
@@ -103,7 +94,7 @@ def test_models_that_cannot_be_averaged_are_refused_with_the_mismatch_named(tiny
 def test_a_merged_folder_loads_in_plain_st_and_records_the_merge(tiny_bert, tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     tiny_bert.save(str(first))
-    _perturbed(tiny_bert, 2).save(str(second))
+    perturbed_copy(tiny_bert, 2).save(str(second))
     out = tmp_path / "merged"
     merged = merge_models([first, second], [0.6, 0.4], output=out)
     modules = json.loads((out / "modules.json").read_text())
@@ -123,7 +114,7 @@ def test_a_merged_folder_loads_in_plain_st_and_records_the_merge(tiny_bert, tmp_
 
 def test_the_record_carries_the_ingredients_training_stages_but_not_their_results(trained_dir, tiny_bert, tmp_path):
     other = tmp_path / "other"
-    _perturbed(tiny_bert, 3).save(str(other))
+    perturbed_copy(tiny_bert, 3).save(str(other))
     out = tmp_path / "merged"
     merge_models([trained_dir, other], [0.8, 0.2], output=out)
     record = validate_run_info(json.loads((out / "st_plus_run.json").read_text()))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
 import torch
 from pipeline_fixtures import write_tiny_recipe
+from tests_helpers import perturbed_copy
 
 from st_plus.evaluation import evaluate_suite
 from st_plus.models import load_model
@@ -46,15 +46,6 @@ evaluation:
 """
 
 
-def _perturbed(model, seed: int):
-    other = copy.deepcopy(model)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in other.parameters():
-            parameter.add_(0.2 * torch.randn(parameter.shape, generator=generator))
-    return other
-
-
 def test_the_rule_keeps_the_largest_weight_within_the_tolerance_else_the_best_mean():
     base = {"a": 0.50, "b": 0.80}
     table = [
@@ -73,7 +64,7 @@ def test_the_rule_keeps_the_largest_weight_within_the_tolerance_else_the_best_me
 def test_choose_merge_weight_evaluates_every_grid_point_and_leaves_the_model_unchanged(tiny_bert, tmp_path):
     write_tiny_recipe(tmp_path, tmp_path)
     tasks = [tmp_path / "eval" / "sts_tiny", tmp_path / "eval" / "retrieval_tiny"]
-    finetuned = _perturbed(tiny_bert, 0)
+    finetuned = perturbed_copy(tiny_bert, 0, 0.2)
     before = {k: v.clone() for k, v in finetuned.state_dict().items()}
     choice = choose_merge_weight(finetuned, tiny_bert, tasks, grid=(1.0, 0.5), max_drop=0.0)
     assert [p.weight for p in choice.table] == [0.5, 1.0]
