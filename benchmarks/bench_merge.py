@@ -59,6 +59,14 @@ def _cached(cache: Path | None, name: str, key: dict, compute):
     return value
 
 
+def _model_dir(run: Path) -> Path:
+    """The run's final model; the last stage's when the run was stopped during its final (test-slice) evaluation."""
+    for folder in (run / "model", run / "stages" / "multitask" / "model"):
+        if (folder / "model.safetensors").is_file():
+            return folder
+    raise SystemExit(f"{run} has no trained model (model/ or stages/multitask/model/)")
+
+
 def _seed_of(run: Path) -> int:
     import yaml
 
@@ -93,7 +101,7 @@ def evaluate_runs(args) -> dict:
         meta[descriptor.get("name", task.name)] = {"type": descriptor["task_type"], "language": task.parent.name}
     runs = []
     for run in args.runs:
-        model_dir = run / "model"
+        model_dir = _model_dir(run)
         finetuned = load_model(model_dir, device="cpu")
         run_key = {**key, "model": str(model_dir), "mtime": (model_dir / "model.safetensors").stat().st_mtime}
         table = []
@@ -113,7 +121,7 @@ def evaluate_runs(args) -> dict:
             table.append(grid_point(weight, scores, base_scores))
         chosen, rule = select_merge_weight(table, max_drop=MAX_DROP)
         rows = [vars(p) for p in table]
-        runs.append({"run": str(run), "seed": _seed_of(run), "table": rows,
+        runs.append({"run": str(run), "model": str(model_dir), "seed": _seed_of(run), "table": rows,
                      "auto": {"weight": chosen, "rule": rule, **_goal(rows, chosen, base_scores)}})  # fmt: skip
     return {"base_scores": base_scores, "tasks": meta, "runs": runs}
 
@@ -159,8 +167,9 @@ def summarise(evaluated: dict, grid: list[float]) -> dict:
             "in_domain_retention": _stats([g["in_domain_retention"] for g in goals]),
             "paired_vs_unmerged": {
                 "mean_over_tasks": _stats([p["mean"] - u["mean"] for p, u in zip(points, unmerged, strict=True)]),
-                IN_DOMAIN: _stats([p["scores"][IN_DOMAIN] - u["scores"][IN_DOMAIN]
-                                   for p, u in zip(points, unmerged, strict=True)]),  # fmt: skip
+                IN_DOMAIN: _stats(
+                    [p["scores"][IN_DOMAIN] - u["scores"][IN_DOMAIN] for p, u in zip(points, unmerged, strict=True)]
+                ),  # fmt: skip
             },
             "goal_met_per_seed": [g["met"] for g in goals],
             "tasks_below_tolerance_per_seed": [g["tasks_below_tolerance"] for g in goals],
@@ -191,7 +200,7 @@ def plot(results: dict, path: Path) -> None:
         ax.axhline(100 * base[task] - 100 * MAX_DROP, color="grey", linestyle="--", linewidth=0.8)
         ax.set_title(f"{task} ({results['tasks'][task]['type']})", fontsize=8)
         ax.set_xlabel("fine-tuned weight (0 = start model)", fontsize=7)
-    for ax in list(axes.flat)[len(tasks):]:
+    for ax in list(axes.flat)[len(tasks) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle("Dev main score (x100) vs merge weight; dashed: start model - 0.3", fontsize=10)
@@ -256,8 +265,10 @@ def main() -> None:
         "description": "Quickstart models merged with the bundled start model at each fine-tuned weight, "
         "main scores on the development suite (0-1 scale); goal: no task below the start by more than "
         f"{MAX_DROP}, {IN_DOMAIN} keeps >= {MIN_RETENTION:.0%} of its unmerged gain.",
-        "command": "python benchmarks/bench_merge.py --runs " + " ".join(str(r) for r in args.runs)
-        + f" --dev-suite {args.dev_suite} --grid " + " ".join(f"{w:g}" for w in args.grid),
+        "command": "python benchmarks/bench_merge.py --runs "
+        + " ".join(str(r) for r in args.runs)
+        + f" --dev-suite {args.dev_suite} --grid "
+        + " ".join(f"{w:g}" for w in args.grid),
         "dev_suite": str(args.dev_suite),
         "grid": args.grid,
         "max_drop": MAX_DROP,
@@ -265,9 +276,13 @@ def main() -> None:
         "encoding": {"dtype": "bfloat16", "batch_size": 64, "torch_threads": args.threads},
         **evaluated,
         "summary": summarise(evaluated, args.grid),
-        "machine": {"cpu_count": os.cpu_count(), "load_average_start": [round(x, 2) for x in load_before],
-                    "load_average_end": [round(x, 2) for x in os.getloadavg()], "shared": True,
-                    "seconds": round(time.perf_counter() - started, 1)},  # fmt: skip
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "load_average_start": [round(x, 2) for x in load_before],
+            "load_average_end": [round(x, 2) for x in os.getloadavg()],
+            "shared": True,
+            "seconds": round(time.perf_counter() - started, 1),
+        },  # fmt: skip
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
