@@ -100,12 +100,12 @@ def evaluate_runs(args) -> dict:
         descriptor = json.loads((task / "task.json").read_text(encoding="utf-8"))
         meta[descriptor.get("name", task.name)] = {"type": descriptor["task_type"], "language": task.parent.name}
     runs = []
-    for run in args.runs:
+    for index, run in enumerate(args.runs):
         model_dir = _model_dir(run)
         finetuned = load_model(model_dir, device="cpu")
         run_key = {**key, "model": str(model_dir), "mtime": (model_dir / "model.safetensors").stat().st_mtime}
         table = []
-        for weight in args.grid:
+        for weight in sorted(set(args.grid) | (set(args.curve_grid) if index == 0 else set())):
             name = f"{run.name}-w{weight:.2f}"
 
             def point(weight=weight, finetuned=finetuned):
@@ -230,6 +230,16 @@ def table(results: dict) -> str:
             ]  # fmt: skip
     for label, cell in rows:
         lines.append(f"| {label} | | | | " + " | ".join(cell(by_weight[w]) for w in shown) + " |")
+    lines += ["", "| seed | weight | mean over tasks | largest drop below start (task) | Debian gain kept | goal |",
+              "|---:|---:|---:|---|---:|---|"]  # fmt: skip
+    for run in results["runs"]:
+        for point in run["table"]:
+            goal = _goal(run["table"], point["weight"], base)
+            lines.append(
+                f"| {run['seed']} | {point['weight']:.2f} | {100 * point['mean']:.2f} | "
+                f"{100 * goal['worst_drop']:.2f} ({goal['worst_task']}) | {100 * goal['in_domain_retention']:.0f}% | "
+                f"{'met' if goal['met'] else 'missed'} |"
+            )
     auto = ", ".join(f"seed {r['seed']}: w={r['auto']['weight']:.1f} ({'met' if r['auto']['met'] else 'missed'})"
                      for r in results["runs"])  # fmt: skip
     return "\n".join(lines) + f"\n\nAutomatic choice (`weight: auto`, tolerance 0.3): {auto}."
@@ -240,6 +250,8 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, nargs="+", help="Quickstart run folders (each with model/)")
     parser.add_argument("--dev-suite", type=Path, default=REPO.parent / "dev_suite")
     parser.add_argument("--grid", type=float, nargs="+", default=list(GRID), help="Fine-tuned weights (with 1.0)")
+    parser.add_argument("--curve-grid", type=float, nargs="*", default=[],
+                        help="More weights for the first run only (its score-vs-weight curve)")  # fmt: skip
     parser.add_argument("--cache-dir", type=Path, default=None, help="Keep each evaluation here (resumable)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -268,9 +280,11 @@ def main() -> None:
         "command": "python benchmarks/bench_merge.py --runs "
         + " ".join(str(r) for r in args.runs)
         + f" --dev-suite {args.dev_suite} --grid "
-        + " ".join(f"{w:g}" for w in args.grid),
+        + " ".join(f"{w:g}" for w in args.grid)
+        + (" --curve-grid " + " ".join(f"{w:g}" for w in args.curve_grid) if args.curve_grid else ""),
         "dev_suite": str(args.dev_suite),
         "grid": args.grid,
+        "curve_grid_first_run": sorted(args.curve_grid),
         "max_drop": MAX_DROP,
         "in_domain_task": IN_DOMAIN,
         "encoding": {"dtype": "bfloat16", "batch_size": 64, "torch_threads": args.threads},
