@@ -224,7 +224,7 @@ def table(results: dict) -> str:
             delta = 100 * (score["mean"] - base[task])
             cells.append(f"{100 * score['mean']:.2f} ({delta:+.2f})")
         lines.append("| " + " | ".join(cells) + " |")
-    rows = [("worst drop vs start (max over seeds)", lambda v: f"{100 * max(v['worst_drop']['per_seed']):.2f}"),
+    rows = [("largest drop below start (max over seeds)", lambda v: f"{100 * max(v['worst_drop']['per_seed']):.2f}"),
             ("Debian gain kept (min over seeds)", lambda v: f"{100 * min(v['in_domain_retention']['per_seed']):.0f}%"),
             ("goal met (seeds)", lambda v: f"{sum(v['goal_met_per_seed'])}/{len(v['goal_met_per_seed'])}"),
             ]  # fmt: skip
