@@ -275,7 +275,7 @@ class MergeSpec:
         weight: The trained model's weight in (0, 1] (the other model gets ``1 - weight``), or ``auto``: the
             largest ``grid`` weight at which no ``dev_tasks`` task falls below the ``with`` model by more than
             ``max_drop``, else the best mean (:func:`st_plus.training.merge_weights.choose_merge_weight`).
-        grid: Weights tried by ``auto`` (default ``[0.5, 0.6, 0.7, 0.8, 0.9, 1.0]``).
+        grid: Weights tried by ``auto`` (default ``[0.3, 0.4, ..., 0.9, 1.0]``).
         dev_tasks: Development task folders for ``auto`` (globs allowed); never the held-out evaluation tasks.
         max_drop: ``auto``'s tolerance on the 0-1 scale (0.003 = 0.3 points of a x100 score).
         evaluate: Tasks to evaluate after the stage: ``all``, ``none`` or task names.
