@@ -4,8 +4,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The CPU wheel must be installed before anything that depends on torch, or pip pulls a multi-GB CUDA build.
+# torch goes in first, on its own, so that what depends on it does not pull another build. Where the default index
+# serves a CUDA build under this version, point TORCH_INDEX_URL at PyTorch's CPU wheel index (see the README).
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX_URL ?=
 STAMP := $(VENV)/.st_plus-installed
 
 .PHONY: install run eval test lint bench clean
@@ -13,7 +15,7 @@ STAMP := $(VENV)/.st_plus-installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL)) "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 

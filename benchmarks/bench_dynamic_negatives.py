@@ -134,7 +134,12 @@ def main() -> None:
 
     from sentence_transformers.util import mine_hard_negatives as st_mine
 
-    from st_plus.mining import DynamicNegatives, DynamicNegativesCallback, DynamicNegativesConfig, mine_hard_negatives
+    from st_plus.mining import (
+        DynamicNegatives,
+        DynamicNegativesCallback,
+        DynamicNegativesConfig,
+        mine_hybrid_negatives,
+    )
 
     train, held, extra_corpus = _splits(args)
     n = args.negatives
@@ -167,7 +172,7 @@ def main() -> None:
         print(f"  {results['b']}", flush=True)
     if "c" in args.runs or "d" in args.runs:
         start = time.perf_counter()
-        mined = mine_hard_negatives(train, base, corpus=extra_corpus, method="hybrid", sampling="top",
+        mined = mine_hybrid_negatives(train, base, corpus=extra_corpus, method="hybrid", sampling="top",
                                     group_column="source", output_scores=True,
                                     candidate_depth=args.range_max + 6 * n, **band)  # fmt: skip
         mining_c = time.perf_counter() - start

@@ -9,7 +9,8 @@ Each side runs in its own subprocess (so peak RSS is per side), one after the ot
 Usage:
     python benchmarks/bench_eval_vs_mteb.py [--dims 384 256 128 64] [--tasks examples/data/*/]
 
-Prints main scores side by side, the wall-time ratio (goal: st_plus <= 0.5x MTEB) and peak RSS of each side.
+Prints main scores side by side, the wall-time ratio (goal: st_plus <= 0.5x MTEB) and peak RSS of each side, and
+writes them to ``--output`` (default ``benchmarks/results/eval_vs_mteb.json``: the README's agreement numbers).
 The machine is shared and noisy: compare ratios from one run, never absolute seconds across runs.
 """
 
@@ -89,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=sorted(str(p) for p in (REPO / "examples" / "data").glob("*/")))
     parser.add_argument("--dims", type=int, nargs="+", default=[384], help="First = full dimension")
+    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "eval_vs_mteb.json")
     parser.add_argument("--side", choices=("st_plus", "mteb"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
@@ -106,12 +108,22 @@ def main() -> None:
     print(f"dims: {args.dims}")
     print(f"{'task':34} {'dim':>4} {'st_plus':>9} {'MTEB':>9} {'|diff|':>9}")
     worst = 0.0
+    rows = []
     for task, by_dim in ours["scores"].items():
         for dim, value in by_dim.items():
             other = theirs["scores"][task][dim]
             worst = max(worst, abs(value - other))
+            diff = abs(value - other)
+            rows.append({"task": task, "dim": int(dim), "st_plus": value, "mteb": other, "abs_diff": diff})
             print(f"{task:34} {dim:>4} {value:9.5f} {other:9.5f} {abs(value - other):9.2e}")
     print(f"max |diff| of main scores: {worst:.2e}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({
+        "command": "python benchmarks/bench_eval_vs_mteb.py " + " ".join(sys.argv[1:]),
+        "scale": "main scores on MTEB's 0-1 scale", "max_abs_diff": worst, "rows": rows,
+        "wall_seconds": {"st_plus": ours["wall"], "mteb": theirs["wall"]},
+        "peak_rss_mb": {"st_plus": ours["peak_rss_mb"], "mteb": theirs["peak_rss_mb"]},
+    }, indent=2) + "\n", encoding="utf-8")  # fmt: skip
     print(
         f"wall time: st_plus {ours['wall']:.1f}s, MTEB {theirs['wall']:.1f}s, "
         f"ratio {ours['wall'] / theirs['wall']:.2f}x"

@@ -31,7 +31,7 @@ def main() -> None:
 
     from st_plus import load_model
     from st_plus.data import load_training_rows
-    from st_plus.mining import mine_hard_negatives
+    from st_plus.mining import mine_hybrid_negatives
 
     all_rows = load_training_rows(args.data, keep_columns=["source"])
     rows = all_rows.select(range(min(args.rows, len(all_rows))))
@@ -44,28 +44,28 @@ def main() -> None:
                      verbose=False, batch_size=64, **settings)  # fmt: skip
     st_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    ours = mine_hard_negatives(pairs, model, method="dense", sampling="top", max_positive_ratio=0.95, **settings)
+    ours = mine_hybrid_negatives(pairs, model, method="dense", sampling="top", max_positive_ratio=0.95, **settings)
     our_seconds = time.perf_counter() - start
     columns = [f"negative_{j}" for j in range(1, 6)]
     mine = {(r["anchor"], r["positive"]): [r[c] for c in columns] for r in ours.dataset}
     same = sum(mine.get((r["anchor"], r["positive"])) == [r[c] for c in columns] for r in theirs)
     print(f"[dense] {len(pairs):,} Debian pairs, band [10, 50), 5 negatives, top sampling")
     print(f"  sentence-transformers mine_hard_negatives {st_seconds:7.1f} s  ({len(theirs):,} rows)")
-    print(f"  st_plus mine_hard_negatives               {our_seconds:7.1f} s  ({len(ours.dataset):,} rows)")
+    print(f"  st_plus mine_hybrid_negatives             {our_seconds:7.1f} s  ({len(ours.dataset):,} rows)")
     print(f"  speed ratio st_plus / ST: {st_seconds / our_seconds:.2f}x (goal >= 1.0); identical negatives for "
           f"{same:,} of {len(theirs):,} ST rows")  # fmt: skip
 
     for n in args.bm25_rows:
         subset = all_rows.select(range(min(n, len(all_rows))))
         start = time.perf_counter()
-        result = mine_hard_negatives(subset, None, method="bm25", max_positive_ratio=None, group_column="source",
+        result = mine_hybrid_negatives(subset, None, method="bm25", max_positive_ratio=None, group_column="source",
                                      num_negatives=7)  # fmt: skip
         print(f"[bm25] {len(subset):,} documents: {time.perf_counter() - start:7.1f} s, {result.summary()}")
     if args.bm25_rows:
         n = min(args.bm25_rows)
         subset = all_rows.select(range(min(n, len(all_rows))))
         start = time.perf_counter()
-        result = mine_hard_negatives(subset, model, method="hybrid", group_column="source", num_negatives=7)
+        result = mine_hybrid_negatives(subset, model, method="hybrid", group_column="source", num_negatives=7)
         print(f"[hybrid] {len(subset):,} documents: {time.perf_counter() - start:7.1f} s, {result.summary()}")
 
 

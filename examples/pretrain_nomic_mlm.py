@@ -82,7 +82,8 @@ def main() -> None:
     tokenizer = train_wordpiece_tokenizer(texts, vocab_size=args.vocab_size)
     sample = tokenizer.tokenize("今天天气")
     print(f"tokenizer: {len(tokenizer)} tokens from {len(texts):,} texts; 今天天气 -> {sample}")
-    model, losses = pretrain_mlm(tokenizer, texts, args.preset, max_minutes=args.mlm_minutes, batch_size=32)
+    run = pretrain_mlm(tokenizer, texts, args.preset, max_minutes=args.mlm_minutes, batch_size=32)
+    model, losses = run.model, run.losses
     print(f"MLM (mask rate 0.3) loss every 10 steps: {' '.join(f'{loss:.2f}' for loss in losses)}")
 
     encoder = encoder_from_mlm(model, tokenizer, max_seq_length=128, device="cpu")

@@ -97,7 +97,8 @@ def main() -> None:
     tokenizer = train_wordpiece_tokenizer(texts, **recipe["tokenizer"])
     sample = tokenizer.tokenize("今天天气")
     print(f"tokenizer: {len(tokenizer)} tokens from {len(texts):,} texts; 今天天气 -> {sample}")
-    model, losses = pretrain_mlm(tokenizer, texts, **recipe["mlm"])
+    run = pretrain_mlm(tokenizer, texts, **recipe["mlm"])
+    model, losses = run.model, run.losses
     mlm_minutes = (time.perf_counter() - start) / 60
     print(f"MLM (mask rate 0.3), {mlm_minutes:.1f} min; loss at step 1, every 10 steps and at the end: "
           f"{' '.join(f'{loss:.2f}' for loss in losses)}")  # fmt: skip

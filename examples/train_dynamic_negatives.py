@@ -25,7 +25,7 @@ from sentence_transformers.sentence_transformer.losses import MultipleNegativesR
 
 from st_plus import load_model
 from st_plus.data import load_training_rows
-from st_plus.mining import DynamicNegatives, DynamicNegativesCallback, DynamicNegativesConfig, mine_hard_negatives
+from st_plus.mining import DynamicNegatives, DynamicNegativesCallback, DynamicNegativesConfig, mine_hybrid_negatives
 
 EXAMPLES = Path(__file__).resolve().parent
 DEFAULT_DATA = EXAMPLES / "training_data" / "csl_title_abstract_zh.jsonl"
@@ -67,7 +67,7 @@ def main() -> None:
             parameter.requires_grad_(False)
     # every process mines the same rows with the same weights: the results are identical
     n = args.num_negatives
-    mined = mine_hard_negatives(
+    mined = mine_hybrid_negatives(
         rows, model, method=args.method, num_negatives=n, group_column=args.group_column, output_scores=True,
         range_min=10, range_max=100, candidate_depth=100 + 6 * n, too_few="pad",
     )  # fmt: skip

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,9 @@ def _distinct(output: Path, dropped: Path, data: Path) -> None:
 
 
 def _write_jsonl(path: Path, rows: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)  # atomic: a reader never sees half a file
+    from st_plus.data import write_jsonl
+
+    write_jsonl(path, rows)  # atomic; gzip for a .gz name (st_plus's readers read both)
 
 
 def _load_rows(path: str, keep: list[str], *, all_columns: bool = False):
@@ -53,8 +49,7 @@ def _load_corpus(path: str | None) -> list[str] | None:
     """Documents from a JSONL file of ``{"text"[, "title"]}`` objects (BEIR corpus.jsonl works)."""
     if path is None:
         return None
-    from st_plus.data._errors import IssueCollector
-    from st_plus.data._jsonl import iter_jsonl
+    from st_plus.data import IssueCollector, iter_jsonl
 
     issues = IssueCollector(path)
     texts = []
@@ -87,7 +82,7 @@ def _load_model(name: str, device: str | None):
 
 def cmd_mine(args: argparse.Namespace) -> int:
     """``st-plus mine``."""
-    from st_plus.mining import mine_hard_negatives
+    from st_plus.mining import mine_hybrid_negatives
 
     start = time.perf_counter()
     out = _check_output(args.output, args.overwrite)
@@ -98,7 +93,7 @@ def cmd_mine(args: argparse.Namespace) -> int:
     ratio = None if args.no_positive_guard else args.max_positive_ratio
     model = None if args.method == "bm25" and ratio is None else _load_model(args.model, args.device)
     try:
-        result = mine_hard_negatives(
+        result = mine_hybrid_negatives(
             rows, model, corpus=corpus, method=args.method, range_min=args.range_min, range_max=args.range_max,
             num_negatives=args.num_negatives, sampling=args.sampling, max_positive_ratio=ratio,
             group_column=args.group_column, output_format=args.format, output_scores=args.scores,
@@ -150,7 +145,9 @@ def cmd_filter(args: argparse.Namespace) -> int:
     model = _load_model(args.model, args.device)
     try:
         top_k = args.top_k or None  # 0 turns the rank rule off
-        result = consistency_filter(rows, model, top_k=top_k, min_score=args.min_score, corpus=corpus)
+        result = consistency_filter(
+            rows, model, top_k=top_k, min_score=args.min_score, corpus=corpus, group_column=args.group_column
+        )
     except ValueError as exc:
         raise MiningCliError(str(exc)) from None
     _write_jsonl(out, _mined_rows(result.dataset, "n-tuple"))  # every column kept, negatives included
@@ -195,6 +192,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     _common(flt)
     flt.add_argument("--top-k", type=int, default=2, help="The positive must rank in the top k (default 2; 0: off)")
     flt.add_argument("--min-score", type=float, default=None, help="Minimum cosine (Conan: 0.4)")
+    flt.add_argument("--group-column", help="Rows sharing this key do not compete for each other's rank")
     flt.set_defaults(func=cmd_filter)
 
 

@@ -13,18 +13,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Validates the recipe, runs it, prints the before/after table."""
     from st_plus.training.pipeline import run_recipe
     from st_plus.training.recipe import RecipeError, load_recipe
+    from st_plus.training.recipe_data import RecipeDataError, check_recipe_data
 
     if args.resume and args.overwrite:
         raise TrainCliError("--resume and --overwrite exclude each other")
     try:
         recipe = load_recipe(args.recipe)
+        check_recipe_data(recipe)  # every data file read before any work (run_recipe checks again for API users)
         if args.check:
-            print(f"{args.recipe}: valid recipe with stages {', '.join(recipe.stage_names())}")
+            print(f"{args.recipe}: valid recipe with stages {', '.join(recipe.stage_names())}; every data file read")
             return 0
         result = run_recipe(
             recipe, output_dir=args.output_dir, resume=args.resume, overwrite=args.overwrite,
             show_progress_bar=not args.quiet,
         )  # fmt: skip
+    except RecipeDataError as exc:
+        lines = [str(issue) for issue in exc.issues]
+        more = f"\n... and {exc.total - len(lines)} more" if exc.total > len(lines) else ""
+        raise TrainCliError(f"{exc.total} problem(s) in the recipe's data:\n" + "\n".join(lines) + more) from None
     except (RecipeError, FileExistsError) as exc:
         raise TrainCliError(str(exc)) from None
     from st_plus.training.pipeline import _is_main
@@ -58,6 +64,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--output-dir", help="Where the run goes (default: the recipe's output_dir, else runs/NAME)")
     train.add_argument("--resume", action="store_true", help="Continue the run in the output folder")
     train.add_argument("--overwrite", action="store_true", help="Delete an existing output folder and start over")
-    train.add_argument("--check", action="store_true", help="Validate the recipe and stop")
+    train.add_argument(
+        "--check", action="store_true", help="Validate the recipe and read every data file it names, then stop"
+    )
     train.add_argument("--quiet", action="store_true", help="No progress bars")
     train.set_defaults(func=cmd_train)

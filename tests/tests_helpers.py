@@ -133,18 +133,20 @@ RUN_INFO = {
                 }
             ],
             "losses": ["CachedMultipleNegativesRankingLoss", "MatryoshkaLoss"],
+            "citations": {"MatryoshkaLoss": "@inproceedings{kusupati2024matryoshka, title={Matryoshka}}"},
             "steps": 100,
             "batch_size": 64,
             "seconds": 200.5,
             "filtering": {"rows_in": 3000, "rows_dropped": 120, "side_file": "dropped.jsonl"},
             "mining": {"method": "hybrid", "range_min": 10, "range_max": 100, "negatives_per_row": 1},
-            "dynamic_negatives": {"refreshes": 4, "rows_replaced": 120, "config": {"refresh_steps": 25}},
+            "dynamic_negatives": {"pairs": {"refreshes": 4, "rows_replaced": 120, "config": {"refresh_steps": 25}}},
         },
         {
             "name": "stage2",
             "kind": "multitask",
             "datasets": [{"name": "stsb", "hub_id": "sentence-transformers/stsb", "rows": 500, "task_type": "STS"}],
             "losses": ["InfoNCELoss", "ConsentLoss"],
+            "citations": {"ConsentLoss": "@article{10531646, title={CoSENT}}"},
         },
     ],
     "matryoshka": {

@@ -13,8 +13,9 @@ from sentence_transformers import SentenceTransformer
 from tqdm.auto import tqdm
 
 from st_plus.chunking._base import Chunk, Span, SpansOrChunker, chunk_documents
-from st_plus.chunking._modules import run_modules, split_at_pooling
+from st_plus.chunking.model_split import run_modules, split_at_pooling
 from st_plus.chunking.pooling import fast_char_to_token_spans, macro_windows, pool_spans
+from st_plus.encoding import autocast_for, check_encoding_options, resolve_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +102,6 @@ class LateChunkingEncoder:
         dtype: Literal["float32", "bfloat16"] = "float32",
         show_progress_bar: bool | None = None,
     ) -> None:
-        from st_plus.evaluation._embeddings import check_encoding_options, resolve_prompt
-
         self.token_modules, self.post_pooling_modules = split_at_pooling(model)
         self.model = model
         self.tokenizer = model[0].tokenizer
@@ -168,8 +167,6 @@ class LateChunkingEncoder:
         ]
 
     def _autocast(self):
-        from st_plus.evaluation._embeddings import autocast_for
-
         return autocast_for(self.model, self.dtype)
 
     def _warn_truncated_chunks(self, flat: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 import torch
@@ -29,8 +30,6 @@ def char_to_token_spans(offsets: Sequence[tuple[int, int]], spans: Sequence[Span
 
 def fast_char_to_token_spans(offsets: Sequence[tuple[int, int]], spans: Sequence[Span]) -> list[Span]:
     """:func:`char_to_token_spans` in ``O((tokens + spans) log tokens)`` for sorted, non-empty token offsets."""
-    import bisect
-
     ends = [end for _, end in offsets]
     starts = [start for start, _ in offsets]
     token_spans: list[Span] = []

@@ -4,7 +4,8 @@ Every reader validates before anything is loaded into a model: a :class:`DataVal
 problems at once, each naming file, line and field.
 """
 
-from st_plus.data._errors import DataIssue, DataValidationError
+from st_plus.data._errors import MAX_REPORTED_ISSUES, DataIssue, DataValidationError, IssueCollector
+from st_plus.data._jsonl import iter_jsonl
 from st_plus.data.descriptor import TASK_TYPES, TaskDescriptor, normalize_task_type
 from st_plus.data.labelled import load_labelled_texts
 from st_plus.data.pairs import load_pair_classification, load_sts
@@ -12,14 +13,18 @@ from st_plus.data.reranking import load_reranking
 from st_plus.data.retrieval import RetrievalData, judged_subset, load_retrieval
 from st_plus.data.tasks import Task, load_task
 from st_plus.data.training import load_training_rows
+from st_plus.data.writing import write_jsonl
 
 __all__ = [
+    "MAX_REPORTED_ISSUES",
     "TASK_TYPES",
     "DataIssue",
     "DataValidationError",
+    "IssueCollector",
     "RetrievalData",
     "Task",
     "TaskDescriptor",
+    "iter_jsonl",
     "judged_subset",
     "load_labelled_texts",
     "load_pair_classification",
@@ -29,4 +34,5 @@ __all__ = [
     "load_task",
     "load_training_rows",
     "normalize_task_type",
+    "write_jsonl",
 ]

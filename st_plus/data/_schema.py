@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Any, Literal
 
 from st_plus.data._errors import IssueCollector
 from st_plus.data._jsonl import is_finite_number, iter_jsonl
+
+logger = logging.getLogger(__name__)
 
 Check = Callable[[Any], "str | None"]
 
@@ -121,7 +124,7 @@ def read_records(
     fields: Iterable[Field],
     issues: IssueCollector,
     *,
-    extra_fields: Literal["error", "ignore", "keep"] = "error",
+    extra_fields: Literal["warn", "error", "ignore", "keep"] = "warn",
 ) -> list[tuple[int, dict[str, Any]]]:
     """Reads a JSONL file and checks every record against ``fields``.
 
@@ -131,7 +134,9 @@ def read_records(
         path: The ``.jsonl`` / ``.jsonl.gz`` file.
         fields: The expected fields.
         issues: Where problems are recorded.
-        extra_fields: What to do with keys not in ``fields``: report them, drop them, or keep them.
+        extra_fields: What to do with keys not in ``fields`` (an ``id``, a ``source``, any metadata column): drop
+            them with one warning per file naming them (default), report them as errors, drop them silently, or
+            keep them. A missing or misspelled required field is an error whatever this says.
 
     Returns:
         ``(line_number, record)`` pairs of the valid records.
@@ -140,6 +145,7 @@ def read_records(
     known = {field.name for field in fields}
     expected = ", ".join(field.name for field in fields)
     records = []
+    ignored: dict[str, int] = {}
     for line_number, obj in iter_jsonl(path, issues):
         ok = True
         for field in fields:
@@ -159,9 +165,15 @@ def read_records(
             ok = False
         if not ok:
             continue
-        if extra_fields == "ignore":
+        if extras and extra_fields in ("warn", "ignore"):
+            for key in extras:
+                ignored.setdefault(key, line_number)
             obj = {key: value for key, value in obj.items() if key in known}
         records.append((line_number, obj))
+    if ignored and extra_fields == "warn":
+        shown = ", ".join(f"`{key}` (first on line {line})" for key, line in list(ignored.items())[:10])
+        more = f" and {len(ignored) - 10} more" if len(ignored) > 10 else ""
+        logger.warning("%s: ignoring fields outside %s: %s%s", path, expected, shown, more)
     return records
 
 

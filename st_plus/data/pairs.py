@@ -55,7 +55,7 @@ def load_pair_classification(path: str | Path) -> Dataset:
     """
     issues = IssueCollector(path)
     fields = [Field("sentence1", check_text), Field("sentence2", check_text), Field("label", check_binary)]
-    records = read_records(path, fields, issues, extra_fields="ignore")
+    records = read_records(path, fields, issues)
     if not records and not issues:
         issues.add(None, None, "no rows")
     labels = {int(r["label"]) for _, r in records}

@@ -32,7 +32,7 @@ class RetrievalData:
 def _read_id_table(path: Path, fields: list[Field], issues: IssueCollector) -> tuple[dict[str, dict], dict[str, int]]:
     rows: dict[str, dict] = {}
     first_line: dict[str, int] = {}
-    for line_number, record in read_records(path, fields, issues, extra_fields="ignore"):
+    for line_number, record in read_records(path, fields, issues):
         key = str(record["_id"])
         if key in rows:
             issues.add(line_number, "_id", f"duplicate id {key!r} (first on line {first_line[key]})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 from datasets import Dataset
@@ -30,7 +30,9 @@ def _layout_of(record: dict[str, Any]) -> str | None:
     return None
 
 
-def load_training_rows(path: str | Path, *, keep_columns: Sequence[str] = ()) -> Dataset:
+def load_training_rows(
+    path: str | Path, *, keep_columns: Sequence[str] = (), unknown_columns: Literal["drop", "error"] = "drop"
+) -> Dataset:
     """Reads training rows in one of three layouts, decided by the first row and then enforced.
 
     * ``{"anchor", "positive", ["negative"]}``: pairs, triplets, or n-tuples when ``negative`` is a list
@@ -40,7 +42,9 @@ def load_training_rows(path: str | Path, *, keep_columns: Sequence[str] = ()) ->
       the same length K. Output columns ``query, doc_1..doc_K, label`` (``label`` a list of K floats).
 
     Other keys (bookkeeping such as Debian's ``package`` / ``source``) are dropped, since sentence-transformers
-    would treat every column as an input, unless named in ``keep_columns``.
+    would treat every column as an input, unless named in ``keep_columns``. With ``unknown_columns="error"`` each
+    such key is a problem naming the column instead (``st-plus train`` does this unless a recipe's data entry
+    selects its ``columns``): a misspelled ``negatve`` fails instead of silently training without negatives.
 
     Raises:
         DataValidationError: Listing up to 20 problems, each with file, line and field.
@@ -75,7 +79,14 @@ def load_training_rows(path: str | Path, *, keep_columns: Sequence[str] = ()) ->
             if key not in record:
                 issues.add(line_number, key, "missing field named in keep_columns")
             row[key] = record.get(key)
-        dropped.update(set(record) - set(_LAYOUTS[layout]) - {"negative"} - set(keep_columns))
+        unknown = set(record) - set(_LAYOUTS[layout]) - {"negative"} - set(keep_columns)
+        if unknown and unknown_columns == "error":
+            for key in sorted(unknown):
+                known = ", ".join((*_LAYOUTS[layout], *(("negative",) if layout == "tuple" else ()), *keep_columns))
+                issues.add(line_number, key, f"unknown column (this file's layout reads {known}); select the "
+                           "columns to use with `columns:` on the recipe's data entry")  # fmt: skip
+            continue
+        dropped.update(unknown)
         for key, value in row.items():
             columns.setdefault(key, []).append(value)
     if layout is None and not issues:

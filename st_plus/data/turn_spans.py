@@ -58,7 +58,7 @@ def load_turn_spans(path: str | Path) -> TurnSpans:
         Field("relevant_turn_spans", _check_turn_spans),
     ]
     result = TurnSpans()
-    for line_number, record in read_records(path, fields, issues, extra_fields="ignore"):
+    for line_number, record in read_records(path, fields, issues):
         key = (str(record["query-id"]), str(record["corpus-id"]))
         if key in result.sources:
             issues.add(line_number, "corpus-id", f"duplicate (query, document) pair, first at {result.sources[key]}")

@@ -4,8 +4,8 @@ Each evaluator is a sentence-transformers evaluator (usable as ``evaluator=`` in
 that follows MTEB 2's protocol and reports MTEB's ``main_score`` name.
 """
 
+from st_plus.encoding import EmbeddingCache, resolve_prompt, truncate_and_renormalize
 from st_plus.evaluation._base import TaskEvaluator, TaskResult
-from st_plus.evaluation._embeddings import EmbeddingCache, resolve_prompt, truncate_embeddings
 from st_plus.evaluation._retrieval_metrics import MTEB_K_VALUES, retrieval_scores
 from st_plus.evaluation.chunked_retrieval import ChunkedRetrievalEvaluator
 from st_plus.evaluation.classification import ClassificationEvaluator
@@ -35,6 +35,6 @@ __all__ = [
     "resolve_prompt",
     "results_table",
     "retrieval_scores",
-    "truncate_embeddings",
+    "truncate_and_renormalize",
     "write_mteb_results",
 ]

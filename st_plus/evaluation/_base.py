@@ -13,7 +13,7 @@ import numpy as np
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
-from st_plus.evaluation._embeddings import EmbeddingCache, truncate_embeddings
+from st_plus.encoding import EmbeddingCache, truncate_and_renormalize
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class TaskEvaluator(BaseEvaluator):
         for dim in self.truncate_dims:
             if dim == full_dim:
                 continue
-            truncated = {key: truncate_embeddings(value, dim) for key, value in embeddings.items()}
+            truncated = {key: truncate_and_renormalize(value, dim) for key, value in embeddings.items()}
             scores_by_dim[dim] = self.score(truncated, similarity_fn_name=similarity_fn_name)
         scores = scores_by_dim[full_dim]
         if self.main_score_name not in scores:

@@ -12,8 +12,8 @@ import torch
 
 from st_plus.chunking import Chunk, LateChunkingEncoder
 from st_plus.data.turn_spans import TurnSpans
+from st_plus.encoding import EmbeddingCache, resolve_prompt
 from st_plus.evaluation._base import TaskEvaluator
-from st_plus.evaluation._embeddings import EmbeddingCache, resolve_prompt
 from st_plus.evaluation._retrieval_metrics import MTEB_K_VALUES, check_k_values, retrieval_scores
 from st_plus.evaluation.retrieval import _similarity_for_search, document_text, judged_queries
 

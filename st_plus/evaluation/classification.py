@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from st_plus.encoding import EmbeddingCache
 from st_plus.evaluation._base import TaskEvaluator
-from st_plus.evaluation._embeddings import EmbeddingCache
 
 
 def _take_per_label(indices: Sequence[int], labels: Sequence[Hashable], samples_per_label: int) -> list[int]:

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from st_plus.encoding import EmbeddingCache
 from st_plus.evaluation._base import TaskEvaluator
-from st_plus.evaluation._embeddings import EmbeddingCache
 
 
 def documents_to_embed(n_documents: int, max_documents: int | None, rng: random.Random) -> list[int]:

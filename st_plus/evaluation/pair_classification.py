@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score
 
+from st_plus.encoding import EmbeddingCache
 from st_plus.evaluation._base import TaskEvaluator
-from st_plus.evaluation._embeddings import EmbeddingCache
 from st_plus.evaluation._similarity import model_similarity_name, paired_similarities
 
 _METRICS = ("accuracy", "f1", "precision", "recall", "ap")

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from st_plus.encoding import EmbeddingCache
 from st_plus.evaluation._base import TaskEvaluator
-from st_plus.evaluation._embeddings import EmbeddingCache
 from st_plus.evaluation._retrieval_metrics import MTEB_K_VALUES, check_k_values, retrieval_scores
 from st_plus.evaluation._similarity import model_similarity_name
 

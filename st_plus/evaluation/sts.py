@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
+from st_plus.encoding import EmbeddingCache
 from st_plus.evaluation._base import TaskEvaluator
-from st_plus.evaluation._embeddings import EmbeddingCache
 from st_plus.evaluation._similarity import SIMILARITY_NAMES, model_similarity_name, paired_similarities
 
 

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ from tqdm.auto import tqdm
 
 from st_plus._version import __version__
 from st_plus.data import Task, load_task
+from st_plus.data.turn_spans import load_turn_spans
+from st_plus.encoding import EmbeddingCache
 from st_plus.evaluation._base import TaskEvaluator, TaskResult
-from st_plus.evaluation._embeddings import EmbeddingCache
 from st_plus.evaluation.chunked_retrieval import ChunkedRetrievalEvaluator
 from st_plus.evaluation.classification import ClassificationEvaluator
 from st_plus.evaluation.clustering import ClusteringEvaluator
@@ -97,8 +99,6 @@ def build_evaluator(task: Task, *, chunking: Mapping[str, Any] | None = None, **
         corpus = {row["_id"]: {"title": row["title"], "text": row["text"]} for row in data.corpus}
         queries = dict(zip(data.queries["_id"], data.queries["text"], strict=False))
         if chunking is not None:
-            from st_plus.data.turn_spans import load_turn_spans
-
             spans_path = task.folder / "spans.jsonl"
             gold_spans = load_turn_spans(spans_path) if spans_path.is_file() else None
             evaluator = ChunkedRetrievalEvaluator(
@@ -184,11 +184,10 @@ def write_mteb_results(
         output_dir, model_name=model_name, task_names=[r.task_name for r in results], overwrite=overwrite
     )
     try:
-        from importlib.metadata import version
-
         mteb_version = version("mteb")
-    except Exception:  # noqa: BLE001 - mteb is optional; the field only marks the (v2) file format
-        mteb_version = "2.0.0"
+    except Exception:  # noqa: BLE001 - mteb is optional
+        mteb_version = None
+        logger.warning("mteb is not installed: result files get `mteb_version: null` (MTEB v2 layout)")
     folder = _result_folder(output_dir, model_name)
     folder.mkdir(parents=True, exist_ok=True)
     for result in results:

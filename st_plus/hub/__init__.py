@@ -5,13 +5,14 @@ The card extends sentence-transformers' card data with the training run (``st_pl
 
 from __future__ import annotations
 
-from st_plus.hub.citations import loss_citation
+from st_plus.hub.citations import recorded_losses, technique_citations
 from st_plus.hub.model_card import ModelCardError, StPlusModelCardData, check_card, render_model_card
 from st_plus.hub.publishing import PublishError, PublishResult, check_model_folder, check_repo_id, publish
 from st_plus.hub.run_info import (
     RUN_INFO_FILE,
     RunInfoError,
     load_run_info,
+    load_run_record,
     matryoshka_to_run_info,
     results_to_run_info,
     validate_run_info,
@@ -29,11 +30,13 @@ __all__ = [
     "check_model_folder",
     "check_repo_id",
     "load_run_info",
-    "loss_citation",
+    "load_run_record",
     "matryoshka_to_run_info",
     "publish",
+    "recorded_losses",
     "render_model_card",
     "results_to_run_info",
+    "technique_citations",
     "validate_run_info",
     "write_run_info",
 ]

@@ -1,19 +1,16 @@
-"""Citations for the model card: a loss's own ``citation`` found by class name, plus the techniques st_plus adds.
+"""Citations for the model card: the losses' own, recorded when the run trained, plus the techniques st_plus adds.
 
 sentence-transformers collects citations from the loss *objects* of a training run (``set_losses`` on the card
-data). A published folder has only the loss *names* (``st_plus_run.json``), so :func:`loss_stand_ins` builds,
-for each name, an instance of the real class whose constructor never ran, with the constructor's default
-arguments as attributes: the class's own ``citation`` property then gives the same text as during training (with
-default settings), and sentence-transformers' ``set_losses`` groups them as usual.
+data). The pipeline records each loss's ``citation`` from the objects it trained (``StageRecord.citations`` of
+:class:`~st_plus.run_record.RunRecord`), so publishing cites exactly what training used, settings included.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import Any
 
-from torch import nn
+from st_plus.run_record import RunRecord
 
 logger = logging.getLogger(__name__)
 
@@ -64,75 +61,39 @@ EXTRA_CITATIONS: dict[str, tuple[str, str]] = {
 }
 
 
-def _loss_class(name: str) -> type | None:
-    import sentence_transformers.sentence_transformer.losses as st_losses
+def recorded_losses(record: RunRecord) -> list[Any]:
+    """Objects for sentence-transformers' ``set_losses``: each loss's class name and the citation recorded for it.
 
-    import st_plus.losses as st_plus_losses
-
-    for module in (st_plus_losses, st_losses):
-        cls = getattr(module, name, None)
-        if isinstance(cls, type):
-            return cls
-    return None
-
-
-def _stand_in(cls: type) -> Any:
-    """An instance of ``cls`` without running ``__init__``, holding the constructor's defaults as attributes."""
-    obj = cls.__new__(cls)
-    if isinstance(obj, nn.Module):
-        nn.Module.__init__(obj)
-    for base in reversed(cls.__mro__):  # a subclass's defaults win over its parents'
-        if "__init__" not in vars(base) or base in (object, nn.Module):
-            continue
-        for parameter in inspect.signature(vars(base)["__init__"]).parameters.values():
-            if parameter.default is not inspect.Parameter.empty:
-                obj.__dict__[parameter.name] = parameter.default
-    return obj
-
-
-def loss_citation(name: str) -> str | None:
-    """The bibtex a loss class reports as ``citation`` (with default settings), or ``None``."""
-    cls = _loss_class(name)
-    if cls is None:
-        return None
-    try:
-        citation = _stand_in(cls).citation
-    except Exception:  # noqa: BLE001 - a citation that needs a constructed loss is simply left out
-        logger.debug("no citation for %s with default settings", name)
-        return None
-    return citation if isinstance(citation, str) and citation.strip() else None
-
-
-def loss_stand_ins(names: list[str]) -> list[Any]:
-    """Objects for sentence-transformers' ``set_losses``: real loss classes where known, else name-only ones.
-
-    Each has the loss's class name and its ``citation`` (when one is known), so ``set_losses`` adds the
-    ``loss:NAME`` tags and groups the citations exactly as for a training run.
+    The citations were taken from the loss objects the run constructed (``StageRecord.citations``), so
+    ``set_losses`` adds the ``loss:NAME`` tags and groups the citations exactly as for the training run itself. A
+    stage recorded without citations (a record from before st_plus kept them, or written by hand) is listed
+    without them, with a warning.
     """
-    stand_ins = []
-    for name in dict.fromkeys(names):
-        cls = _loss_class(name)
-        if cls is not None:
-            try:
-                stand_ins.append(_stand_in(cls))
-                continue
-            except Exception:  # noqa: BLE001
-                pass
-        stand_ins.append(type(name, (), {"citation": None})())
-    return stand_ins
+    citations: dict[str, str | None] = {}
+    for stage in record.stages:
+        if stage.losses and stage.citations is None:
+            logger.warning(
+                "stage %s of the run record lists losses %s but no citations: the card names them without citing "
+                "them (re-run training to record them)", stage.name, ", ".join(stage.losses)
+            )  # fmt: skip
+        for name in stage.losses:
+            citation = (stage.citations or {}).get(name)
+            if citations.get(name) is None:
+                citations[name] = citation
+    return [type(name, (), {"citation": citation})() for name, citation in citations.items()]
 
 
-def technique_citations(run_info: dict[str, Any] | None) -> dict[str, str]:
+def technique_citations(record: RunRecord | None) -> dict[str, str]:
     """Citations for what the run used beyond its losses: CoSENT, GradCache, dynamic negatives, late chunking."""
-    run_info = run_info or {}
+    if record is None:
+        return {}
     citations: dict[str, str] = {}
-    stages = run_info.get("stages") or []
-    for name in (loss for stage in stages for loss in stage.get("losses") or []):
+    for name in (loss for stage in record.stages for loss in stage.losses):
         if name in EXTRA_CITATIONS:
             heading, bibtex = EXTRA_CITATIONS[name]
             citations[heading] = bibtex
-    if any(stage.get("dynamic_negatives") for stage in stages):
+    if any(stage.dynamic_negatives for stage in record.stages):
         citations["Dynamic hard negatives (Conan-embedding)"] = CONAN_EMBEDDING
-    if run_info.get("late_chunking"):
+    if record.late_chunking:
         citations["Late chunking"] = LATE_CHUNKING
     return citations

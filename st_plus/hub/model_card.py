@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from huggingface_hub import ModelCard
 from huggingface_hub.repocard_data import EvalResult, eval_results_to_model_index, model_index_to_eval_results
 from sentence_transformers import SentenceTransformer
@@ -15,7 +16,8 @@ from sentence_transformers.base.model_card import format_duration, generate_mode
 from sentence_transformers.sentence_transformer.model_card import SentenceTransformerModelCardData
 
 from st_plus._version import __version__
-from st_plus.hub.citations import loss_stand_ins, technique_citations
+from st_plus.hub.citations import recorded_losses, technique_citations
+from st_plus.run_record import ResultRecord, RunRecord, StageRecord
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +33,10 @@ def _score(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
 
-def _languages(results: list[dict[str, Any]]) -> list[str]:
+def _languages(results: list[ResultRecord]) -> list[str]:
     found: list[str] = []
     for result in results:
-        value = result.get("language")
+        value = result.language
         for language in [value] if isinstance(value, str) else value or []:
             code = language.split("-")[0]  # "cmn-Hans" -> "cmn"; the Hub wants ISO 639 codes
             if code not in found:
@@ -42,25 +44,22 @@ def _languages(results: list[dict[str, Any]]) -> list[str]:
     return found
 
 
-def results_to_eval_results(results: list[dict[str, Any]]) -> list[EvalResult]:
-    """``st_plus_run.json`` results as huggingface_hub ``EvalResult`` objects (one per task, its main score)."""
-    evals = []
-    for result in results:
-        language = result.get("language")
-        evals.append(
-            EvalResult(
-                task_type=result["task_type"],
-                task_name=result["task_type"],
-                dataset_type=result.get("dataset") or result["task"],
-                dataset_name=result["task"],
-                dataset_config=language if isinstance(language, str) else None,
-                dataset_split=result.get("split"),
-                metric_type=result["metric"],
-                metric_name=result["metric"],
-                metric_value=float(result["value"]),
-            )
+def results_to_eval_results(results: list[ResultRecord]) -> list[EvalResult]:
+    """The run record's results as huggingface_hub ``EvalResult`` objects (one per task, its main score)."""
+    return [
+        EvalResult(
+            task_type=result.task_type,
+            task_name=result.task_type,
+            dataset_type=result.dataset or result.task,
+            dataset_name=result.task,
+            dataset_config=result.language if isinstance(result.language, str) else None,
+            dataset_split=result.split,
+            metric_type=result.metric,
+            metric_name=result.metric,
+            metric_value=float(result.value),
         )
-    return evals
+        for result in results
+    ]
 
 
 @dataclass
@@ -75,7 +74,8 @@ class StPlusModelCardData(SentenceTransformerModelCardData):
     (``st_plus/hub/templates/model_card.md.j2``).
 
     Args:
-        run_info: The validated content of ``st_plus_run.json`` (see :mod:`st_plus.hub.run_info`), or ``None``.
+        run_info: The training run's :class:`~st_plus.run_record.RunRecord` (``load_run_record(folder)``), or
+            ``None``; a ``st_plus_run.json`` dictionary is read with ``RunRecord.from_dict``.
         matryoshka_plot: Path of the Matryoshka PNG relative to the card, when one was drawn.
         local_files_only: Never ask the Hub about base models or datasets (default ``True``: publishing must
             not depend on the network before the upload).
@@ -83,109 +83,113 @@ class StPlusModelCardData(SentenceTransformerModelCardData):
 
     Example::
 
-        card_data = StPlusModelCardData(run_info=load_run_info(folder), model_id="me/my-model")
+        card_data = StPlusModelCardData(run_info=load_run_record(folder), model_id="me/my-model")
         model = SentenceTransformer(folder, model_card_data=card_data)
         readme = generate_model_card(model)
     """
 
-    run_info: dict[str, Any] | None = None
+    run_info: RunRecord | None = None
     matryoshka_plot: str | None = None
     local_files_only: bool = True
     template_path: Path = field(default=TEMPLATE_PATH, init=False, repr=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        info = self.run_info or {}
-        if info.get("base_model"):
-            self.base_model = info["base_model"]
-        stages = info.get("stages") or []
-        datasets = [dataset for stage in stages for dataset in stage.get("datasets") or []]
+        if isinstance(self.run_info, dict):
+            self.run_info = RunRecord.from_dict(self.run_info)
+        record = self.run_info or RunRecord(st_plus_version=__version__)
+        if record.base_model:
+            self.base_model = record.base_model
+        datasets = [dataset for stage in record.stages for dataset in stage.datasets]
         if datasets and not self.train_datasets:
-            self.train_datasets = [{"name": d["name"]} for d in datasets]
+            self.train_datasets = [{"name": d.name} for d in datasets]
         for dataset in datasets:
-            if dataset.get("hub_id") and dataset["hub_id"] not in self.datasets:
-                self.datasets.append(dataset["hub_id"])
+            if dataset.hub_id and dataset.hub_id not in self.datasets:
+                self.datasets.append(dataset.hub_id)
         if not self.language:
-            self.language = _languages(info.get("results") or [])
-        self.set_losses(loss_stand_ins([loss for stage in stages for loss in stage.get("losses") or []]))
-        self.citations.update(technique_citations(info))
+            self.language = _languages(record.results)
+        self.set_losses(recorded_losses(record))
+        self.citations.update(technique_citations(record))
         self.add_tags("st-plus")
-        if info.get("matryoshka"):
+        if record.matryoshka:
             self.add_tags("matryoshka")
-        if info.get("late_chunking"):
+        if record.late_chunking:
             self.add_tags("late-chunking")
-        if any(stage.get("dynamic_negatives") for stage in stages):
+        if any(stage.dynamic_negatives for stage in record.stages):
             self.add_tags("dynamic-hard-negatives")
 
     def to_dict(self) -> dict[str, Any]:
         """sentence-transformers' card dictionary plus the st_plus sections and the results' ``model-index``."""
         data = super().to_dict()  # also cached by the parent for to_yaml()
-        info = self.run_info or {}
-        results = info.get("results") or []
+        record = self.run_info or RunRecord(st_plus_version=__version__)
+        results = record.results
         if results:
             ours = eval_results_to_model_index(data.get("model_name") or "model", results_to_eval_results(results))
             theirs = data.get("model-index") or []
             if theirs:  # evaluators of the training run: keep them, after ours
                 ours[0]["results"].extend(theirs[0]["results"])
             data["model-index"] = ours
-            data["metrics"] = list(dict.fromkeys([r["metric"] for r in results] + list(data.get("metrics") or [])))
-        data.update(self._run_sections(info))
+            data["metrics"] = list(dict.fromkeys([r.metric for r in results] + list(data.get("metrics") or [])))
+        data.update(self._run_sections(record))
         return data
 
-    def _run_sections(self, info: dict[str, Any]) -> dict[str, Any]:
-        results = info.get("results") or []
-        matryoshka = info.get("matryoshka") or {}
-        dims = sorted((int(d) for d in matryoshka.get("dims") or []), reverse=True)
-        scores = {int(d): by_task for d, by_task in (matryoshka.get("scores") or {}).items()}
+    def _run_sections(self, record: RunRecord) -> dict[str, Any]:
+        results = record.results
+        matryoshka = record.matryoshka
+        dims = sorted(matryoshka.dims, reverse=True) if matryoshka else []
+        scores = {int(d): by_task for d, by_task in matryoshka.scores.items()} if matryoshka else {}
         tasks = list(dict.fromkeys(task for dim in dims for task in scores.get(dim, {})))
-        hardware = info.get("hardware") or {}
-        seconds = info.get("training_seconds")
+        hardware = record.hardware.to_dict() if record.hardware else {}
+        seconds = record.training_seconds
         return {
-            "st_plus_version": info.get("st_plus_version") or __version__,
-            "recipe": info.get("recipe"),
-            "stages": [self._stage_view(stage) for stage in info.get("stages") or []],
+            "st_plus_version": record.st_plus_version,
+            "recipe": record.recipe,
+            "stages": [self._stage_view(stage) for stage in record.stages],
             "results_rows": [
                 {
-                    **result,
-                    "language": ", ".join(result["language"])
-                    if isinstance(result.get("language"), list)
-                    else result.get("language") or "",
-                    "value_text": _score(result["value"]),
-                    "before_text": _score(result.get("before")),
-                    "delta_text": f"{result['value'] - result['before']:+.4f}"
-                    if result.get("before") is not None
-                    else "",
+                    **result.to_dict(),
+                    "language": ", ".join(result.language)
+                    if isinstance(result.language, list)
+                    else result.language or "",
+                    "value_text": _score(result.value),
+                    "before_text": _score(result.before),
+                    "delta_text": f"{result.value - result.before:+.4f}" if result.before is not None else "",
                 }
                 for result in results
             ],
-            "has_before": any(r.get("before") is not None for r in results),
+            "has_before": any(r.before is not None for r in results),
             "matryoshka_dims": dims,
             "matryoshka_rows": [
                 {"task": task, "scores": [_score(scores.get(dim, {}).get(task)) for dim in dims]} for task in tasks
             ],
-            "late_chunking_items": list((info.get("late_chunking") or {}).items()),
+            "late_chunking_items": list((record.late_chunking or {}).items()),
             "hardware_items": [(key, value) for key, value in hardware.items() if value is not None],
             "training_seconds_text": format_duration(seconds) if seconds is not None else None,
         }
 
     @staticmethod
-    def _stage_view(stage: dict[str, Any]) -> dict[str, Any]:
-        filtering = stage.get("filtering") or {}
-        mining = stage.get("mining")
-        dynamic = stage.get("dynamic_negatives") or {}
+    def _stage_view(stage: StageRecord) -> dict[str, Any]:
+        mining = stage.mining
+        dynamic = stage.dynamic_negatives or {}  # task name -> DynamicNegativesCallback.summary()
         return {
-            "name": stage.get("name") or "stage",
-            "kind": stage.get("kind") or "",
-            "datasets": stage.get("datasets") or [],
-            "losses": stage.get("losses") or [],
-            "steps": stage.get("steps"),
-            "batch_size": stage.get("batch_size"),
-            "seconds_text": format_duration(stage["seconds"]) if stage.get("seconds") is not None else None,
-            "filtering_items": list(filtering.items()),
+            "name": stage.name or "stage",
+            "kind": stage.kind or "",
+            "datasets": stage.datasets,
+            "losses": stage.losses,
+            "steps": stage.steps,
+            "batch_size": stage.batch_size,
+            "seconds_text": format_duration(stage.seconds) if stage.seconds is not None else None,
+            "filtering_items": list(stage.filtering.to_dict().items()) if stage.filtering else [],
             "mining_text": mining if isinstance(mining, str) else None,
             "mining_items": list(mining.items()) if isinstance(mining, dict) else [],
-            "dynamic_items": [(k, v) for k, v in dynamic.items() if k != "config"],
-            "dynamic_config": dynamic.get("config"),
+            "dynamic_tasks": [
+                {
+                    "task": task,
+                    "entries": [(k, v) for k, v in summary.items() if k != "config"],
+                    "config": summary.get("config"),
+                }
+                for task, summary in dynamic.items()
+            ],
         }
 
 
@@ -199,8 +203,6 @@ def render_model_card(model: SentenceTransformer, card_data: StPlusModelCardData
         ModelCardError: The template fails to render, or its front matter / ``model-index`` does not parse with
             huggingface_hub.
     """
-    import jinja2
-
     card_data.register_model(model)
     model.model_card_data = card_data
     try:

@@ -16,8 +16,10 @@ import numpy as np
 from huggingface_hub import HfApi, ModelCard, get_token
 from sentence_transformers import SentenceTransformer
 
+from st_plus.hub.matryoshka_plot import plot_matryoshka
 from st_plus.hub.model_card import MATRYOSHKA_PLOT, StPlusModelCardData, render_model_card
-from st_plus.hub.run_info import load_run_info
+from st_plus.hub.run_info import load_run_record
+from st_plus.run_record import RunRecord
 
 logger = logging.getLogger(__name__)
 
@@ -149,12 +151,14 @@ def _folder_card_metadata(folder: Path) -> dict[str, Any]:
         return {}
     try:
         data = ModelCard.load(readme).data.to_dict()
-    except Exception:  # noqa: BLE001 - a hand-written README without valid front matter is simply not used
+    except Exception as exc:  # noqa: BLE001 - a hand-written README without valid front matter
+        logger.warning("%s has no readable card metadata (%s): base model, language, licence, tags and datasets "
+                       "from it are not carried into the new card", readme, exc)  # fmt: skip
         return {}
     return {key: data[key] for key in ("base_model", "language", "license", "tags", "datasets") if data.get(key)}
 
 
-def _card_data(folder: Path, run_info: dict[str, Any] | None, repo_id: str, license: str | None):
+def _card_data(folder: Path, run_info: RunRecord | None, repo_id: str, license: str | None):
     found = _folder_card_metadata(folder)
     language = found.get("language") or []
     card = StPlusModelCardData(
@@ -191,17 +195,15 @@ def _check_round_trip(model: SentenceTransformer, folder: Path, atol: float = 1e
 
 def _prepare(model_dir: Path, target: Path, *, repo_id: str, license: str | None, verify: bool) -> str:
     """Fills the empty folder ``target``: model files, README.md, the Matryoshka plot. Returns the README."""
-    run_info = load_run_info(model_dir)
+    run_info = load_run_record(model_dir)
     card = _card_data(model_dir, run_info, repo_id, license)
     try:
         model = _load(model_dir)
     except Exception as exc:  # noqa: BLE001 - any loading failure is one clear message
         raise ValueError(f"{model_dir} does not load with plain SentenceTransformer: {exc}") from None
     _copy_model_files(model_dir, target)
-    if run_info and run_info.get("matryoshka"):  # drawn after the copy: a plot from an earlier publish is replaced
-        from st_plus.hub.matryoshka_plot import plot_matryoshka
-
-        plot_matryoshka(run_info["matryoshka"], target / MATRYOSHKA_PLOT)
+    if run_info and run_info.matryoshka:  # drawn after the copy: a plot from an earlier publish is replaced
+        plot_matryoshka(run_info.matryoshka.to_dict(), target / MATRYOSHKA_PLOT)
         card.matryoshka_plot = MATRYOSHKA_PLOT
     readme = render_model_card(model, card)
     (target / "README.md").write_text(readme, encoding="utf-8")

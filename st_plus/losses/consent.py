@@ -13,13 +13,14 @@ from torch import Tensor, nn
 
 from st_plus.losses._functional import consent_loss
 
-# Matrix similarities whose row-wise (pairwise) form sentence-transformers provides.
+# sentence-transformers' matrix similarities and their row-wise (pairwise) forms, as CoSENTLoss takes them.
 _PAIRWISE = {
     util.cos_sim: util.pairwise_cos_sim,
     util.dot_score: util.pairwise_dot_score,
     util.euclidean_sim: util.pairwise_euclidean_sim,
     util.manhattan_sim: util.pairwise_manhattan_sim,
 }
+_MATRIX = {pairwise: matrix for matrix, pairwise in _PAIRWISE.items()}
 
 
 class ConsentLoss(nn.Module):
@@ -42,7 +43,10 @@ class ConsentLoss(nn.Module):
     Args:
         model: The SentenceTransformer model.
         scale: Inverse temperature applied to the similarities (CoSENT: 20).
-        similarity_fct: Matrix similarity ``(n, d), (m, d) -> (n, m)``, e.g. ``util.cos_sim``.
+        similarity_fct: A matrix similarity ``(n, d), (m, d) -> (n, m)`` such as ``util.cos_sim``, or one of
+            sentence-transformers' pairwise similarities ``(n, d), (n, d) -> (n,)`` (``util.pairwise_cos_sim``,
+            ``pairwise_dot_score``, ``pairwise_euclidean_sim``, ``pairwise_manhattan_sim``; what ``CoSENTLoss``
+            takes), which stands for its matrix form. Another function must return the ``(n, m)`` matrix.
         in_batch_negatives: Add every other group's documents as negatives of each group.
         cross_group: Compare candidates across groups. Default: ``True`` for scored pairs, ``False`` for
             graded lists and (anchor, positive, negative...) tuples.
@@ -113,7 +117,7 @@ class ConsentLoss(nn.Module):
             raise ValueError(f"`similarity_fct` must be callable, got {similarity_fct!r}.")
         self.model = model
         self.scale = scale
-        self.similarity_fct = similarity_fct
+        self.similarity_fct = _MATRIX.get(similarity_fct, similarity_fct)
         self.in_batch_negatives = in_batch_negatives
         self.cross_group = cross_group
         self.gather_across_devices = gather_across_devices
@@ -161,8 +165,20 @@ class ConsentLoss(nn.Module):
             scores = pairwise(queries.repeat_interleave(k, dim=0), documents.reshape(batch * k, dim))
             return self._scaled(scores.view(batch, k))
         rows = torch.arange(batch, device=queries.device)
-        full = self.similarity_fct(queries, documents.reshape(batch * k, dim)).view(batch, batch, k)
-        return self._scaled(full[rows, rows])
+        needs = (
+            f"`similarity_fct` must return a (queries, documents) matrix, here ({batch}, {batch * k}); give a matrix "
+            "similarity such as util.cos_sim, or one of sentence-transformers' pairwise functions "
+            "(util.pairwise_cos_sim, ...)"
+        )
+        try:
+            full = self.similarity_fct(queries, documents.reshape(batch * k, dim))
+        except RuntimeError as exc:  # e.g. a row-wise function given rows of different counts
+            if isinstance(exc, torch.OutOfMemoryError):
+                raise
+            raise ValueError(f"{needs}; it failed with: {exc}") from exc
+        if full.shape != (batch, batch * k):
+            raise ValueError(f"{needs}; it returned shape {tuple(full.shape)}.")
+        return self._scaled(full.view(batch, batch, k)[rows, rows])
 
     def _scaled(self, similarities: Tensor) -> Tensor:
         if similarities.dtype in (torch.float16, torch.bfloat16):

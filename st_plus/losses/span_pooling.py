@@ -9,7 +9,7 @@ import torch
 from sentence_transformers import SentenceTransformer, util
 from torch import Tensor, nn
 
-from st_plus.chunking._modules import run_modules, split_at_pooling
+from st_plus.chunking import run_modules, split_at_pooling
 from st_plus.losses._functional import info_nce_loss
 
 

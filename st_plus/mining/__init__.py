@@ -12,8 +12,7 @@ from st_plus.mining.dynamic import (
     sharded_encode_fn,
 )
 from st_plus.mining.filtering import FilterResult, consistency_filter
-from st_plus.mining.group_sampler import GroupAwareBatchSampler
-from st_plus.mining.miner import MiningResult, mine_hard_negatives
+from st_plus.mining.miner import MiningResult, mine_hybrid_negatives
 from st_plus.mining.retrievers import (
     BM25Retriever,
     CorpusEmbeddingStore,
@@ -22,6 +21,7 @@ from st_plus.mining.retrievers import (
     model_fingerprint,
     reciprocal_rank_fusion,
 )
+from st_plus.samplers import GroupAwareBatchSampler
 
 __all__ = [
     "BM25Retriever",
@@ -37,7 +37,7 @@ __all__ = [
     "MiningResult",
     "bm25_tokenize",
     "consistency_filter",
-    "mine_hard_negatives",
+    "mine_hybrid_negatives",
     "model_score_fn",
     "model_fingerprint",
     "normalize_text",

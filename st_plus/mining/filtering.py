@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ from typing import Any
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer
 
+from st_plus.data import write_jsonl
 from st_plus.mining.retrievers import CorpusEmbeddingStore, DenseRetriever
 
 logger = logging.getLogger(__name__)
@@ -40,13 +40,7 @@ class FilterResult:
         path = Path(path)
         if path.exists():
             raise FileExistsError(f"{path} exists; choose another file for the dropped rows.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            for row in self.dropped:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        tmp.replace(path)
-        return path
+        return write_jsonl(path, self.dropped)
 
 
 def consistency_filter(
@@ -59,6 +53,7 @@ def consistency_filter(
     anchor_column: str = "anchor",
     positive_column: str = "positive",
     store: CorpusEmbeddingStore | None = None,
+    group_column: str | None = None,
 ) -> FilterResult:
     """Keeps a pair only if the model agrees with it (consistency filtering).
 
@@ -78,13 +73,16 @@ def consistency_filter(
         anchor_column: The query column.
         positive_column: The positive column.
         store: Embedding store to reuse.
+        group_column: Rows whose values here are equal (e.g. Debian packages of one source, which share
+            paragraphs) do not compete: their positives do not count against each other's rank.
     """
     start = time.perf_counter()
     if top_k is None and min_score is None:
         raise ValueError("Set `top_k` and/or `min_score`: with neither, nothing would be filtered.")
     if top_k is not None and top_k < 1:
         raise ValueError(f"`top_k` must be >= 1, got {top_k}.")
-    for name, column in (("anchor_column", anchor_column), ("positive_column", positive_column)):
+    named = (("anchor_column", anchor_column), ("positive_column", positive_column), ("group_column", group_column))
+    for name, column in (item for item in named if item[1] is not None):
         if column not in dataset.column_names:
             raise ValueError(f"`{name}` {column!r} is not a column; columns are {dataset.column_names}.")
     if len(dataset) == 0:
@@ -97,13 +95,19 @@ def consistency_filter(
     unique = list(dict.fromkeys(anchors))
     query_embeddings = dict(zip(unique, retriever.encode_queries(unique), strict=True))
     doc_embeddings = retriever.corpus_embeddings
+    groups = dataset[group_column] if group_column is not None else [None] * len(dataset)
     known: dict[str, set[int]] = {}
-    for anchor, positive in zip(anchors, positives, strict=True):
+    group_docs: dict[Any, set[int]] = {}
+    for anchor, positive, group in zip(anchors, positives, groups, strict=True):
         known.setdefault(anchor, set()).add(index_of[positive])
+        if group is not None:
+            group_docs.setdefault(group, set()).add(index_of[positive])
+    allies = [known[a] | group_docs.get(g, set()) for a, g in zip(anchors, groups, strict=True)]
     ranked: dict[str, Any] = {}
     if top_k is not None:
-        # an anchor's other positives do not compete with the one being judged: search deeper, then drop them
-        _, indices = retriever.search(unique, top_k + max(len(k) for k in known.values()) - 1)
+        # an anchor's other positives, and its group's, do not compete with the one being judged: search deeper,
+        # then leave them out
+        _, indices = retriever.search(unique, top_k + max(len(a) for a in allies) - 1)
         ranked = dict(zip(unique, indices, strict=True))
     keep, dropped = [], []
     dropped_rank = dropped_score = 0
@@ -111,7 +115,7 @@ def consistency_filter(
         score = float(doc_embeddings[index_of[positive]] @ query_embeddings[anchor])
         top = ranked.get(anchor)
         if top is not None:
-            others = known[anchor] - {index_of[positive]}
+            others = allies[row] - {index_of[positive]}
             top = [int(d) for d in top.tolist() if d not in others][:top_k]
         in_top = top is None or index_of[positive] in top
         rank = None if top is None or not in_top else top.index(index_of[positive]) + 1

@@ -6,14 +6,15 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer
+from tokenizers import Tokenizer
 
-from st_plus.mining.candidates import CandidateRanker
+from st_plus.mining.candidates import CandidateRanker, EncodeFn
 from st_plus.mining.retrievers import CorpusEmbeddingStore, model_fingerprint
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ Method = Literal["dense", "bm25", "hybrid"]
 
 @dataclass
 class MiningResult:
-    """What :func:`mine_hard_negatives` returns.
+    """What :func:`mine_hybrid_negatives` returns.
 
     Attributes:
         dataset: The mined rows, in the requested output format.
@@ -71,23 +72,124 @@ def texts_over_limit(model: SentenceTransformer | None, texts: Sequence[str]) ->
     backend = getattr(getattr(model, "tokenizer", None), "backend_tokenizer", None)
     if not isinstance(limit, int) or backend is None:
         return 0, None
-    from tokenizers import Tokenizer
-
     counter = Tokenizer.from_str(backend.to_str())  # a copy: the model's own tokenizer settings stay as they are
     counter.no_truncation()
     counter.no_padding()
     return sum(len(encoding.ids) > limit for encoding in counter.encode_batch(list(texts))), limit
 
 
-def _validate(dataset: Dataset, anchor: str, positive: str, group: str | None) -> None:
-    for name, column in (("anchor_column", anchor), ("positive_column", positive), ("group_column", group)):
+def _check_arguments(
+    dataset: Dataset, model: SentenceTransformer | None, *, columns: dict[str, str | None], method: str,
+    range_min: int, range_max: int, num_negatives: int, sampling: str, max_positive_ratio: float | None,
+    output_format: str, output_scores: bool, too_few: str,
+) -> None:  # fmt: skip
+    """Step 1: every argument, before anything is encoded (ValueError naming the argument and the fix)."""
+    for name, column in columns.items():
         if column is not None and column not in dataset.column_names:
             raise ValueError(f"`{name}` {column!r} is not a column; columns are {dataset.column_names}.")
     if len(dataset) == 0:
         raise ValueError("The dataset is empty: nothing to mine.")
+    if not 0 <= range_min < range_max:
+        raise ValueError(f"Need 0 <= range_min < range_max, got range_min={range_min}, range_max={range_max}.")
+    if num_negatives < 1:
+        raise ValueError(f"`num_negatives` must be >= 1, got {num_negatives}.")
+    if method not in ("dense", "bm25", "hybrid"):
+        raise ValueError(f"`method` must be 'dense', 'bm25' or 'hybrid', got {method!r}.")
+    if model is None and (method != "bm25" or max_positive_ratio is not None):
+        raise ValueError(f"method={method!r} / max_positive_ratio={max_positive_ratio} need a `model`.")
+    for name, value, choices in (
+        ("sampling", sampling, ("random", "top")),
+        ("output_format", output_format, ("n-tuple", "graded-list")),
+        ("too_few", too_few, ("skip", "pad")),
+    ):
+        if value not in choices:
+            raise ValueError(f"`{name}` must be one of {choices}, got {value!r}.")
+    if max_positive_ratio is not None and not 0 < max_positive_ratio <= 1:
+        raise ValueError(f"`max_positive_ratio` must be in (0, 1] or None, got {max_positive_ratio}.")
+    if output_scores and output_format != "n-tuple":
+        raise ValueError("`output_scores` is only available with output_format='n-tuple'.")
 
 
-def mine_hard_negatives(
+def _read_rows(
+    dataset: Dataset, anchor_column: str, positive_column: str, group_column: str | None, corpus: Sequence[str] | None
+) -> tuple[list[str], list[str], list[Any] | None]:
+    """Step 2: anchors, positives and groups of the rows (texts must be non-empty strings, extra corpus too)."""
+    anchors: list[str] = dataset[anchor_column]
+    positives: list[str] = dataset[positive_column]
+    for name, values in ((anchor_column, anchors), (positive_column, positives), ("corpus", corpus or [])):
+        bad = next((i for i, v in enumerate(values) if not isinstance(v, str) or not v.strip()), None)
+        if bad is not None:
+            raise ValueError(f"{name}[{bad}] must be a non-empty string, got {values[bad]!r}.")
+    return anchors, positives, dataset[group_column] if group_column else None
+
+
+def _encode_fn(model: SentenceTransformer | None, store: CorpusEmbeddingStore) -> EncodeFn | None:
+    """Embeds texts with the model's weights as they are now (hashed once), or ``None`` without a model."""
+    if model is None:
+        return None
+    fingerprint = model_fingerprint(model)
+
+    def encode(batch: Sequence[str], role: str) -> Any:
+        return store.encode(model, batch, role=role, fingerprint=fingerprint)
+
+    return encode
+
+
+def _choose_negatives(
+    kept: list[tuple[int, int]], allowed: Callable[[int], bool], *, corpus_size: int, band_depth: int,
+    range_min: int, range_max: int, num_negatives: int, sampling: str, too_few: str, rng: random.Random,
+) -> tuple[list[int] | None, str | None]:  # fmt: skip
+    """Step 4, one row: ``(negatives, None)``, ``(negatives, "padded")`` or ``(None, reason)`` (dropped).
+
+    ``"padded"``: random documents completed a short band (``too_few="pad"``).
+
+    The band is positions ``[range_min, range_max)`` of the guarded candidates among the top ``band_depth``.
+    """
+    band = [doc for position, doc in kept if position < band_depth][range_min:range_max]
+    if len(band) >= num_negatives:
+        return (band[:num_negatives] if sampling == "top" else rng.sample(band, num_negatives)), None
+    if too_few == "pad":
+        in_band = set(band)
+        outside = [doc for doc in range(corpus_size) if doc not in in_band and allowed(doc)]
+        if len(band) + len(outside) < num_negatives:
+            return None, "corpus too small for padding"
+        return band + rng.sample(outside, num_negatives - len(band)), "padded"
+    return None, (
+        f"only {len(band)} candidate(s) in ranks [{range_min}, {range_max}) after the false-negative guard, "
+        f"{num_negatives} needed"
+    )
+
+
+def _add_row(
+    rows: dict[str, list[Any]], anchor: str, positive: str, negatives: list[int], texts: list[str], *,
+    output_format: str, scores: tuple[float | None, list[float]] | None,
+) -> None:  # fmt: skip
+    """Step 5, one row: appends it in the output format (with the positive's and negatives' scores if given)."""
+    if output_format == "n-tuple":
+        rows["anchor"].append(anchor)
+        rows["positive"].append(positive)
+        for j, doc in enumerate(negatives, start=1):
+            rows[f"negative_{j}"].append(texts[doc])
+        if scores is not None:
+            rows["positive_score"].append(scores[0])
+            for j, score in enumerate(scores[1], start=1):
+                rows[f"negative_{j}_score"].append(score)
+        return
+    rows["query"].append(anchor)
+    rows["doc_1"].append(positive)
+    for j, doc in enumerate(negatives, start=2):
+        rows[f"doc_{j}"].append(texts[doc])
+    rows["label"].append([1.0] + [0.0] * len(negatives))
+
+
+def _n_tuple_with_scores_order(num_negatives: int) -> list[str]:
+    """Texts first, then their scores."""
+    negatives = range(1, num_negatives + 1)
+    return ["anchor", "positive", *(f"negative_{j}" for j in negatives), "positive_score",
+            *(f"negative_{j}_score" for j in negatives)]  # fmt: skip
+
+
+def mine_hybrid_negatives(
     dataset: Dataset,
     model: SentenceTransformer | None = None,
     *,
@@ -151,123 +253,74 @@ def mine_hard_negatives(
         A :class:`MiningResult`.
     """
     start = time.perf_counter()
-    _validate(dataset, anchor_column, positive_column, group_column)
-    if not 0 <= range_min < range_max:
-        raise ValueError(f"Need 0 <= range_min < range_max, got range_min={range_min}, range_max={range_max}.")
-    if num_negatives < 1:
-        raise ValueError(f"`num_negatives` must be >= 1, got {num_negatives}.")
-    if method not in ("dense", "bm25", "hybrid"):
-        raise ValueError(f"`method` must be 'dense', 'bm25' or 'hybrid', got {method!r}.")
-    if model is None and (method != "bm25" or max_positive_ratio is not None):
-        raise ValueError(f"method={method!r} / max_positive_ratio={max_positive_ratio} need a `model`.")
-    for name, value, choices in (
-        ("sampling", sampling, ("random", "top")),
-        ("output_format", output_format, ("n-tuple", "graded-list")),
-        ("too_few", too_few, ("skip", "pad")),
-    ):
-        if value not in choices:
-            raise ValueError(f"`{name}` must be one of {choices}, got {value!r}.")
-    if max_positive_ratio is not None and not 0 < max_positive_ratio <= 1:
-        raise ValueError(f"`max_positive_ratio` must be in (0, 1] or None, got {max_positive_ratio}.")
-    if output_scores and output_format != "n-tuple":
-        raise ValueError("`output_scores` is only available with output_format='n-tuple'.")
+    columns = {"anchor_column": anchor_column, "positive_column": positive_column, "group_column": group_column}
+    _check_arguments(
+        dataset, model, columns=columns, method=method, range_min=range_min, range_max=range_max,
+        num_negatives=num_negatives, sampling=sampling, max_positive_ratio=max_positive_ratio,
+        output_format=output_format, output_scores=output_scores, too_few=too_few,
+    )  # fmt: skip
+    anchors, positives, groups = _read_rows(dataset, anchor_column, positive_column, group_column, corpus)
 
-    anchors: list[str] = dataset[anchor_column]
-    positives: list[str] = dataset[positive_column]
-    for name, values in ((anchor_column, anchors), (positive_column, positives), ("corpus", corpus or [])):
-        bad = next((i for i, v in enumerate(values) if not isinstance(v, str) or not v.strip()), None)
-        if bad is not None:
-            raise ValueError(f"{name}[{bad}] must be a non-empty string, got {values[bad]!r}.")
-    groups: list[Any] | None = dataset[group_column] if group_column else None
-
-    # The corpus: distinct positives, then extra documents.
+    # Step 3: rank the corpus (distinct positives, then extra documents) for every anchor, behind the guard.
+    # As sentence-transformers' miner: the band is taken from the top range_max + (most positives of a query)
+    # retrieved documents, after the guard; `candidate_depth` keeps a deeper guarded list for later replacements.
     texts: list[str] = list(dict.fromkeys([*positives, *(corpus or [])]))
     ranker = CandidateRanker(
         texts, anchors, positives, groups, method=method, max_positive_ratio=max_positive_ratio,
         hybrid_weights=hybrid_weights, chinese_tokenizer=chinese_tokenizer,
     )  # fmt: skip
-    store = store or CorpusEmbeddingStore()
-    encode = None
-    if model is not None:
-        fingerprint = model_fingerprint(model)
-
-        def encode(batch: Sequence[str], role: str) -> Any:
-            return store.encode(model, batch, role=role, fingerprint=fingerprint)
-
-    # As sentence-transformers' miner: the band is taken from the top range_max + (most positives of a query)
-    # retrieved documents, after the guard; `candidate_depth` keeps a deeper guarded list for later replacements.
     band_depth = range_max + ranker.max_known
     depth = min(len(texts), max(band_depth, candidate_depth or 0))
-    ranking = ranker.rank(depth, encode)
+    ranking = ranker.rank(depth, _encode_fn(model, store or CorpusEmbeddingStore()))
     over, limit = texts_over_limit(model, [*texts, *ranker.unique_anchors]) if model is not None else (0, None)
     if over:
         logger.warning("%d text(s) are longer than the model's %d-token limit: truncated when embedded", over, limit)
-    doc_embeddings = ranking.doc_embeddings
 
+    # Steps 4 and 5: each row's negatives from its band (or the reason it is dropped), then the output row.
     rng = random.Random(seed)
     rows: dict[str, list[Any]] = defaultdict(list)
     dropped: list[dict[str, Any]] = []
     kept_candidates: list[list[int]] = []
     kept_rows: list[int] = []
+    padded = 0  # rows whose band held too few candidates, completed with random documents (too_few="pad")
     for row, (anchor, positive) in enumerate(zip(anchors, positives, strict=True)):
-        kept, allowed = ranking.kept[row], ranking.guards[row]
-        guarded = [doc for _, doc in kept]
-        band = [doc for position, doc in kept if position < band_depth][range_min:range_max]
-        if len(band) >= num_negatives:
-            chosen = band[:num_negatives] if sampling == "top" else rng.sample(band, num_negatives)
-        elif too_few == "pad":
-            in_band = set(band)
-            outside = [doc for doc in range(len(texts)) if doc not in in_band and allowed(doc)]
-            if len(band) + len(outside) < num_negatives:
-                dropped.append({"row": row, anchor_column: anchor, "reason": "corpus too small for padding"})
-                continue
-            chosen = band + rng.sample(outside, num_negatives - len(band))
-        else:
-            dropped.append(
-                {
-                    "row": row,
-                    anchor_column: anchor,
-                    "reason": f"only {len(band)} candidate(s) in ranks [{range_min}, {range_max}) after the "
-                    f"false-negative guard, {num_negatives} needed",
-                }
-            )
+        chosen, reason = _choose_negatives(
+            ranking.kept[row], ranking.guards[row], corpus_size=len(texts), band_depth=band_depth,
+            range_min=range_min, range_max=range_max, num_negatives=num_negatives, sampling=sampling,
+            too_few=too_few, rng=rng,
+        )  # fmt: skip
+        if chosen is None:
+            dropped.append({"row": row, anchor_column: anchor, "reason": reason})
             continue
-        kept_candidates.append(guarded)
+        padded += reason == "padded"
+        kept_candidates.append([doc for _, doc in ranking.kept[row]])
         kept_rows.append(row)
-        if output_format == "n-tuple":
-            rows["anchor"].append(anchor)
-            rows["positive"].append(positive)
-            for j, doc in enumerate(chosen, start=1):
-                rows[f"negative_{j}"].append(texts[doc])
-            if output_scores:
-                query = ranking.query_embeddings[row]
-                rows["positive_score"].append(ranking.positive_scores[row])
-                for j, doc in enumerate(chosen, start=1):
-                    rows[f"negative_{j}_score"].append(float(doc_embeddings[doc] @ query))
-        else:
-            rows["query"].append(anchor)
-            rows["doc_1"].append(positive)
-            for j, doc in enumerate(chosen, start=2):
-                rows[f"doc_{j}"].append(texts[doc])
-            rows["label"].append([1.0] + [0.0] * num_negatives)
-    if output_scores and output_format == "n-tuple":
-        order = ["anchor", "positive", *(f"negative_{j}" for j in range(1, num_negatives + 1))]
-        order += ["positive_score", *(f"negative_{j}_score" for j in range(1, num_negatives + 1))]
-        rows = {key: rows[key] for key in order}
+        scores = None
+        if output_scores:
+            query = ranking.query_embeddings[row]
+            scores = (ranking.positive_scores[row], [float(ranking.doc_embeddings[doc] @ query) for doc in chosen])
+        _add_row(rows, anchor, positive, chosen, texts, output_format=output_format, scores=scores)
+    if output_scores:
+        rows = {key: rows[key] for key in _n_tuple_with_scores_order(num_negatives)}
     stats = {
         "rows_in": len(dataset),
         "rows_out": len(kept_candidates),
         "negatives_per_row": num_negatives,
         "method": method,
         "corpus_size": len(texts),
+        "rows_padded": padded,
         "texts_over_limit": over,
         "token_limit": limit,
         "seconds": time.perf_counter() - start,
     }
+    if padded:
+        logger.warning("%d of %d rows had fewer than %d candidates in ranks [%d, %d): padded with random corpus "
+                       "documents (easy negatives; too_few='pad')", padded, len(dataset), num_negatives, range_min,
+                       range_max)  # fmt: skip
     result = MiningResult(Dataset.from_dict(dict(rows)), dropped, kept_candidates, texts, stats, kept_rows,
                           ranker=ranker, depth=depth)  # fmt: skip
     logger.info(result.summary())
     return result
 
 
-__all__ = ["MiningResult", "mine_hard_negatives"]
+__all__ = ["MiningResult", "mine_hybrid_negatives"]

@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 from sentence_transformers import SentenceTransformer
 
-from st_plus.evaluation._embeddings import EmbeddingCache
+from st_plus.encoding import EmbeddingCache
 from st_plus.mining._text import bm25_tokenize
 
 logger = logging.getLogger(__name__)

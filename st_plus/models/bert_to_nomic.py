@@ -47,6 +47,7 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules import Transformer
 from transformers import NomicBertModel
 
+from st_plus.models._loading import load_model
 from st_plus.models.nomic_bert import sentence_transformer_from_nomic_bert
 from st_plus.models.nomic_bert_config import ROPE_THETA, nomic_bert_config
 
@@ -224,8 +225,6 @@ def convert_bert_to_nomic(
             nomic.save("minilm-nomic")
     """
     if not isinstance(source_model, SentenceTransformer):
-        from st_plus.models._loading import load_model
-
         source_model = load_model(source_model, device="cpu")
     first = _source_transformer(source_model)
     source = first.auto_model

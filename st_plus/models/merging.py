@@ -17,6 +17,7 @@ import copy
 import json
 import logging
 import math
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -278,8 +279,6 @@ def merge_models(
 
 
 def _save(model: SentenceTransformer, out: Path, record: dict[str, Any], *, overwrite: bool) -> None:
-    import shutil
-
     if overwrite and out.exists():
         logger.warning("Replacing %s (overwrite)", out)
         shutil.rmtree(out) if out.is_dir() else out.unlink()

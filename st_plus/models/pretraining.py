@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (
     DataCollatorForLanguageModeling,
     NomicBertForMaskedLM,
@@ -45,8 +47,6 @@ def train_wordpiece_tokenizer(
     Raises:
         ValueError: No texts, or a vocabulary too small for the special tokens.
     """
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-
     if not texts:
         raise ValueError("`texts` is empty: the tokenizer needs training text.")
     if vocab_size < 2 * VOCAB_MULTIPLE:
@@ -65,6 +65,21 @@ def train_wordpiece_tokenizer(
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, model_max_length=max_length, **roles)
 
 
+@dataclass
+class MlmRun:
+    """What :func:`pretrain_mlm` returns.
+
+    Attributes:
+        model: The pre-trained masked-LM model.
+        losses: Logged training losses (step 1, then every ``logging_steps``).
+        steps: Optimiser steps run (fewer than ``max_steps`` when the time budget ended first).
+    """
+
+    model: NomicBertForMaskedLM
+    losses: list[float]
+    steps: int
+
+
 def pretrain_mlm(
     tokenizer: PreTrainedTokenizerFast,
     texts: Sequence[str],
@@ -72,7 +87,7 @@ def pretrain_mlm(
     *,
     mask_rate: float = 0.3,
     max_steps: int = 10_000,
-    max_minutes: float = 10.0,
+    max_minutes: float | None = 10.0,
     seed: int = 0,
     max_seq_length: int = 128,
     batch_size: int = 32,
@@ -80,18 +95,19 @@ def pretrain_mlm(
     warmup_steps: int = 50,
     logging_steps: int = 10,
     group_by_length: bool = False,
-) -> tuple[NomicBertForMaskedLM, list[float]]:
+) -> MlmRun:
     """Masked-LM pre-training of a fresh ``NomicBertForMaskedLM`` on ``texts`` (Nomic: 30% masking).
 
-    Masking is transformers' ``DataCollatorForLanguageModeling`` (80% ``[MASK]``, 10% random, 10% kept). Training
-    stops after ``max_steps`` or ``max_minutes`` of wall clock, whichever comes first; the learning rate warms up
-    over ``warmup_steps`` and decays linearly to 0 at the end of the time budget. ``group_by_length`` batches texts
+    Masking is transformers' ``DataCollatorForLanguageModeling`` (80% ``[MASK]``, 10% random, 10% kept). The
+    learning rate warms up over ``warmup_steps``, then decays linearly to 0: at the end of the ``max_minutes``
+    wall-clock budget when one is given (training stops after ``max_steps`` or ``max_minutes``, whichever comes
+    first), else at ``max_steps`` (transformers' linear schedule; reproducible). ``group_by_length`` batches texts
     of similar length (transformers' ``LengthGroupedSampler``): far less padding, hence many more steps in a budget,
     when short texts (titles) and long ones (abstracts) are mixed.
 
     Returns:
-        The model and its logged training losses (at step 1, then every ``logging_steps`` steps), in order; never
-        empty, even when the budget ends before ``logging_steps``.
+        An :class:`MlmRun`: the model, its logged training losses (at step 1, then every ``logging_steps`` steps,
+        in order; never empty, even when the budget ends before ``logging_steps``) and the steps run.
 
     Raises:
         ValueError: A mask rate outside (0, 1) or no texts.
@@ -112,7 +128,9 @@ def pretrain_mlm(
             per_device_train_batch_size=batch_size,
             max_steps=max_steps,
             learning_rate=learning_rate,
-            lr_scheduler_type="constant",  # the callback warms up, then decays linearly in wall-clock time
+            # with a time budget the callback warms up, then decays linearly in wall-clock time
+            lr_scheduler_type="constant" if max_minutes is not None else "linear",
+            warmup_steps=0 if max_minutes is not None else warmup_steps,
             logging_steps=logging_steps,
             logging_first_step=True,  # the untrained loss, and a loss even when the budget ends early
             train_sampling_strategy="group_by_length" if group_by_length else "random",
@@ -126,11 +144,13 @@ def pretrain_mlm(
             args=args,
             train_dataset=dataset,
             data_collator=collator,
-            callbacks=[WallClockCallback(max_minutes * 60.0, peak_lr=learning_rate, warmup_steps=warmup_steps)],
+            callbacks=[WallClockCallback(max_minutes * 60.0, peak_lr=learning_rate, warmup_steps=warmup_steps)]
+            if max_minutes is not None
+            else [],
         )
         trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    return model, losses
+    return MlmRun(model, losses, trainer.state.global_step)
 
 
 def encoder_from_mlm(

@@ -18,6 +18,8 @@ from sentence_transformers.base.sampler import DefaultBatchSampler
 from sentence_transformers.sentence_transformer.losses import MSELoss
 from transformers import TrainerCallback
 
+from st_plus.models._loading import load_model
+
 logger = logging.getLogger(__name__)
 
 TEXT_FIELDS = ("anchor", "positive", "negative", "text", "sentence1", "sentence2", "query", "title")
@@ -162,8 +164,6 @@ def recover_by_distillation(
     if not texts:
         raise ValueError("`texts` is empty: recovery needs training text.")
     if not isinstance(teacher, SentenceTransformer):
-        from st_plus.models._loading import load_model
-
         teacher = load_model(teacher, device="cpu")
     start = time.perf_counter()
     budget = max_minutes * 60.0

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from st_plus.samplers import RankSynchronizedBatchSampler, global_step_datasets
 from st_plus.training.checkpoints import CheckpointCommitCallback, last_complete_checkpoint
 from st_plus.training.merge_weights import MergeWeightChoice, choose_merge_weight
 from st_plus.training.multitask import MultiTaskSetup, TrainingTask, build_multitask, triplets_from_labels
 from st_plus.training.pipeline import PipelineResult, run_recipe
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe
-from st_plus.training.sampler import RankSynchronizedBatchSampler, global_step_datasets
 
 __all__ = [
     "CheckpointCommitCallback",

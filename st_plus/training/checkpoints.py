@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch.distributed as dist
+from sentence_transformers.util import is_dist_initialized
 from transformers import TrainerCallback
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class CheckpointCommitCallback(TrainerCallback):
     """Marks each checkpoint complete once every process has saved its share (add it after all other callbacks)."""
 
     def on_save(self, args, state, control, **kwargs):  # noqa: D102 - TrainerCallback hook
-        if dist.is_available() and dist.is_initialized():
+        if is_dist_initialized():
             dist.barrier()  # every process has written its files (optimizer shards, RNG state, callback state)
         if args.should_save:
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
@@ -100,6 +101,6 @@ class CheckpointCommitCallback(TrainerCallback):
                     with open(path, "rb") as handle:
                         os.fsync(handle.fileno())
             atomic_write_json(folder / COMPLETE_MARKER, {"global_step": state.global_step})
-        if dist.is_available() and dist.is_initialized():
+        if is_dist_initialized():
             dist.barrier()
         return control

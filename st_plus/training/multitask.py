@@ -11,12 +11,12 @@ from typing import Any
 
 from datasets import Dataset, DatasetDict, Value
 from sentence_transformers import SentenceTransformer
-from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
+from sentence_transformers.sentence_transformer.losses import CachedMultipleNegativesRankingLoss, MatryoshkaLoss
 from torch import nn
 
 from st_plus.data.descriptor import normalize_task_type
 from st_plus.losses import CachedConsentLoss, ConsentLoss, InfoNCELoss, WeightedLoss
-from st_plus.training.sampler import RankSynchronizedBatchSampler, Strategy
+from st_plus.samplers.rank_synchronized import RankSynchronizedBatchSampler, Strategy
 
 logger = logging.getLogger(__name__)
 
@@ -261,8 +261,6 @@ def _check_columns(task: TrainingTask) -> None:
 
 def _info_nce(model: SentenceTransformer, scale: float, gather: bool, mini_batch_size: int | None) -> nn.Module:
     if mini_batch_size:
-        from sentence_transformers.sentence_transformer.losses import CachedMultipleNegativesRankingLoss
-
         return CachedMultipleNegativesRankingLoss(
             model, scale=scale, gather_across_devices=gather, mini_batch_size=mini_batch_size
         )

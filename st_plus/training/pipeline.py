@@ -37,23 +37,33 @@ from typing import Any
 import torch
 import torch.distributed as dist
 import yaml
+from accelerate import PartialState
+from datasets import Dataset
 from sentence_transformers import SentenceTransformer
+from sentence_transformers.util import get_rank, get_world_size, is_dist_initialized
 from transformers import TrainerCallback
 
 from st_plus._version import __version__
+from st_plus.evaluation import evaluate_suite
+from st_plus.models import load_model
+from st_plus.run_record import RUN_INFO_FILE
+from st_plus.training import stages as st
 from st_plus.training.checkpoints import (
     atomic_save_model,
     atomic_write_json,
     atomic_write_text,
     discard_incomplete_checkpoints,
 )
+from st_plus.training.merge_weights import run_merge
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe, recipe_to_dict
+from st_plus.training.recipe_data import check_recipe_data
+from st_plus.training.report import plot_curves, run_info, table
+from st_plus.training.stages import filter_pairs, read_pairs
 
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "pipeline_state.json"
 RECIPE_FILE = "recipe.resolved.yaml"
-RUN_INFO_FILE = "st_plus_run.json"
 
 
 @dataclass
@@ -74,11 +84,11 @@ class PipelineResult:
 
 
 def _is_main() -> bool:
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+    return get_rank() == 0
 
 
 def _barrier() -> None:
-    if dist.is_available() and dist.is_initialized():
+    if is_dist_initialized():
         dist.barrier()
 
 
@@ -96,6 +106,19 @@ def resolve_precision(precision: str) -> bool:
     if precision == "auto":
         return torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_supports_bf16()
     return precision == "bf16"
+
+
+class _WarningRecorder(logging.Handler):
+    """Keeps every distinct st_plus WARNING of a run (fallbacks, padded rows, ...) for the run record."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:  # noqa: D102 - logging.Handler hook
+        message = f"{record.name}: {record.getMessage()}"
+        if message not in self.messages:
+            self.messages.append(message)
 
 
 class _LogFileCallback(TrainerCallback):
@@ -125,12 +148,22 @@ def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool)
                 "resume with the same recipe, or start over with --overwrite"
             )
         return state
-    if out.exists() and any(out.iterdir()) and not resume:
-        if not overwrite:
-            raise FileExistsError(
-                f"Output folder {out} exists and is not empty; pass --resume to continue that run or --overwrite "
-                "to delete it and start over."
-            )
+    non_empty = out.exists() and any(out.iterdir())
+    if non_empty and resume:
+        raise FileExistsError(
+            f"Output folder {out} has no {STATE_FILE}: it holds no st_plus run to resume (checkpoints there would "
+            "be stale); choose an empty folder, or --overwrite if it is an st_plus run folder."
+        )
+    if non_empty and not overwrite:
+        raise FileExistsError(
+            f"Output folder {out} exists and is not empty; pass --resume to continue that run or --overwrite "
+            "to delete it and start over."
+        )
+    if non_empty and not is_run_folder(out):
+        raise FileExistsError(
+            f"--overwrite deletes only st_plus run folders (with {STATE_FILE} or {RECIPE_FILE}) or empty ones; "
+            f"{out} is neither. Choose another --output-dir or empty it yourself."
+        )
     _barrier()  # every process has checked before the main one deletes anything
     if _is_main():
         if overwrite and out.exists():
@@ -141,6 +174,11 @@ def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool)
         atomic_write_json(out / STATE_FILE, {"st_plus_version": __version__, "done": {}, "evaluations": {}})
     _barrier()
     return {"st_plus_version": __version__, "done": {}, "evaluations": {}}
+
+
+def is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds an st_plus run (what ``--overwrite`` may delete)."""
+    return (folder / STATE_FILE).is_file() or (folder / RECIPE_FILE).is_file()
 
 
 def _attach_log_file(out: Path) -> logging.Handler | None:
@@ -157,8 +195,6 @@ def _attach_log_file(out: Path) -> logging.Handler | None:
 
 
 def _load(path: str | Path, max_seq_length: int | None) -> SentenceTransformer:
-    from st_plus.models import load_model
-
     model = load_model(path)
     if max_seq_length:
         model.max_seq_length = max_seq_length
@@ -172,6 +208,7 @@ class _Run:
         self.recipe, self.out, self.state, self.resume = recipe, out, state, resume
         self.show_progress_bar = show_progress_bar
         self.bf16 = resolve_precision(recipe.precision)
+        self.warnings: list[str] = []  # the st_plus WARNINGs of this process (recorded in st_plus_run.json)
 
     def save_state(self) -> None:
         if _is_main():
@@ -179,8 +216,6 @@ class _Run:
         _barrier()
 
     def evaluate(self, model: SentenceTransformer, point: str, which: Any, *, dims: list[int] | None = None) -> None:
-        from st_plus.evaluation import evaluate_suite
-
         ev = self.recipe.evaluation
         tasks = ev.tasks if which == "all" else [t for t in ev.tasks if Path(t).name in (which or [])]
         if which == "none" or not tasks or point in self.state["evaluations"]:
@@ -233,34 +268,41 @@ def run_recipe(
 
     Raises:
         RecipeError: A bad recipe (file, line, key), or a resumed run whose recipe changed.
+        RecipeDataError: Bad rows in the recipe's data files (file, line, field), found before any work starts.
         FileExistsError: ``output_dir`` exists and is not empty, without ``resume`` or ``overwrite``.
     """
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
-    from accelerate import PartialState
-
+    check_recipe_data(recipe)
     PartialState()  # under `accelerate launch`, joins the process group now: the folder checks below synchronise
     out = Path(output_dir or recipe.output_dir or Path("runs") / recipe.name).resolve()
     state = _prepare_output(out, recipe, resume=resume, overwrite=overwrite)
     handler = _attach_log_file(out)
+    recorder = _WarningRecorder()
+    logging.getLogger("st_plus").addHandler(recorder)
     try:
-        return _run(_Run(recipe, out, state, resume, show_progress_bar))
+        run = _Run(recipe, out, state, resume, show_progress_bar)
+        run.warnings = recorder.messages
+        return _run(run)
     finally:
+        logging.getLogger("st_plus").removeHandler(recorder)
         if handler is not None:
             logging.getLogger("st_plus").removeHandler(handler)
             handler.close()
 
 
 def _run(run: _Run) -> PipelineResult:
-    from st_plus.training import stages as st
-
     recipe, out, seq = run.recipe, run.out, run.recipe.model.max_seq_length
     start = time.perf_counter()
     logger.info("Recipe %s -> %s (bf16 autocast: %s; resume: %s)", recipe.source, out, run.bf16, run.resume)
     model_path: str | Path | None = recipe.model.base
-    model = _load(model_path, seq) if model_path is not None else None
-    if model is not None and recipe.evaluation.before:
-        run.evaluate(model, "start", "all")
+    model = _load(model_path, None) if model_path is not None else None
+    # Training may truncate shorter (speed); evaluations and the saved model read what the base model reads.
+    infer = recipe.model.inference_max_seq_length or (model.max_seq_length if model is not None else None)
+    if model is not None:
+        model.max_seq_length = infer
+        if recipe.evaluation.before:
+            run.evaluate(model, "start", "all")
     pairs = None
     dims = recipe.evaluation.matryoshka_dims
     names = recipe.stage_names()
@@ -276,7 +318,7 @@ def _run(run: _Run) -> PipelineResult:
                 _barrier()
             torch.manual_seed(recipe.seed)
             if name == "mlm":
-                model, info = st.run_mlm(spec, seed=recipe.seed, max_seq_length=seq)
+                model, info = st.run_mlm(spec, seed=recipe.seed, max_seq_length=infer)
             elif name == "contrastive":
                 model = _load(model_path, seq)
                 st.freeze_unused(model)
@@ -285,8 +327,6 @@ def _run(run: _Run) -> PipelineResult:
                     callbacks=[_LogFileCallback(name)],
                 )  # fmt: skip
             elif name == "merge":  # weighted parameter averaging with the base (no forgetting): the final model
-                from st_plus.training.merge_weights import run_merge
-
                 ev = recipe.evaluation
                 model, info = run_merge(
                     spec, _load(model_path, seq), recipe.model.base, batch_size=ev.batch_size, dtype=ev.dtype
@@ -300,7 +340,7 @@ def _run(run: _Run) -> PipelineResult:
                 )  # fmt: skip
             model_path = run.finish_stage(name, model, info)
             logger.info("Stage %s done: %s", name, {k: v for k, v in info.items() if k in ("steps", "seconds")})
-        model = _load(model_path, seq)  # every stage (and the final model) starts from what was saved
+        model = _load(model_path, infer)  # every stage (and the final model) starts from what was saved
         if name == "contrastive" and spec.filter is not None and "filter" not in run.state["done"]:
             _filter(run, spec, model, pairs)
         last_all = name == names[-1] and spec.evaluate == "all"  # the final scores, Matryoshka dims included
@@ -309,13 +349,10 @@ def _run(run: _Run) -> PipelineResult:
         run.evaluate(model, "final", "all", dims=dims)
     final = out / "model"
     if _is_main():
-        from st_plus.training.report import plot_curves, run_info, table
-
         atomic_save_model(model, final)
+        run.state["warnings"] = list(dict.fromkeys([*run.state.get("warnings", []), *run.warnings]))
         run.state["training_seconds"] = run.state.get("training_seconds", 0) + round(time.perf_counter() - start, 1)
-        from st_plus.hub.run_info import validate_run_info
-
-        atomic_write_json(final / RUN_INFO_FILE, validate_run_info(run_info(recipe, run.state, hardware())))
+        atomic_write_json(final / RUN_INFO_FILE, run_info(recipe, run.state, hardware()).to_dict())
         shutil.copyfile(out / RECIPE_FILE, final / RECIPE_FILE)
         text = table(run.state["evaluations"])
         atomic_write_text(out / "results.md", text + "\n")
@@ -323,30 +360,22 @@ def _run(run: _Run) -> PipelineResult:
         atomic_write_json(out / STATE_FILE, run.state)  # main process only: no barrier inside this block
     _barrier()
     state = json.loads((out / STATE_FILE).read_text(encoding="utf-8"))
-    from st_plus.training.report import table
-
     evaluations = {p: {t: v["value"] for t, v in r.items()} for p, r in state["evaluations"].items()}
     return PipelineResult(out, final, evaluations, table(state["evaluations"]))
 
 
 def _stage1_pairs(run: _Run, pairs: Any) -> Any:
     """The filtered stage-1 pairs (read back from disk when the filtering ran in an earlier, interrupted run)."""
-    from datasets import Dataset
-
     path = run.out / "stages" / "contrastive" / "kept_pairs.jsonl"
     if path.is_file():
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
         return Dataset.from_list(rows)
     if pairs is None and run.recipe.stages.contrastive is not None:
-        from st_plus.training.stages import read_pairs
-
         return read_pairs(run.recipe.stages.contrastive.data, run.recipe.seed)  # no filtering configured
     return pairs
 
 
 def _filter(run: _Run, spec: Any, model: SentenceTransformer, pairs: Any) -> None:
-    from st_plus.training.stages import filter_pairs, read_pairs
-
     pairs = pairs if pairs is not None else read_pairs(spec.data, run.recipe.seed)
     kept, result = filter_pairs(spec, model, pairs)
     folder = run.out / "stages" / "contrastive"
@@ -362,12 +391,11 @@ def _filter(run: _Run, spec: Any, model: SentenceTransformer, pairs: Any) -> Non
 
 def hardware() -> dict[str, Any]:
     """What the run ran on (for the model card)."""
-    world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
     return {
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "processes": world,
+        "processes": get_world_size(),
         "bf16_cpu": cpu_supports_bf16(),
     }

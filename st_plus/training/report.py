@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from st_plus._version import __version__
+from st_plus.run_record import RunRecord
+from st_plus.training.task_losses import TASK_LOSS_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +59,13 @@ def plot_curves(out: Path, stages: list[str], evaluations: dict[str, dict[str, d
     for stage in stages:
         history = _history(out / "stages" / stage)
         for ax, (key, _) in zip(axes, _CURVE_KEYS, strict=False):
-            points = [(offset + h["step"], h[key]) for h in history if key in h and "step" in h]
-            if points:
-                ax.plot(*zip(*points, strict=True), label=stage, marker="." if len(points) < 30 else None)
+            for label, name in _curve_lines(stage, key, history):
+                points = [(offset + h["step"], h[name]) for h in history if name in h and "step" in h]
+                if points:
+                    ax.plot(*zip(*points, strict=True), label=label, marker="." if len(points) < 30 else None)
         offset += max((h.get("step", 0) for h in history), default=0)
+    if any(min(line.get_ydata()) > 0 for line in axes[0].lines):
+        axes[0].set_yscale("log")  # tasks' losses differ by orders of magnitude (Consent ~25, InfoNCE ~1)
     for ax, (_, title) in zip(axes, _CURVE_KEYS, strict=False):
         ax.set_title(title)
         ax.set_xlabel("step (stages in order)")
@@ -82,6 +87,15 @@ def plot_curves(out: Path, stages: list[str], evaluations: dict[str, dict[str, d
     return path
 
 
+def _curve_lines(stage: str, key: str, history: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(legend label, log key) of the lines one stage draws for ``key``: one per task for a multi-task loss."""
+    if key == "loss":
+        tasks = sorted({k[len(TASK_LOSS_PREFIX):] for h in history for k in h if k.startswith(TASK_LOSS_PREFIX)})
+        if tasks:
+            return [(f"{stage}: {task}", TASK_LOSS_PREFIX + task) for task in tasks]
+    return [(stage, key)]
+
+
 def _base_model_name(recipe: Any) -> str:
     base = recipe.model.base
     if base is None:
@@ -91,8 +105,12 @@ def _base_model_name(recipe: Any) -> str:
     return base if not Path(base).exists() else Path(base).name
 
 
-def run_info(recipe: Any, state: dict[str, Any], hardware: dict[str, Any]) -> dict[str, Any]:
-    """The ``st_plus_run.json`` record of a run (read by ``st_plus.hub`` for the model card)."""
+def run_info(recipe: Any, state: dict[str, Any], hardware: dict[str, Any]) -> RunRecord:
+    """The run's record (``st_plus_run.json``, read by ``st_plus.hub`` for the model card) from the pipeline state.
+
+    Raises:
+        RunInfoError: The state holds something the record cannot (names the key).
+    """
     evaluations = state.get("evaluations", {})
     points = [p for p in evaluations if evaluations[p]]
     last = evaluations[points[-1]] if points else {}
@@ -123,7 +141,7 @@ def run_info(recipe: Any, state: dict[str, Any], hardware: dict[str, Any]) -> di
         "results": results,
         "hardware": {k: hardware[k] for k in ("cpu", "gpu", "processes")},
         "training_seconds": state.get("training_seconds"),
-        "extra": {**extra, "hardware": hardware, "evaluations": evaluations},
+        "extra": {**extra, "hardware": hardware, "evaluations": evaluations, "warnings": state.get("warnings", [])},
     }
     if last and recipe.evaluation.matryoshka_dims:
         dims = sorted({d for r in last.values() for d in r.get("by_dim", {})}, key=int, reverse=True)
@@ -131,4 +149,4 @@ def run_info(recipe: Any, state: dict[str, Any], hardware: dict[str, Any]) -> di
             "dims": [int(d) for d in dims],
             "scores": {d: {t: r["by_dim"].get(d) for t, r in last.items()} for d in dims},
         }
-    return info
+    return RunRecord.from_dict(info)

@@ -16,9 +16,25 @@ from typing import Any
 import torch
 from datasets import Dataset, concatenate_datasets
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+from sentence_transformers.sentence_transformer.losses import (
+    CachedMultipleNegativesRankingLoss,
+    MultipleNegativesRankingLoss,
+)
 
+from st_plus.mining import (
+    DynamicNegatives,
+    DynamicNegativesCallback,
+    DynamicNegativesConfig,
+    consistency_filter,
+    mine_hybrid_negatives,
+)
+from st_plus.models import encoder_from_mlm, pretrain_mlm, read_texts, train_wordpiece_tokenizer
+from st_plus.samplers import GroupAwareBatchSampler
 from st_plus.training.checkpoints import CheckpointCommitCallback, last_complete_checkpoint
+from st_plus.training.multitask import TrainingTask, _task_type, build_multitask
 from st_plus.training.recipe import ContrastiveStage, DataSpec, MlmStage, MultitaskStage, TaskSpec
+from st_plus.training.recipe_data import read_rows
+from st_plus.training.task_losses import TaskLossCallback
 
 logger = logging.getLogger(__name__)
 
@@ -95,11 +111,9 @@ def read_pairs(specs: list[DataSpec], seed: int, *, with_source: bool = False) -
 
     The group column becomes ``group``; with ``with_source``, ``source_file`` holds each row's file index.
     """
-    from st_plus.data import load_training_rows
-
     parts = []
     for spec in specs:
-        rows = load_training_rows(spec.path, keep_columns=[spec.group_column] if spec.group_column else [])
+        rows = read_rows(spec)
         if not {"anchor", "positive"} <= set(rows.column_names):
             raise ValueError(f"{spec.path}: stage-1 data needs anchor/positive rows, got columns {rows.column_names}")
         rows = sample_rows(rows, spec.rows, seed)
@@ -117,23 +131,21 @@ def read_pairs(specs: list[DataSpec], seed: int, *, with_source: bool = False) -
 
 def run_mlm(stage: MlmStage, *, seed: int, max_seq_length: int | None) -> tuple[SentenceTransformer, dict[str, Any]]:
     """Trains a WordPiece tokenizer and pre-trains a NomicBERT-style MLM; returns the encoder as an ST model."""
-    from st_plus.models import encoder_from_mlm, pretrain_mlm, read_texts, train_wordpiece_tokenizer
-
     start = time.perf_counter()
     texts = read_texts(stage.data, limit=stage.max_texts, seed=seed)
     tokenizer = train_wordpiece_tokenizer(texts, vocab_size=stage.vocab_size, lowercase=stage.lowercase)
-    mlm, losses = pretrain_mlm(
+    mlm = pretrain_mlm(
         tokenizer, texts, stage.preset, mask_rate=stage.mask_rate, max_steps=stage.max_steps,
-        max_minutes=1e9, seed=seed, max_seq_length=stage.max_seq_length, batch_size=stage.batch_size,
+        max_minutes=None, seed=seed, max_seq_length=stage.max_seq_length, batch_size=stage.batch_size,
         learning_rate=stage.learning_rate, group_by_length=stage.group_by_length,
     )  # fmt: skip
-    model = encoder_from_mlm(mlm, tokenizer, max_seq_length=max_seq_length or stage.max_seq_length)
+    model = encoder_from_mlm(mlm.model, tokenizer, max_seq_length=max_seq_length or stage.max_seq_length)
     info = {
-        "kind": "mlm", "steps": len(losses) and stage.max_steps, "batch_size": stage.batch_size,
+        "kind": "mlm", "steps": mlm.steps, "batch_size": stage.batch_size,
         "seconds": round(time.perf_counter() - start, 1), "losses": ["NomicBertForMaskedLM"],
         "datasets": [{"name": Path(p).name, "path": p} for p in stage.data],
         "extra": {"texts": len(texts), "preset": stage.preset, "vocab_size": len(tokenizer),
-                  "mlm_losses_at_step_1_then_every_10": [round(x, 4) for x in losses]},
+                  "mlm_losses_at_step_1_then_every_10": [round(x, 4) for x in mlm.losses]},
     }  # fmt: skip
     return model, info
 
@@ -158,13 +170,6 @@ def run_contrastive(
     callbacks: list[Any] = (),
 ) -> tuple[SentenceTransformer, Dataset, dict[str, Any]]:  # fmt: skip
     """InfoNCE with in-batch negatives (cached for large batches), group-aware batches; returns model and pairs."""
-    from sentence_transformers.sentence_transformer.losses import (
-        CachedMultipleNegativesRankingLoss,
-        MultipleNegativesRankingLoss,
-    )
-
-    from st_plus.mining import GroupAwareBatchSampler
-
     pairs = read_pairs(stage.data, seed, with_source=True)
     train_rows = pairs.select_columns(["anchor", "positive"])
     if stage.mini_batch_size:
@@ -187,6 +192,7 @@ def run_contrastive(
         "kind": "contrastive",
         "batch_size": stage.batch_size,
         "losses": [type(loss).__name__],
+        "citations": loss_citations([loss]),
         "datasets": datasets,
     }
     info.update(train(trainer, folder, resume))
@@ -196,9 +202,9 @@ def run_contrastive(
 
 def filter_pairs(stage: ContrastiveStage, model: SentenceTransformer, pairs: Dataset) -> tuple[Dataset, Any]:
     """Consistency filtering of the stage-1 pairs with the stage-1 model (rows of one group do not compete)."""
-    from st_plus.mining import consistency_filter
-
-    result = consistency_filter(pairs, model, top_k=stage.filter.top_k, min_score=stage.filter.min_score)
+    result = consistency_filter(
+        pairs, model, top_k=stage.filter.top_k, min_score=stage.filter.min_score, group_column="group"
+    )
     return result.dataset, result
 
 
@@ -207,17 +213,10 @@ def filter_pairs(stage: ContrastiveStage, model: SentenceTransformer, pairs: Dat
 
 def _task_rows(task: TaskSpec, stage1_pairs: Dataset | None, seed: int) -> tuple[Dataset, str | None]:
     """The task's rows and its group column name (``None`` when it has none)."""
-    from st_plus.data import load_labelled_texts, load_training_rows
-    from st_plus.training.multitask import _LABEL_LIKE, _task_type
-
     if task.data == "stage1":
         return sample_rows(stage1_pairs, task.rows, seed), "group"
     spec: DataSpec = task.data
-    if _task_type(task.type) in _LABEL_LIKE:
-        rows = load_labelled_texts(spec.path)
-    else:
-        rows = load_training_rows(spec.path, keep_columns=[spec.group_column] if spec.group_column else [])
-    return sample_rows(rows, spec.rows, seed), spec.group_column
+    return sample_rows(read_rows(spec, task.type), spec.rows, seed), spec.group_column
 
 
 def run_multitask(
@@ -225,13 +224,10 @@ def run_multitask(
     stage1_pairs: Dataset | None = None, callbacks: list[Any] = (),
 ) -> tuple[SentenceTransformer, dict[str, Any]]:  # fmt: skip
     """Builds every task (mining hard negatives where asked), then trains the multi-task recipe."""
-    from st_plus.mining import DynamicNegatives, DynamicNegativesCallback, DynamicNegativesConfig, mine_hard_negatives
-    from st_plus.models.recovery import read_texts
-    from st_plus.training import TrainingTask, build_multitask
-    from st_plus.training.multitask import _task_type
-
-    tasks, extra_callbacks, datasets_info, mining_info = [], [], [], {}
-    dynamic: DynamicNegativesCallback | None = None
+    tasks, datasets_info, mining_info = [], [], {}
+    dynamic: dict[str, DynamicNegativesCallback] = {}  # by task: each task's state, files and summary
+    # one dynamic task keeps the plain file and log names (runs resume from their checkpoints as before)
+    several_dynamic = sum(1 for t in stage.tasks if t.negatives is not None and t.negatives.dynamic) > 1
     for task in stage.tasks:
         rows, group = _task_rows(task, stage1_pairs, seed)
         spec = DataSpec(path="stage1 (filtered)", name=task.name) if task.data == "stage1" else task.data
@@ -239,7 +235,7 @@ def run_multitask(
         neg = task.negatives
         if neg is not None:
             start = time.perf_counter()
-            mined = mine_hard_negatives(
+            mined = mine_hybrid_negatives(
                 rows, model, corpus=read_texts(neg.corpus) if neg.corpus else None, method=neg.method,
                 range_min=neg.range_min, range_max=neg.range_max, num_negatives=neg.num_negatives,
                 group_column=group, output_scores=True, too_few="pad", seed=seed,
@@ -249,8 +245,8 @@ def run_multitask(
             if neg.dynamic:
                 negatives = DynamicNegatives(mined)
                 config = DynamicNegativesConfig(refresh_steps=neg.refresh_steps, reindex_steps=neg.reindex_steps)
-                dynamic = DynamicNegativesCallback(negatives, model, config)
-                extra_callbacks.append(dynamic)
+                name = task.name if several_dynamic else None
+                dynamic[task.name] = DynamicNegativesCallback(negatives, model, config, name=name)
                 rows = negatives.dataset()
             else:
                 keep = [c for c in mined.dataset.column_names if c == "anchor" or c == "positive"
@@ -270,23 +266,52 @@ def run_multitask(
     extra.pop("per_device_train_batch_size")
     trainer = _trainer(
         stage, model, folder, setup.train_dataset, setup.loss, seed=seed, bf16=bf16,
-        callbacks=[*callbacks, *extra_callbacks], **extra,
+        callbacks=[TaskLossCallback(setup.loss), *callbacks, *dynamic.values()], **extra,
     )  # fmt: skip
     info: dict[str, Any] = {
         "kind": "multitask", "datasets": datasets_info, "batch_size": stage.batch_size, "mining": mining_info,
         "losses": sorted({name for loss in setup.loss.values() for name in _loss_names(loss)}),
+        "citations": loss_citations(list(setup.loss.values())),
     }  # fmt: skip
     info.update(train(trainer, folder, resume))
     info["log_history"] = trainer.state.log_history
-    if dynamic is not None:
-        info["dynamic_negatives"] = dynamic.summary()
+    if dynamic:
+        info["dynamic_negatives"] = {name: callback.summary() for name, callback in dynamic.items()}
     return model, info
 
 
-def _loss_names(loss: torch.nn.Module) -> list[str]:
-    """The class names of a loss and of the losses it wraps (``MatryoshkaLoss`` -> ``ConsentLoss``, ...)."""
+def _loss_parts(loss: torch.nn.Module) -> list[torch.nn.Module]:
+    """A loss and the losses it wraps (``WeightedLoss`` -> ``MatryoshkaLoss`` -> ``ConsentLoss``, ...)."""
     inner = getattr(loss, "loss", None) or getattr(loss, "base_loss", None)
-    return [type(loss).__name__, *(_loss_names(inner) if isinstance(inner, torch.nn.Module) else [])]
+    return [loss, *(_loss_parts(inner) if isinstance(inner, torch.nn.Module) else [])]
+
+
+def _loss_names(loss: torch.nn.Module) -> list[str]:
+    """The class names of a loss and of the losses it wraps."""
+    return [type(part).__name__ for part in _loss_parts(loss)]
+
+
+def loss_citations(losses: list[torch.nn.Module]) -> dict[str, str]:
+    """Each trained loss's ``citation`` (and its wrapped losses'), by class name, from the constructed objects.
+
+    What sentence-transformers' card collects during training; recorded in the run record so that publishing cites
+    the losses as they were configured. A wrapper that only passes its inner loss's citation on is left out.
+    """
+    citations: dict[str, str] = {}
+    for loss in losses:
+        parts = _loss_parts(loss)
+        texts = []
+        for part in parts:
+            try:
+                texts.append(part.citation)
+            except Exception as exc:  # noqa: BLE001 - as sentence-transformers' card: the loss is named, not cited
+                logger.warning("%s has no usable citation (%s): the card names it without one",
+                               type(part).__name__, exc)  # fmt: skip
+                texts.append(None)
+        for part, citation, inner in zip(parts, texts, [*texts[1:], None], strict=True):
+            if isinstance(citation, str) and citation.strip() and citation != inner:
+                citations.setdefault(type(part).__name__, citation)
+    return citations
 
 
 def _plain(value: Any) -> Any:

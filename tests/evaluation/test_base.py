@@ -16,7 +16,7 @@ from st_plus.evaluation import (
     RetrievalEvaluator,
     STSEvaluator,
     TaskResult,
-    truncate_embeddings,
+    truncate_and_renormalize,
 )
 
 CAT, DOG, CARD, PASSWORD = (
@@ -140,7 +140,7 @@ def test_truncate_dims_score_every_dimension_from_one_encoding(task_type, model)
     assert list(result.scores_by_dim) == [16, 8, 4]
     embeddings = evaluator.embed(cache)
     for dim in (8, 4):
-        truncated = {key: truncate_embeddings(value, dim) for key, value in embeddings.items()}
+        truncated = {key: truncate_and_renormalize(value, dim) for key, value in embeddings.items()}
         assert result.scores_by_dim[dim] == evaluator.score(truncated, similarity_fn_name="cosine")
     metrics = evaluator(model)
     for dim in (8, 4):

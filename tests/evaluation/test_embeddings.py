@@ -8,20 +8,20 @@ import numpy as np
 import pytest
 from reference import naive_metrics as naive
 
-from st_plus.evaluation import EmbeddingCache, resolve_prompt, truncate_embeddings
+from st_plus.evaluation import EmbeddingCache, resolve_prompt, truncate_and_renormalize
 
 TEXTS = ["the cat sat on the mat", "my card has not arrived yet", "how do I reset my password"]
 
 
-# --- truncate_embeddings -------------------------------------------------------------------------------------------
+# --- truncate_and_renormalize ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("dim", [1, 3, 8, 16])
-def test_truncate_embeddings_matches_naive_reference(seed, dim):
+def test_truncate_and_renormalize_matches_naive_reference(seed, dim):
     embeddings = np.random.default_rng(seed).normal(size=(7, 16)).astype(np.float32)
 
-    truncated = truncate_embeddings(embeddings, dim)
+    truncated = truncate_and_renormalize(embeddings, dim)
 
     assert truncated.shape == (7, dim)
     assert truncated.dtype == np.float32
@@ -29,19 +29,19 @@ def test_truncate_embeddings_matches_naive_reference(seed, dim):
     np.testing.assert_allclose(np.linalg.norm(truncated, axis=1), 1.0, atol=1e-6)
 
 
-def test_truncate_embeddings_leaves_an_all_zero_head_at_zero_instead_of_nan():
+def test_truncate_and_renormalize_leaves_an_all_zero_head_at_zero_instead_of_nan():
     embeddings = np.array([[0.0, 0.0, 1.0], [3.0, 4.0, 0.0]], dtype=np.float32)
 
-    truncated = truncate_embeddings(embeddings, 2)
+    truncated = truncate_and_renormalize(embeddings, 2)
 
     np.testing.assert_array_equal(truncated[0], [0.0, 0.0])
     np.testing.assert_allclose(truncated[1], [0.6, 0.8], atol=1e-7)
 
 
 @pytest.mark.parametrize("dim", [0, -1, 17])
-def test_truncate_embeddings_rejects_dims_outside_1_to_full(dim):
+def test_truncate_and_renormalize_rejects_dims_outside_1_to_full(dim):
     with pytest.raises(ValueError, match=r"`truncate_dims` entries must be in \[1, 16\]"):
-        truncate_embeddings(np.ones((2, 16), dtype=np.float32), dim)
+        truncate_and_renormalize(np.ones((2, 16), dtype=np.float32), dim)
 
 
 # --- resolve_prompt ------------------------------------------------------------------------------------------------

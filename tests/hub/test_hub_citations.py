@@ -1,37 +1,40 @@
-"""Loss citations come from the loss classes themselves, found by name; st_plus adds its techniques'."""
+"""Loss citations come from the run record (recorded from the trained loss objects); st_plus adds its techniques'."""
 
 from __future__ import annotations
 
-from st_plus.hub.citations import loss_citation, loss_stand_ins, technique_citations
+import logging
+
+from sentence_transformers.sentence_transformer.model_card import SentenceTransformerModelCardData
+
+from st_plus.hub.citations import recorded_losses, technique_citations
+from st_plus.run_record import RunRecord
 
 
-def test_citations_are_the_classes_own_with_default_settings():
-    from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
-
-    assert "kusupati2024matryoshka" in loss_citation("MatryoshkaLoss")
-    assert loss_citation("MatryoshkaLoss") == MatryoshkaLoss.citation.fget(object())
-    assert "oord" in loss_citation("MultipleNegativesRankingLoss")  # default directions: plain InfoNCE
-    assert "oord" in loss_citation("InfoNCELoss")  # st_plus subclass, not decoupled by default
-    assert "gao2021scaling" in loss_citation("CachedMultipleNegativesRankingLoss")
-    assert "CoSENT" in loss_citation("ConsentLoss")
-    assert "gao2021scaling" in loss_citation("CachedConsentLoss")
-    assert "multilingual" in loss_citation("MSELoss")
-    assert loss_citation("NoSuchLoss") is None
-
-
-def test_stand_ins_feed_sentence_transformers_set_losses():
-    from sentence_transformers.sentence_transformer.model_card import SentenceTransformerModelCardData
-
+def test_recorded_citations_feed_sentence_transformers_set_losses(run_info):
     card = SentenceTransformerModelCardData(local_files_only=True)
-    card.set_losses(loss_stand_ins(["MatryoshkaLoss", "CachedMultipleNegativesRankingLoss", "MyOwnLoss"]))
-    assert {"loss:MatryoshkaLoss", "loss:CachedMultipleNegativesRankingLoss", "loss:MyOwnLoss"} <= set(card.tags)
-    assert {"Sentence Transformers", "MatryoshkaLoss", "CachedMultipleNegativesRankingLoss"} <= set(card.citations)
+    card.set_losses(recorded_losses(RunRecord.from_dict(run_info)))
+    assert {"loss:MatryoshkaLoss", "loss:CachedMultipleNegativesRankingLoss", "loss:InfoNCELoss",
+            "loss:ConsentLoss"} <= set(card.tags)  # fmt: skip
+    assert "kusupati2024matryoshka" in card.citations["MatryoshkaLoss"]
+    assert "10531646" in card.citations["ConsentLoss"]
+    assert "InfoNCELoss" not in card.citations  # nothing recorded for it: named, not cited
+
+
+def test_a_record_without_citations_names_its_losses_with_a_warning(run_info, caplog):
+    for stage in run_info["stages"]:
+        stage.pop("citations")
+    with caplog.at_level(logging.WARNING, logger="st_plus.hub.citations"):
+        holders = recorded_losses(RunRecord.from_dict(run_info))
+    assert [type(h).__name__ for h in holders][:2] == ["CachedMultipleNegativesRankingLoss", "MatryoshkaLoss"]
+    assert all(h.citation is None for h in holders)
+    assert "stage stage1 of the run record lists losses" in caplog.text and "no citations" in caplog.text
 
 
 def test_technique_citations_follow_the_run(run_info):
-    citations = technique_citations(run_info)
+    citations = technique_citations(RunRecord.from_dict(run_info))
     assert set(citations) == {"CoSENT", "Dynamic hard negatives (Conan-embedding)", "Late chunking"}
     assert "2408.15710" in citations["Dynamic hard negatives (Conan-embedding)"]
     assert "2409.04701" in citations["Late chunking"]
     assert technique_citations(None) == {}
-    assert "GradCache" in technique_citations({"stages": [{"losses": ["GradCache"]}]})
+    record = RunRecord.from_dict({"st_plus_version": "0.1.0", "stages": [{"losses": ["GradCache"]}]})
+    assert "GradCache" in technique_citations(record)

@@ -108,6 +108,34 @@ def test_dot_product_similarity_uses_the_same_scores_as_the_matrix_form(tiny_mod
     assert a.item() == pytest.approx(b.item(), rel=1e-12)
 
 
+@pytest.mark.parametrize(
+    ("pairwise", "matrix"),
+    [(util.pairwise_cos_sim, util.cos_sim), (util.pairwise_dot_score, util.dot_score),
+     (util.pairwise_euclidean_sim, util.euclidean_sim), (util.pairwise_manhattan_sim, util.manhattan_sim)],
+)  # fmt: skip
+@pytest.mark.parametrize("in_batch", [False, True])
+def test_accepts_sentence_transformers_pairwise_similarities_like_cosent_loss(tiny_model, pairwise, matrix, in_batch):
+    queries, documents = _embeddings(3, 2, seed=5)
+    labels = torch.tensor([[1.0, 0.0]] * 3, dtype=torch.float64)
+    given = ConsentLoss(tiny_model, similarity_fct=pairwise, scale=0.5, in_batch_negatives=in_batch)
+    expected = ConsentLoss(tiny_model, similarity_fct=matrix, scale=0.5, in_batch_negatives=in_batch)
+    a = given.compute_loss_from_embeddings([queries, *documents], labels)
+    b = expected.compute_loss_from_embeddings([queries, *documents], labels)
+    assert a.item() == pytest.approx(b.item(), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("similarity_fct", "found"),
+    [(torch.nn.functional.cosine_similarity, "it failed with"),  # row-wise: 3 query rows against 6 documents
+     (lambda a, b: (a @ b.T).sum(0), r"it returned shape \(6,\)")],
+)  # fmt: skip
+def test_a_similarity_that_is_not_a_matrix_is_refused_with_what_it_needs(tiny_model, similarity_fct, found):
+    queries, documents = _embeddings(3, 2, seed=6)
+    loss = ConsentLoss(tiny_model, similarity_fct=similarity_fct)
+    with pytest.raises(ValueError, match=r"must return a \(queries, documents\) matrix, here \(3, 6\).*" + found):
+        loss.compute_loss_from_embeddings([queries, *documents], torch.tensor([[1.0, 0.0]] * 3))
+
+
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_finite_at_scale_50_under_low_precision_autocast(tiny_bert, dtype):
     loss = ConsentLoss(tiny_bert, scale=50.0, in_batch_negatives=True)

@@ -21,7 +21,7 @@ from st_plus.mining import (
     DynamicNegatives,
     DynamicNegativesCallback,
     DynamicNegativesConfig,
-    mine_hard_negatives,
+    mine_hybrid_negatives,
     model_score_fn,
     sharded_encode_fn,
 )
@@ -39,7 +39,9 @@ def main() -> None:
     pairs = Dataset.from_dict({"anchor": [f"query about topic {i % 7} number {i}" for i in range(16)],
                                "positive": CORPUS[:16]})  # fmt: skip
     options = {"range_min": 0, "range_max": 10, "num_negatives": 2, "candidate_depth": 40, "sampling": "top"}
-    mined = mine_hard_negatives(pairs, model, corpus=CORPUS[16:], method="hybrid", max_positive_ratio=None, **options)
+    mined = mine_hybrid_negatives(
+        pairs, model, corpus=CORPUS[16:], method="hybrid", max_positive_ratio=None, **options
+    )
     # initial scores: the untrained model's, raised for even rows (replaced) and lowered for odd ones (kept), so
     # decisions go both ways (the tiny model scores every pair almost alike)
     score = model_score_fn(model)

@@ -14,10 +14,10 @@ from st_plus.mining import (
     DynamicNegativesCallback,
     DynamicNegativesConfig,
     MiningResult,
-    mine_hard_negatives,
+    mine_hybrid_negatives,
     sharded_encode_fn,
 )
-from st_plus.mining.dynamic import CANDIDATES_FILE
+from st_plus.mining.dynamic.checkpoint_files import CANDIDATES_FILE, load_candidates, save_candidates
 
 CORPUS = [f"document number {i} about topic {i % 7}" for i in range(60)]
 
@@ -90,7 +90,7 @@ def test_conan_rule_replaces_only_negatives_gone_easy_with_the_next_window():
 
 def test_first_replacement_never_hands_back_the_mined_top_of_band_negatives(tiny_model):
     pairs, extra = _word_pairs(extra=30)
-    mined = mine_hard_negatives(pairs, tiny_model, corpus=extra, method="dense", range_min=3, range_max=20,
+    mined = mine_hybrid_negatives(pairs, tiny_model, corpus=extra, method="dense", range_min=3, range_max=20,
                                 num_negatives=2, sampling="top", candidate_depth=40)  # fmt: skip
     negatives = DynamicNegatives(mined, initial_scores=[0.9] * len(mined.dataset))
     assert negatives.current[0] == mined.candidates[0][3:5]  # top sampling: the band's first two
@@ -102,7 +102,7 @@ def test_first_replacement_never_hands_back_the_mined_top_of_band_negatives(tiny
 
 def test_initial_scores_come_from_the_mined_scores(tiny_model):
     pairs, extra = _word_pairs(extra=30)
-    mined = mine_hard_negatives(pairs, tiny_model, corpus=extra, method="dense", range_min=0, range_max=10,
+    mined = mine_hybrid_negatives(pairs, tiny_model, corpus=extra, method="dense", range_min=0, range_max=10,
                                 num_negatives=2, output_scores=True)  # fmt: skip
     negatives = DynamicNegatives(mined)
     expected = [(row["negative_1_score"] + row["negative_2_score"]) / 2 for row in mined.dataset]
@@ -210,7 +210,7 @@ def _train(model, negatives, callback, out, max_steps, resume=False, extra_callb
 def _mined(model, method="bm25", max_positive_ratio=None, rows=16):
     pairs = Dataset.from_dict({"anchor": [f"query about topic {i % 7} number {i}" for i in range(rows)],
                                "positive": CORPUS[:rows]})  # fmt: skip
-    return mine_hard_negatives(
+    return mine_hybrid_negatives(
         pairs, model, corpus=CORPUS[rows:], method=method, range_min=0, range_max=10, num_negatives=2,
         max_positive_ratio=max_positive_ratio, candidate_depth=40, sampling="top",
     )  # fmt: skip
@@ -251,7 +251,7 @@ def test_reindex_gives_the_candidates_that_mining_with_the_current_weights_gives
     pairs, extra = _word_pairs(groups=["g"] * 10 + [f"h{i}" for i in range(6)])
     options = {"corpus": extra, "method": method, "range_min": 0, "range_max": 30, "num_negatives": 9,
                "group_column": "group", "max_positive_ratio": 0.95, "sampling": "top"}  # fmt: skip
-    mined = mine_hard_negatives(pairs, tiny_model, **options)
+    mined = mine_hybrid_negatives(pairs, tiny_model, **options)
     assert mined.dropped and len(mined.rows) > 5 and mined.rows != list(range(len(mined.rows)))
     negatives = DynamicNegatives(mined)
     negatives.windows = [1] * len(negatives)
@@ -261,7 +261,7 @@ def test_reindex_gives_the_candidates_that_mining_with_the_current_weights_gives
     stats = negatives.reindex(sharded_encode_fn(other), DynamicNegativesConfig())
 
     # the reference: mining from scratch with the new weights, keeping every row (1 negative is enough)
-    expected = mine_hard_negatives(pairs, other, **{**options, "num_negatives": 1}, candidate_depth=mined.depth)
+    expected = mine_hybrid_negatives(pairs, other, **{**options, "num_negatives": 1}, candidate_depth=mined.depth)
     assert expected.rows == list(range(len(pairs)))
     expected_candidates = [expected.candidates[row] for row in mined.rows]
     assert expected_candidates != mined.candidates  # the weights do matter
@@ -276,7 +276,7 @@ def test_reindex_gives_the_candidates_that_mining_with_the_current_weights_gives
 
 def test_reindex_replaces_at_once_a_negative_the_guard_now_rejects(tiny_model):
     pairs, extra = _word_pairs(extra=30)
-    mined = mine_hard_negatives(pairs, tiny_model, corpus=extra, method="dense", range_min=0, range_max=10,
+    mined = mine_hybrid_negatives(pairs, tiny_model, corpus=extra, method="dense", range_min=0, range_max=10,
                                 num_negatives=2, candidate_depth=40, sampling="top")  # fmt: skip
     negatives = DynamicNegatives(mined)
     row = 3
@@ -299,14 +299,12 @@ def test_reindex_replaces_at_once_a_negative_the_guard_now_rejects(tiny_model):
 
 
 def test_reindexed_candidates_round_trip_through_safetensors(tmp_path):
-    from st_plus.mining.dynamic import _load_candidates, _save_candidates
-
     ragged = [[5, 3, 9], [], [1], list(range(40))]
-    _save_candidates(tmp_path / CANDIDATES_FILE, ragged, reindexes=2)
-    assert _load_candidates(tmp_path / CANDIDATES_FILE, reindexes=2) == ragged
+    save_candidates(tmp_path / CANDIDATES_FILE, ragged, reindexes=2)
+    assert load_candidates(tmp_path / CANDIDATES_FILE, reindexes=2) == ragged
     assert not list(tmp_path.glob("*.tmp"))
     with pytest.raises(ValueError, match="reindex count differs"):
-        _load_candidates(tmp_path / CANDIDATES_FILE, reindexes=3)
+        load_candidates(tmp_path / CANDIDATES_FILE, reindexes=3)
 
 
 def test_reindex_without_the_miners_ranker_is_a_clear_error():
@@ -431,3 +429,21 @@ def test_resume_restores_the_mining_state_exactly(tiny_bert_dir, tmp_path, reind
     a = straight_model.encode(["query about topic 1"])
     b = resumed_model.encode(["query about topic 1"])
     assert np.allclose(a, b, atol=1e-6)
+
+
+def test_named_states_get_their_own_checkpoint_files(tmp_path):
+    from st_plus.mining.dynamic.checkpoint_files import file_names, load_checkpoint_state, save_checkpoint_state
+
+    assert file_names() == ("dynamic_negatives.json", "dynamic_negatives_rank{rank}.json", CANDIDATES_FILE)
+    assert file_names("a b/c") == ("dynamic_negatives.a_b_c.json", "dynamic_negatives.a_b_c_rank{rank}.json",
+                                   "dynamic_negatives.a_b_c_candidates.safetensors")  # fmt: skip
+    first, second = DynamicNegatives(_mining(rows=6)), DynamicNegatives(_mining(rows=4))
+    first.current[0] = [7, 8]
+    save_checkpoint_state(tmp_path, first, [{"step": 1}], process_index=0, shared=True, name="first")
+    save_checkpoint_state(tmp_path, second, [{"step": 2}], process_index=0, shared=True, name="second")
+    restored = DynamicNegatives(_mining(rows=6))
+    assert load_checkpoint_state(tmp_path, restored, process_index=0, name="first") == [{"step": 1}]
+    assert restored.current[0] == [7, 8]
+    assert load_checkpoint_state(tmp_path, DynamicNegatives(_mining(rows=4)), process_index=0, name="second") == [
+        {"step": 2}
+    ]

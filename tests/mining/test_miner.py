@@ -1,4 +1,4 @@
-"""mine_hard_negatives: the false-negative guard, the rank band, output forms and bad input."""
+"""mine_hybrid_negatives: the false-negative guard, the rank band, output forms and bad input."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datasets import Dataset
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from st_plus.mining import mine_hard_negatives, normalize_text
+from st_plus.mining import mine_hybrid_negatives, normalize_text
 
 WORDS = "card payment declined password reset transfer account money cat dog park train delayed weather".split()
 
@@ -27,7 +27,7 @@ def _pairs(n=30, seed=0):
 @pytest.mark.parametrize("method", ["dense", "bm25", "hybrid"])
 def test_negatives_come_from_the_band_and_are_never_known_positives(tiny_model, method):
     dataset, extra = _pairs()
-    result = mine_hard_negatives(
+    result = mine_hybrid_negatives(
         dataset, tiny_model, corpus=extra, method=method, range_min=2, range_max=20, num_negatives=3
     )
     assert result.dataset.column_names == ["anchor", "positive", "negative_1", "negative_2", "negative_3"]
@@ -48,7 +48,7 @@ def test_every_positive_of_a_repeated_anchor_is_protected_and_duplicates_too(tin
         }
     )
     near_duplicate = "  " + docs[1].upper() + "  "  # the same text up to case and whitespace
-    result = mine_hard_negatives(
+    result = mine_hybrid_negatives(
         dataset, tiny_model, corpus=[near_duplicate, *docs[8:]], method="bm25", range_min=0, range_max=40,
         num_negatives=5, max_positive_ratio=None,
     )  # fmt: skip
@@ -61,7 +61,7 @@ def test_rows_of_the_same_group_are_never_each_others_negatives(tiny_model):
     docs = _corpus(40)
     groups = [i // 4 for i in range(20)]  # like lib / -dev / -doc packages of one source
     dataset = Dataset.from_dict({"anchor": docs[20:40], "positive": docs[:20], "source": groups})
-    result = mine_hard_negatives(
+    result = mine_hybrid_negatives(
         dataset, tiny_model, method="dense", group_column="source", range_min=0, range_max=30, num_negatives=4
     )
     group_of = dict(zip(docs[:20], groups, strict=True))
@@ -72,7 +72,7 @@ def test_rows_of_the_same_group_are_never_each_others_negatives(tiny_model):
 
 def test_positive_aware_guard_drops_candidates_scored_near_the_positive(tiny_model):
     dataset, extra = _pairs(20)
-    result = mine_hard_negatives(
+    result = mine_hybrid_negatives(
         dataset, tiny_model, corpus=extra, method="dense", range_min=0, range_max=40, num_negatives=2,
         output_scores=True, max_positive_ratio=0.9,
     )  # fmt: skip
@@ -83,7 +83,7 @@ def test_positive_aware_guard_drops_candidates_scored_near_the_positive(tiny_mod
 
 def test_top_sampling_takes_the_first_candidates_of_the_band(tiny_model):
     dataset, extra = _pairs(10)
-    result = mine_hard_negatives(
+    result = mine_hybrid_negatives(
         dataset, tiny_model, corpus=extra, method="dense", range_min=1, range_max=10, num_negatives=2,
         sampling="top", max_positive_ratio=None,
     )  # fmt: skip
@@ -93,10 +93,10 @@ def test_top_sampling_takes_the_first_candidates_of_the_band(tiny_model):
 
 def test_too_few_candidates_are_skipped_with_a_record_or_padded(tiny_model):
     dataset, _ = _pairs(6)
-    skipped = mine_hard_negatives(dataset, tiny_model, method="dense", range_min=3, range_max=5, num_negatives=3)
+    skipped = mine_hybrid_negatives(dataset, tiny_model, method="dense", range_min=3, range_max=5, num_negatives=3)
     assert len(skipped.dataset) == 0 and len(skipped.dropped) == 6
     assert "only 2 candidate(s) in ranks [3, 5)" in skipped.dropped[0]["reason"]
-    padded = mine_hard_negatives(
+    padded = mine_hybrid_negatives(
         dataset, tiny_model, method="dense", range_min=3, range_max=5, num_negatives=3, too_few="pad",
         max_positive_ratio=None,
     )  # fmt: skip
@@ -107,7 +107,7 @@ def test_graded_list_output_feeds_consent_loss(tiny_model):
     from st_plus.losses import ConsentLoss
 
     dataset, extra = _pairs(8)
-    result = mine_hard_negatives(
+    result = mine_hybrid_negatives(
         dataset, tiny_model, corpus=extra, method="bm25", range_min=0, range_max=10, num_negatives=2,
         output_format="graded-list", max_positive_ratio=None,
     )  # fmt: skip
@@ -134,15 +134,15 @@ def test_graded_list_output_feeds_consent_loss(tiny_model):
 def test_rejects_bad_settings(tiny_model, kwargs, match):
     dataset, _ = _pairs(4)
     with pytest.raises(ValueError, match=match):
-        mine_hard_negatives(dataset, tiny_model, **kwargs)
+        mine_hybrid_negatives(dataset, tiny_model, **kwargs)
 
 
 def test_rejects_an_empty_dataset_and_missing_model(tiny_model):
     with pytest.raises(ValueError, match="dataset is empty"):
-        mine_hard_negatives(Dataset.from_dict({"anchor": [], "positive": []}), tiny_model)
+        mine_hybrid_negatives(Dataset.from_dict({"anchor": [], "positive": []}), tiny_model)
     dataset, _ = _pairs(4)
     with pytest.raises(ValueError, match="need a `model`"):
-        mine_hard_negatives(dataset, None, method="dense")
+        mine_hybrid_negatives(dataset, None, method="dense")
 
 
 @settings(max_examples=25, deadline=None)
@@ -164,7 +164,7 @@ def test_guard_holds_on_random_data(tiny_model, rows, method):
             "group": [g for _, _, g in rows],
         }
     )
-    result = mine_hard_negatives(
+    result = mine_hybrid_negatives(
         dataset, tiny_model, corpus=docs, method=method, range_min=0, range_max=31, num_negatives=2,
         group_column="group", too_few="skip", max_positive_ratio=None,
     )  # fmt: skip
@@ -194,22 +194,22 @@ def test_guard_holds_on_random_data(tiny_model, rows, method):
 def test_rejects_unknown_choices(tiny_model, kwargs, match):
     dataset, _ = _pairs(4)
     with pytest.raises(ValueError, match=match):
-        mine_hard_negatives(dataset, tiny_model, **kwargs)
+        mine_hybrid_negatives(dataset, tiny_model, **kwargs)
 
 
 def test_rejects_texts_that_are_not_strings(tiny_model):
     dataset = Dataset.from_dict({"anchor": ["a", None], "positive": ["b", "c"]})
     with pytest.raises(ValueError, match=r"anchor\[1\] must be a non-empty string"):
-        mine_hard_negatives(dataset, tiny_model)
+        mine_hybrid_negatives(dataset, tiny_model)
 
 
 def test_bm25_never_offers_documents_sharing_no_word_with_the_query():
     docs = [f"alpha{i} beta{i}" for i in range(20)]
     dataset = Dataset.from_dict({"anchor": ["alpha1 beta2"], "positive": ["alpha1 beta1"]})
     options = {"corpus": docs, "method": "bm25", "range_min": 0, "range_max": 10, "max_positive_ratio": None}
-    one = mine_hard_negatives(dataset, None, num_negatives=1, **options)
+    one = mine_hybrid_negatives(dataset, None, num_negatives=1, **options)
     assert one.dataset["negative_1"] == ["alpha2 beta2"]  # the only other document sharing a word
-    two = mine_hard_negatives(dataset, None, num_negatives=2, **options)
+    two = mine_hybrid_negatives(dataset, None, num_negatives=2, **options)
     assert len(two.dataset) == 0 and "only 1 candidate(s)" in two.dropped[0]["reason"]
 
 
@@ -225,7 +225,7 @@ def test_texts_longer_than_the_models_limit_are_counted_and_reported(tiny_bert, 
     short = [" ".join(words[i : i + 5]) for i in range(5)]
     dataset = Dataset.from_dict({"anchor": [f"query {i}" for i in range(6)], "positive": [long_text, *short]})
     with caplog.at_level("WARNING", logger="st_plus.mining.miner"):
-        result = mine_hard_negatives(dataset, tiny_bert, method="dense", range_min=0, range_max=5, num_negatives=1,
+        result = mine_hybrid_negatives(dataset, tiny_bert, method="dense", range_min=0, range_max=5, num_negatives=1,
                                      max_positive_ratio=None)  # fmt: skip
     assert result.stats["texts_over_limit"] == 1 and result.stats["token_limit"] == 64
     assert "1 text(s) longer than the model's 64-token limit were truncated when embedded" in result.summary()

@@ -6,7 +6,7 @@ import pytest
 from conftest import EXAMPLES_DATA
 
 from st_plus.data import load_training_rows
-from st_plus.mining import mine_hard_negatives
+from st_plus.mining import mine_hybrid_negatives
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def test_dense_top_negatives_equal_sentence_transformers_mine_hard_negatives(bun
         csl_pairs, bundled_model, range_min=2, range_max=30, num_negatives=3, sampling_strategy="top",
         relative_margin=0.05, output_format="n-tuple", verbose=False, batch_size=64,
     )  # fmt: skip
-    ours = mine_hard_negatives(
+    ours = mine_hybrid_negatives(
         csl_pairs, bundled_model, method="dense", range_min=2, range_max=30, num_negatives=3, sampling="top",
         max_positive_ratio=0.95,
     )  # fmt: skip
@@ -39,7 +39,7 @@ def test_dense_top_negatives_equal_sentence_transformers_mine_hard_negatives(bun
 @pytest.mark.real
 @pytest.mark.parametrize("method", ["bm25", "hybrid"])
 def test_bm25_and_hybrid_mine_chinese_pairs(bundled_model, csl_pairs, method):
-    result = mine_hard_negatives(csl_pairs, bundled_model, method=method, range_min=5, range_max=40, num_negatives=4)
+    result = mine_hybrid_negatives(csl_pairs, bundled_model, method=method, range_min=5, range_max=40, num_negatives=4)
     assert len(result.dataset) + len(result.dropped) == len(csl_pairs)
     assert len(result.dataset) > 0.8 * len(csl_pairs)  # the rest lack 4 guarded candidates: recorded
     assert all("candidate(s) in ranks" in row["reason"] for row in result.dropped)

@@ -145,7 +145,7 @@ def test_dynamic_ntk_encodes_8k_tokens_and_leaves_short_inputs_alone(tiny_bert_d
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_flash_attention_matches_sdpa_on_cuda(tiny_bert_dir):
-    pytest.importorskip("flash_attn")
+    pytest.importorskip("flash_attn", reason="needs the `gpu` extra: pip install 'st-plus[gpu]'")
     sdpa = build_nomic_bert(str(tiny_bert_dir), TINY, seed=0, device="cuda")
     flash = build_nomic_bert(str(tiny_bert_dir), TINY, seed=0, attn_implementation="flash_attention_2", device="cuda")
     sdpa.half()

@@ -26,9 +26,11 @@ def test_wordpiece_tokenizer_splits_chinese_into_characters(tokenizer):
 
 def test_mlm_loss_falls_and_the_encoder_is_a_plain_st_model(tokenizer):
     texts = (CORPUS + ZH) * 8
-    model, losses = pretrain_mlm(
+    run = pretrain_mlm(
         tokenizer, texts, "tiny", max_steps=40, batch_size=16, learning_rate=3e-3, warmup_steps=4, max_minutes=2
     )
+    model, losses = run.model, run.losses
+    assert run.steps == 40
     assert model.config.vocab_size % 64 == 0 and len(losses) == 5  # steps 1, 10, 20, 30, 40
     assert losses[-1] < 0.9 * losses[0] and losses == sorted(losses, reverse=True), losses  # from ~ln(256)
     encoder = encoder_from_mlm(model, tokenizer, device="cpu")
@@ -41,10 +43,41 @@ def test_mlm_loss_falls_and_the_encoder_is_a_plain_st_model(tokenizer):
 
 def test_mlm_losses_are_logged_when_the_budget_ends_before_the_first_logging_step(tokenizer):
     # Regression: losses were logged every 10 steps only, so a short budget returned [] (and losses[0] failed).
-    _, losses = pretrain_mlm(
+    run = pretrain_mlm(
         tokenizer, CORPUS * 2, "tiny", max_steps=5, batch_size=8, max_minutes=1e-4, group_by_length=True
     )
-    assert len(losses) >= 1 and all(loss > 0 for loss in losses)
+    assert len(run.losses) >= 1 and all(loss > 0 for loss in run.losses)
+    assert run.steps < 5  # the steps run, not the configured count
+
+
+def test_without_a_time_budget_the_learning_rate_warms_up_then_decays_linearly_to_zero_at_max_steps(tokenizer):
+    from transformers import TrainerCallback
+
+    seen = []
+
+    class Spy(TrainerCallback):
+        def on_step_begin(self, args, state, control, optimizer=None, **kwargs):
+            seen.append(optimizer.param_groups[0]["lr"])
+
+    import st_plus.models.pretraining as pretraining
+
+    original = pretraining.Trainer
+
+    class SpyTrainer(original):
+        def __init__(self, *args, callbacks=None, **kwargs):
+            super().__init__(*args, callbacks=[*(callbacks or []), Spy()], **kwargs)
+
+    pretraining.Trainer = SpyTrainer
+    try:
+        run = pretrain_mlm(tokenizer, CORPUS * 4, "tiny", max_steps=20, batch_size=4, learning_rate=1e-3,
+                           warmup_steps=4, max_minutes=None)  # fmt: skip
+    finally:
+        pretraining.Trainer = original
+    assert run.steps == 20 and len(seen) == 20
+    peak = seen.index(max(seen))
+    assert 2 <= peak <= 5 and max(seen) <= 1e-3
+    assert all(a >= b for a, b in zip(seen[peak:], seen[peak + 1 :], strict=False))  # decays every step
+    assert seen[-1] < 0.1 * max(seen)
 
 
 def test_mask_rate_is_validated(tokenizer):

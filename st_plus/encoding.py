@@ -1,4 +1,7 @@
-"""Encoding for evaluation: each distinct (prompt, text) is encoded once, and reused across tasks."""
+"""Encoding shared by evaluation, mining and chunking: prompt resolution, precision, and an embedding cache.
+
+Each distinct ``(prompt, text)`` is encoded once by :class:`EmbeddingCache` and reused across tasks.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ def resolve_prompt(model: SentenceTransformer, role: Role, prompts: dict[str, st
     return model_prompts.get(default_name, "") if default_name else ""
 
 
-def truncate_embeddings(embeddings: np.ndarray, dim: int) -> np.ndarray:
+def truncate_and_renormalize(embeddings: np.ndarray, dim: int) -> np.ndarray:
     """Keeps the first ``dim`` dimensions and renormalises each row to unit length (Matryoshka evaluation)."""
     if not 0 < dim <= embeddings.shape[1]:
         raise ValueError(f"`truncate_dims` entries must be in [1, {embeddings.shape[1]}], got {dim}.")

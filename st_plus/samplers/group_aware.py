@@ -120,7 +120,7 @@ class GroupAwareBatchSampler(DefaultBatchSampler):
 
 def _build_group_aware(cls, groups, dataset, batch_size, drop_last, valid_label_columns=None, generator=None, seed=0):
     if len(dataset) != len(groups):
-        logger.info("GroupAwareBatchSampler: %d rows but %d group keys; default batches for this dataset",
-                    len(dataset), len(groups))  # fmt: skip
+        logger.warning("GroupAwareBatchSampler: %d rows but %d group keys; falling back to default batches for "
+                       "this dataset (rows of one group may share a batch)", len(dataset), len(groups))  # fmt: skip
         return DefaultBatchSampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
     return cls(dataset, batch_size, drop_last, valid_label_columns, generator, seed, groups=groups)

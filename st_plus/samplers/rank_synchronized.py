@@ -9,15 +9,10 @@ from typing import Literal
 
 import torch
 from sentence_transformers.base.sampler import MultiDatasetDefaultBatchSampler
+from sentence_transformers.util import get_world_size
 from torch.utils.data import BatchSampler, ConcatDataset
 
 Strategy = Literal["proportional", "temperature", "round_robin"]
-
-
-def _world_size() -> int:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_world_size()
-    return 1
 
 
 class _Stream:
@@ -86,7 +81,7 @@ class RankSynchronizedBatchSampler(MultiDatasetDefaultBatchSampler):
     Example:
         ::
 
-            from st_plus.training import RankSynchronizedBatchSampler
+            from st_plus.samplers import RankSynchronizedBatchSampler
 
             sampler = RankSynchronizedBatchSampler.configure(strategy="temperature", temperature=2.0)
             args = SentenceTransformerTrainingArguments(output_dir="out", multi_dataset_batch_sampler=sampler)
@@ -117,7 +112,7 @@ class RankSynchronizedBatchSampler(MultiDatasetDefaultBatchSampler):
         self.strategy = strategy
         self.temperature = temperature
         self.cross_task = cross_task
-        self.world_size = world_size or _world_size()
+        self.world_size = world_size or get_world_size()
         self.sizes = sizes
         self.offsets = [0, *accumulate(sizes)][:-1]
         self.steps_per_dataset = [

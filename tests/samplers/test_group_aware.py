@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests_helpers import CORPUS
 
-from st_plus.mining import GroupAwareBatchSampler
+from st_plus.samplers import GroupAwareBatchSampler
 
 
 def _sampler(groups, batch_size=4, drop_last=False, seed=0):

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.utils.data import BatchSampler, ConcatDataset, SequentialSampler
 
-from st_plus.training import RankSynchronizedBatchSampler, global_step_datasets
+from st_plus.samplers import RankSynchronizedBatchSampler, global_step_datasets
 
 SIZES = [40, 100, 24]
 

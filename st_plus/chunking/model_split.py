@@ -1,4 +1,8 @@
-"""Splits a stock sentence-transformers model at its mean Pooling: token modules before, sentence modules after."""
+"""Splits a stock sentence-transformers model at its mean Pooling: token modules before, sentence modules after.
+
+Shared by late chunking (:class:`~st_plus.chunking.LateChunkingEncoder`) and span-pooling training
+(:class:`~st_plus.losses.SpanPoolingLoss`).
+"""
 
 from __future__ import annotations
 

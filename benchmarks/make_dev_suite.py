@@ -1,0 +1,182 @@
+"""Builds the development suite: the task folders that defaults and settings are tuned on.
+
+    python benchmarks/make_dev_suite.py [--shared ../shared/data] [--output runs/dev_suite]
+
+Every comparison that chooses a default is scored on these folders; the shipped slices in ``examples/data`` are the
+held-out test sets, reported once at the end and never tuned on. The suite is built from ``../shared/data`` and is
+not shipped (several sources state no licence); the build is deterministic (seed 13), so every machine with the
+shared data gets the same folders.
+
+English (``OUTPUT/en``), all six task types:
+
+| folder | source | split / carving |
+|---|---|---|
+| sts_stsb_dev_en | STS Benchmark | validation (1,500 pairs; the shipped slice is test) |
+| pairclf_mrpc_dev_en | MRPC | validation (500 pairs) |
+| classification_banking77_dev_en | Banking77 | 2,000 train rows scored; probe on 4,000 other train rows |
+| clustering_banking77_dev_en | Banking77 | the same 2,000 rows, clustered by intent (the shipped slice is test) |
+| reranking_trecqa_dev_en | TrecQA | validation (65 queries) |
+| retrieval_debian_dev_en | Debian descriptions | sources hashing to 1 mod 20 (test: 0), in no shipped training row |
+| retrieval_manpages_dev_en | man pages (NAME -> DESCRIPTION) | all (an unseen domain) |
+
+Chinese (``OUTPUT/zh``), five types (no Chinese reranking source exists here):
+
+| folder | source | split / carving |
+|---|---|---|
+| sts_stsb_dev_zh | STS-B-zh | validation (1,458 pairs) |
+| sts_lcqmc_dev_zh | LCQMC | 2,000 validation pairs scored as STS with cosine Spearman (C-MTEB's convention) |
+| pairclf_bq_dev_zh | BQ | 2,000 validation pairs |
+| classification_waimai_dev_zh | Waimai reviews | 2,000 train rows scored, probe on 2,000 other train rows |
+| classification_tnews_dev_zh | TNEWS | 2,000 validation rows, MTEB's 5-fold cross-validation (no train split) |
+| clustering_csl_dev_zh | CSL titles | validation (1,000 titles, 13 disciplines; the shipped slice is test) |
+| retrieval_manpages_dev_zh | man pages zh | all |
+
+Known contamination: recipes that train on Banking77 label triplets draw from the same train split (the quickstart
+uses 480 of 10,003 rows: about 5% of the dev rows may have been trained on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import random
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 13
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def write_task(folder: Path, task_type: str, language: str, **extra) -> None:
+    descriptor = {"task_type": task_type, "name": folder.name, "language": language, "eval_split": "dev", **extra}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "task.json").write_text(json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def sample(rows: list, n: int, seed: int = SEED) -> list:
+    return rows if len(rows) <= n else random.Random(seed).sample(rows, n)
+
+
+def debian_bucket(source: str) -> int:
+    """The hash bucket of ``examples/data/make_slices.py``'s ``debian_held_out`` (0: test; 1: dev)."""
+    return int(hashlib.blake2b(source.encode(), digest_size=4).hexdigest(), 16) % 20
+
+
+def pairs(out: Path, rows: list[dict], task_type: str, language: str, **extra) -> None:
+    write_jsonl(out / "dev.jsonl", rows)
+    write_task(out, task_type, language, **extra)
+
+
+def labelled(out: Path, scored: list[dict], probe: list[dict] | None, task_type: str, language: str) -> None:
+    write_jsonl(out / "dev.jsonl", [{"text": r["text"], "label": r["label"]} for r in scored])
+    if probe is not None:
+        write_jsonl(out / "train.jsonl", [{"text": r["text"], "label": r["label"]} for r in probe])
+    extra = {"train_split": "train" if probe is not None else None} if task_type == "Classification" else {}
+    write_task(out, task_type, language, **extra)
+
+
+def copy_retrieval(src: Path, out: Path, language: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("queries.jsonl", "corpus.jsonl", "corpus.jsonl.gz"):
+        if (src / name).is_file():
+            shutil.copyfile(src / name, out / name)
+    (out / "qrels").mkdir(exist_ok=True)
+    shutil.copyfile(src / "qrels" / "test.tsv", out / "qrels" / "dev.tsv")
+    write_task(out, "Retrieval", language)
+
+
+def debian_dev(shared: Path, out: Path, n_queries: int = 1000) -> None:
+    rows = read_jsonl(shared / "train_debian_descriptions_en" / "train.jsonl.gz")
+    shipped = read_jsonl(ROOT / "examples" / "training_data" / "debian_pairs_en.jsonl.gz")
+    trained_sources = {r["source"] for r in shipped}
+    trained_texts = {r["positive"] for r in shipped} | {r["anchor"] for r in shipped}
+    dev = [r for r in rows if debian_bucket(r["source"]) == 1 and r["source"] not in trained_sources
+           and r["positive"] not in trained_texts]  # fmt: skip
+    docs = sorted({r["positive"] for r in dev})
+    doc_id = {text: f"d{i}" for i, text in enumerate(docs)}
+    by_anchor: dict[str, set[str]] = {}
+    for r in dev:
+        by_anchor.setdefault(r["anchor"], set()).add(doc_id[r["positive"]])
+    anchors = sample(sorted(by_anchor), n_queries)
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / "corpus.jsonl", [{"_id": doc_id[t], "title": "", "text": t} for t in docs])
+    write_jsonl(out / "queries.jsonl", [{"_id": f"q{i}", "text": a} for i, a in enumerate(anchors)])
+    lines = ["query-id\tcorpus-id\tscore"]
+    lines += [f"q{i}\t{d}\t1" for i, a in enumerate(anchors) for d in sorted(by_anchor[a])]
+    (out / "qrels").mkdir(exist_ok=True)
+    (out / "qrels" / "dev.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_task(out, "Retrieval", "en")
+
+
+def build(shared: Path, output: Path) -> None:
+    en, zh = output / "en", output / "zh"
+    # English
+    pairs(en / "sts_stsb_dev_en", read_jsonl(shared / "sts_stsbenchmark_en" / "validation.jsonl"), "STS", "en",
+          score_range=[0, 5])  # fmt: skip
+    pairs(en / "pairclf_mrpc_dev_en", read_jsonl(shared / "pairclf_mrpc_en" / "validation.jsonl"),
+          "PairClassification", "en")  # fmt: skip
+    banking = read_jsonl(shared / "classification_banking77_en" / "train.jsonl")
+    order = list(range(len(banking)))
+    random.Random(SEED).shuffle(order)
+    scored, probe = [banking[i] for i in order[:2000]], [banking[i] for i in order[2000:6000]]
+    labelled(en / "classification_banking77_dev_en", scored, probe, "Classification", "en")
+    labelled(en / "clustering_banking77_dev_en", scored, None, "Clustering", "en")
+    trec = read_jsonl(shared / "reranking_trecqa_en" / "validation.jsonl")
+    write_jsonl(en / "reranking_trecqa_dev_en" / "dev.jsonl", trec)
+    write_task(en / "reranking_trecqa_dev_en", "Reranking", "en")
+    debian_dev(shared, en / "retrieval_debian_dev_en")
+    copy_retrieval(shared / "retrieval_manpages_en", en / "retrieval_manpages_dev_en", "en")
+    # Chinese
+    pairs(zh / "sts_stsb_dev_zh", read_jsonl(shared / "sts_stsb_zh" / "validation.jsonl"), "STS", "zh",
+          score_range=[0, 5])  # fmt: skip
+    lcqmc = sample(read_jsonl(shared / "pairclf_lcqmc_zh" / "validation.jsonl"), 2000)
+    pairs(zh / "sts_lcqmc_dev_zh", [{"sentence1": r["sentence1"], "sentence2": r["sentence2"],
+                                     "score": float(r["label"])} for r in lcqmc], "STS", "zh",
+          score_range=[0, 1])  # fmt: skip
+    pairs(zh / "pairclf_bq_dev_zh", sample(read_jsonl(shared / "pairclf_bq_zh" / "validation.jsonl"), 2000),
+          "PairClassification", "zh")  # fmt: skip
+    waimai = read_jsonl(shared / "classification_waimai_zh" / "train.jsonl")
+    order = list(range(len(waimai)))
+    random.Random(SEED).shuffle(order)
+    labelled(zh / "classification_waimai_dev_zh", [waimai[i] for i in order[:2000]],
+             [waimai[i] for i in order[2000:4000]], "Classification", "zh")  # fmt: skip
+    tnews = sample(read_jsonl(shared / "classification_tnews_zh" / "validation.jsonl"), 2000)
+    labelled(zh / "classification_tnews_dev_zh", tnews, None, "Classification", "zh")
+    csl = read_jsonl(shared / "clustering_csl_titles_zh" / "validation.jsonl")
+    labelled(zh / "clustering_csl_dev_zh", csl, None, "Clustering", "zh")
+    copy_retrieval(shared / "retrieval_manpages_zh", zh / "retrieval_manpages_dev_zh", "zh")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--output", type=Path, default=ROOT / "runs" / "dev_suite")
+    parser.add_argument("--overwrite", action="store_true", help="Replace an existing suite folder")
+    args = parser.parse_args()
+    if args.output.exists() and any(args.output.iterdir()):
+        if not args.overwrite:
+            raise SystemExit(f"{args.output} exists; pass --overwrite to rebuild it")
+        if not (args.output / "en").is_dir():
+            raise SystemExit(f"{args.output} is not a dev suite folder (no en/); refusing to delete it")
+        shutil.rmtree(args.output)
+    build(args.shared, args.output)
+    for folder in sorted(args.output.glob("*/*/")):
+        print(folder.relative_to(args.output))
+
+
+if __name__ == "__main__":
+    main()
