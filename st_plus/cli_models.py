@@ -1,4 +1,8 @@
-"""``st-plus convert-nomic``: a BERT-family model converted to NomicBERT-style and recovered by distillation."""
+"""Model commands: ``st-plus convert-nomic`` (BERT -> NomicBERT-style) and ``st-plus merge`` (LM-Cocktail).
+
+``convert-nomic`` maps a BERT-family model onto NomicBERT-style and recovers it by distillation; ``merge`` averages
+the parameters of models of one architecture with given weights.
+"""
 
 from __future__ import annotations
 
@@ -62,8 +66,30 @@ def cmd_convert_nomic(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Merges MODEL ... with ``--weights`` into ``--output`` (a plain sentence-transformers folder)."""
+    from st_plus.models.merging import merge_models
+
+    if len(args.models) < 2:
+        raise ModelsCliError(f"merge needs at least two models, got {len(args.models)}")
+    weights = args.weights if args.weights is not None else [1.0] * len(args.models)
+    if len(weights) != len(args.models):
+        raise ModelsCliError(f"--weights needs one weight per model ({len(args.models)}), got {len(weights)}")
+    out = Path(args.output)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
+        raise ModelsCliError(f"{out} exists and is not empty (pass --overwrite to replace it)")
+    try:
+        merge_models(args.models, weights, output=out, overwrite=args.overwrite)
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        raise ModelsCliError(str(exc)) from None
+    total = sum(weights)
+    shares = ", ".join(f"{model} x {weight / total:.4g}" for model, weight in zip(args.models, weights, strict=True))
+    print(f"Merged {shares} -> {out}  (loads with SentenceTransformer(path); the merge is in st_plus_run.json)")
+    return 0
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    """Adds ``convert-nomic`` to the ``st-plus`` parser."""
+    """Adds ``convert-nomic`` and ``merge`` to the ``st-plus`` parser."""
     conv = commands.add_parser(
         "convert-nomic",
         help="Convert a BERT-family model to a NomicBERT-style one (RoPE, SwiGLU) and recover it by distillation",
@@ -85,3 +111,23 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     conv.add_argument("--seed", type=int, default=0)
     conv.add_argument("--overwrite", action="store_true")
     conv.set_defaults(func=cmd_convert_nomic)
+
+    merge = commands.add_parser(
+        "merge",
+        help="Merge models of one architecture by weighted parameter averaging (LM-Cocktail; keeps general ability)",
+        description="Average the parameters of models that share an architecture and tokenizer, e.g. a fine-tuned "
+        "model and its base (LM-Cocktail): `st-plus merge runs/quickstart/model default --weights 0.7 0.3 "
+        "--output runs/quickstart-merged`. Weights are normalised to sum to 1. The output is a plain "
+        "sentence-transformers folder; st_plus_run.json records the ingredients and weights.",
+    )
+    merge.add_argument(
+        "models", nargs="+", metavar="MODEL",
+        help="'default' (bundled all-MiniLM-L6-v2) or model folders; the first one's settings are kept",
+    )  # fmt: skip
+    merge.add_argument(
+        "--weights", type=float, nargs="+", metavar="W",
+        help="One positive weight per model, normalised to sum to 1 (default: equal weights)",
+    )  # fmt: skip
+    merge.add_argument("--output", required=True, metavar="DIR", help="Where to save the merged model")
+    merge.add_argument("--overwrite", action="store_true", help="Replace a non-empty --output folder")
+    merge.set_defaults(func=cmd_merge)

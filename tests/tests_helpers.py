@@ -170,3 +170,17 @@ RUN_INFO = {
     "hardware": {"cpu": "2 cores", "gpu": None, "processes": 1},
     "training_seconds": 612.0,
 }
+
+
+def perturbed_copy(model, seed: int, scale: float = 0.05):
+    """A deep copy of ``model`` with ``scale * N(0, 1)`` noise added to every parameter (another "fine-tuned" one)."""
+    import copy
+
+    import torch
+
+    other = copy.deepcopy(model)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in other.parameters():
+            parameter.add_(scale * torch.randn(parameter.shape, generator=generator))
+    return other

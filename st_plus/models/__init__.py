@@ -1,7 +1,8 @@
-"""Model loading; NomicBERT-style builders, BERT-to-NomicBERT conversion, layer pruning, recovery, MLM pre-training."""
+"""Model loading and merging; NomicBERT-style builders, BERT-to-NomicBERT conversion, layer pruning, recovery, MLM."""
 
 from st_plus.models._loading import DEFAULT_MODEL, default_model_path, load_model, resolve_model_path
 from st_plus.models.bert_to_nomic import bert_to_nomic_state_dict, constant_reader, convert_bert_to_nomic
+from st_plus.models.merging import merge_models
 from st_plus.models.nomic_bert import build_nomic_bert, sentence_transformer_from_nomic_bert
 from st_plus.models.nomic_bert_config import NOMIC_BERT_PRESETS, nomic_bert_config, pad_vocab_size, rope_parameters
 from st_plus.models.pretraining import encoder_from_mlm, pretrain_mlm, train_wordpiece_tokenizer
@@ -23,6 +24,7 @@ __all__ = [
     "is_cjk_character",
     "load_model",
     "missing_characters",
+    "merge_models",
     "nomic_bert_config",
     "pad_vocab_size",
     "pretrain_mlm",

@@ -15,6 +15,8 @@ Output folder::
     pipeline_state.json      what is done (resume reads it)
     stages/<stage>/          checkpoints, log_history.json, model/ (the stage's model)
     stages/contrastive/      kept_pairs.jsonl, dropped_pairs.jsonl (consistency filtering)
+    stages/merge/model/      the trained model merged with its base (``stages.merge``; the run record's
+                             ``extra.merge`` holds the weights and, for ``weight: auto``, the development table)
     eval/<point>/            MTEB-layout result files of each evaluation
     results.md               the before/after table
     curves.png               loss, learning rate, hard-negative scores, evaluation scores
@@ -55,6 +57,7 @@ from st_plus.training.checkpoints import (
     discard_incomplete_checkpoints,
 )
 from st_plus.training.distill import run_distill
+from st_plus.training.merge_weights import run_merge
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe, recipe_to_dict
 from st_plus.training.recipe_data import check_recipe_data
 from st_plus.training.report import plot_curves, run_info, table
@@ -339,6 +342,11 @@ def _run(run: _Run) -> PipelineResult:
                     spec, model, folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
                     callbacks=[_LogFileCallback(name)],
                 )  # fmt: skip
+            elif name == "merge":  # weighted parameter averaging with the base (no forgetting): the final model
+                ev = recipe.evaluation
+                model, info = run_merge(
+                    spec, _load(model_path, infer), recipe.model.base, batch_size=ev.batch_size, dtype=ev.dtype
+                )
             else:
                 model = _adapted(_load(model_path, seq), recipe)
                 st.freeze_unused(model)

@@ -36,6 +36,7 @@ __all__ = [
     "DataSpec",
     "EvaluationSpec",
     "FilterSpec",
+    "MergeSpec",
     "MlmStage",
     "ModelSpec",
     "MultitaskStage",
@@ -327,6 +328,29 @@ class DistillStage:
     cosine_weight: float = 1.0
     matryoshka_dims: list[int] | None = None
     save_steps: int = 100
+class MergeSpec:
+    """The last stage: merge the trained model with its base by weighted parameter averaging (LM-Cocktail).
+
+    Keeps the base's general ability ("no forgetting"); see :mod:`st_plus.training.merge_weights`. The merged model
+    is the run's final model.
+
+    Attributes:
+        with_: (YAML key ``with``) The model to merge with: ``base`` (the recipe's ``model.base``), ``default`` or a
+            model folder (same architecture and tokenizer).
+        weight: The trained model's weight in (0, 1] (the other model gets ``1 - weight``), or ``auto``: the
+            largest ``grid`` weight at which no ``dev_tasks`` task falls below the ``with`` model by more than
+            ``max_drop``, else the best mean (:func:`st_plus.training.merge_weights.choose_merge_weight`).
+        grid: Weights tried by ``auto`` (default ``[0.3, 0.4, ..., 0.9, 1.0]``).
+        dev_tasks: Development task folders for ``auto`` (globs allowed); never the held-out evaluation tasks.
+        max_drop: ``auto``'s tolerance on the 0-1 scale (0.003 = 0.3 points of a x100 score).
+        evaluate: Tasks to evaluate after the stage: ``all``, ``none`` or task names.
+    """
+
+    with_: str = field(default="base", metadata={"key": "with"})
+    weight: float | Literal["auto"] = "auto"
+    grid: list[float] | None = None
+    dev_tasks: list[str] = field(default_factory=list)
+    max_drop: float = 0.003
     evaluate: Evaluate = "all"
 
 
@@ -361,6 +385,7 @@ class StagesSpec:
     distill: DistillStage | None = None
     contrastive: ContrastiveStage | None = None
     multitask: MultitaskStage | None = None
+    merge: MergeSpec | None = None
 
 
 @dataclass
@@ -434,4 +459,6 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
     """The resolved recipe (every default filled in) as plain data, for ``recipe.resolved.yaml``."""
     out = dataclasses.asdict(recipe)
     out.pop("source", None)
+    if out["stages"].get("merge") is not None:  # the YAML key of `MergeSpec.with_`
+        out["stages"]["merge"] = {"with": out["stages"]["merge"].pop("with_"), **out["stages"]["merge"]}
     return out

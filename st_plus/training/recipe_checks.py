@@ -20,7 +20,7 @@ from st_plus.training._yaml import KeyPath, RecipeError, dotted, line_of
 from st_plus.training.multitask import _LABEL_LIKE, _RETRIEVAL_LIKE, _task_type
 
 if TYPE_CHECKING:
-    from st_plus.training.recipe import ContrastiveStage, DataSpec, DistillStage, MultitaskStage, Recipe
+    from st_plus.training.recipe import ContrastiveStage, DataSpec, DistillStage, MergeSpec, MultitaskStage, Recipe
 
 __all__ = ["RecipeBuilder", "check_recipe"]
 
@@ -41,14 +41,14 @@ class RecipeBuilder:
         if not isinstance(data, dict):
             raise self.error(key, f"expected a mapping of {cls.__name__} settings, got {_shown(data)}")
         hints = typing.get_type_hints(cls)
-        fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+        fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
         unknown = [k for k in data if k not in fields]
         if unknown:
             raise self.error((*key, unknown[0]), f"unknown key; {cls.__name__} accepts {sorted(fields)}")
         values = {}
         for name, spec in fields.items():
             if name in data:
-                values[name] = self.value(hints[name], data[name], (*key, name))
+                values[spec.name] = self.value(hints[spec.name], data[name], (*key, name))
             elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
                 raise self.error(key, f"missing required key `{name}`")
         return cls(**values)
@@ -169,6 +169,8 @@ def check_recipe(recipe: Recipe, b: RecipeBuilder) -> None:
     ev = recipe.evaluation
     ev.tasks = [f for i, p in enumerate(ev.tasks) for f in b.folders(p, ("evaluation", "tasks", i))]
     ev.tasks = list(dict.fromkeys(ev.tasks))
+    if stages.merge is not None:
+        _check_merge(stages.merge, recipe, b)
     _positive(b, ("evaluation", "batch_size"), ev.batch_size)
     names = {Path(t).name for t in ev.tasks}
     for stage in recipe.stage_names():
@@ -316,6 +318,33 @@ def _check_adapter(recipe: Recipe, b: RecipeBuilder) -> None:
         raise b.error((*key, "dropout"), f"must be in [0, 1), got {spec.dropout}")
     if spec.target_modules is not None and not spec.target_modules:
         raise b.error((*key, "target_modules"), "names no layer; leave it out for the default")
+def _check_merge(stage: MergeSpec, recipe: Recipe, b: RecipeBuilder) -> None:
+    key = ("stages", "merge")
+    if len(recipe.stage_names()) == 1:
+        raise b.error(key, "merging needs a trained model: configure a training stage before it")
+    if stage.with_ == "base" and recipe.model.base is None:
+        raise b.error((*key, "with"), "`base` needs `model.base` (a model pre-trained from scratch has no base)")
+    if stage.with_ not in ("base", "default"):
+        local = Path(stage.with_) if Path(stage.with_).is_absolute() else b.folder / stage.with_
+        if not local.is_dir():
+            raise b.error((*key, "with"), f"model folder not found: {local} (or use `base` / `default`)")
+        stage.with_ = str(local.resolve())
+    if stage.weight != "auto" and not 0 < stage.weight <= 1:
+        raise b.error((*key, "weight"), f"must be in (0, 1] (the trained model's share) or `auto`, got {stage.weight}")
+    if stage.weight == "auto" and not stage.dev_tasks:
+        raise b.error((*key, "dev_tasks"), "`weight: auto` chooses the weight on development tasks: list them")
+    if stage.weight != "auto":
+        for name in ("grid", "dev_tasks"):
+            if getattr(stage, name):
+                raise b.error((*key, name), "is used by `weight: auto` only; remove it or set `weight: auto`")
+    for i, weight in enumerate(stage.grid or []):
+        if not 0 < weight <= 1:
+            raise b.error((*key, "grid", i), f"must be in (0, 1], got {weight}")
+    if stage.grid is not None and not stage.grid:
+        raise b.error((*key, "grid"), "needs at least one weight (or remove it for the default grid)")
+    _positive(b, (*key, "max_drop"), stage.max_drop, zero=True)
+    stage.dev_tasks = [f for i, p in enumerate(stage.dev_tasks) for f in b.folders(p, (*key, "dev_tasks", i))]
+    stage.dev_tasks = list(dict.fromkeys(stage.dev_tasks))
 
 
 def _check_prompts(prompts: dict[str, str], b: RecipeBuilder, key: KeyPath, allowed: set[str]) -> None:
