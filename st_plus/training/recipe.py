@@ -328,6 +328,10 @@ class DistillStage:
     cosine_weight: float = 1.0
     matryoshka_dims: list[int] | None = None
     save_steps: int = 100
+    evaluate: Evaluate = "all"
+
+
+@dataclass
 class MergeSpec:
     """The last stage: merge the trained model with its base by weighted parameter averaging (LM-Cocktail).
 
