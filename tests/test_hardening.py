@@ -95,6 +95,7 @@ def test_the_group_sampler_fallback_is_a_warning(caplog):
 def test_mteb_version_is_null_with_a_warning_when_mteb_is_absent(tmp_path, monkeypatch, caplog):
     import importlib.metadata
 
+    import st_plus.evaluation.suite as suite
     from st_plus.evaluation import TaskResult, write_mteb_results
 
     real = importlib.metadata.version
@@ -104,7 +105,7 @@ def test_mteb_version_is_null_with_a_warning_when_mteb_is_absent(tmp_path, monke
             raise importlib.metadata.PackageNotFoundError(name)
         return real(name)
 
-    monkeypatch.setattr(importlib.metadata, "version", version)
+    monkeypatch.setattr(suite, "version", version)
     result = TaskResult(task_name="t", task_type="STS", main_score_name="cosine_spearman",
                         scores={"cosine_spearman": 0.5}, split="test", language="en")  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="st_plus"):

@@ -26,10 +26,15 @@ Example::
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from typing import Any
 
 import torch
+import transformers.integrations.peft as integration
+from packaging import version
+from peft import LoraConfig
+from peft.tuners.tuners_utils import BaseTunerLayer
 from sentence_transformers import SentenceTransformer
 
 from st_plus.training.recipe import DEFAULT_TARGETS, AdapterSpec
@@ -46,8 +51,6 @@ def lora_config(spec: AdapterSpec) -> Any:
     Raises:
         ValueError: An unknown ``method``.
     """
-    from peft import LoraConfig
-
     if spec.method != "lora":
         raise ValueError(f"`method` must be 'lora', got {spec.method!r}.")
     targets = list(spec.target_modules or DEFAULT_TARGETS)
@@ -72,11 +75,6 @@ def _allow_installed_peft() -> None:
     encoder models saves and loads the same with peft 0.21 (loading never checks). Where the installed peft is at
     least ``_TESTED_PEFT`` this relaxes that check to ``_TESTED_PEFT`` (with a warning); older peft still fails.
     """
-    import importlib.metadata
-
-    import transformers.integrations.peft as integration
-    from packaging import version
-
     check = integration.check_peft_version
     if getattr(check, "_st_plus_relaxed", False):
         return
@@ -147,8 +145,6 @@ def merge_adapter(model: SentenceTransformer) -> SentenceTransformer:
     Afterwards ``model.save`` writes a plain folder (``config.json`` + ``model.safetensors``) that loads without
     peft; the embeddings are those of the adapter model up to float rounding.
     """
-    from peft.tuners.tuners_utils import BaseTunerLayer
-
     inner = _transformers_model(model)
     if not has_adapter(model):
         return model

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
 
 from st_plus.losses import MSECosineDistillLoss
 from st_plus.models import WallClockCallback, add_characters, build_nomic_bert, prune_layers, read_texts
@@ -138,8 +139,6 @@ def distill_model(
     Returns:
         The run record's stage entry: steps, seconds, rows, losses, datasets.
     """
-    from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
-
     if not texts and not parallel:
         raise ValueError("distillation needs `texts` and/or `parallel` pairs.")
     folder = Path(folder)
