@@ -19,8 +19,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise TrainCliError("--resume and --overwrite exclude each other")
     try:
         recipe = load_recipe(args.recipe)
-        check_recipe_data(recipe)  # every data file read before any work (run_recipe checks again for API users)
-        if args.check:
+        if args.check:  # a run reads every data file too, in run_recipe, before any work
+            check_recipe_data(recipe)
             print(f"{args.recipe}: valid recipe with stages {', '.join(recipe.stage_names())}; every data file read")
             return 0
         result = run_recipe(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from tests_helpers import CORPUS, write_jsonl
@@ -69,3 +72,12 @@ def write_tiny_recipe(folder: Path, base: Path, text: str = RECIPE) -> Path:
     recipe = folder / "recipe.yaml"
     recipe.write_text(text.replace("{base}", str(base)), encoding="utf-8")
     return recipe
+
+
+def run_pipeline_process(recipe: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """``pipeline_run.py RECIPE OUT [extra]`` in its own process (one thread, offline); see that script's flags."""
+    return subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("pipeline_run.py")), str(recipe), str(out), *extra],
+        capture_output=True, text=True, timeout=900, check=False,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip

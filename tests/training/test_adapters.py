@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from pipeline_fixtures import RECIPE, write_tiny_recipe
+from pipeline_fixtures import RECIPE, run_pipeline_process, write_tiny_recipe
 from tests_helpers import CORPUS, encode_in_plain_subprocess
 
 from st_plus.training.adapters import apply_adapter, has_adapter, merge_adapter, parameter_counts
@@ -93,13 +91,6 @@ def test_recipe_adapter_settings_are_validated(tmp_path, tiny_bert_dir):
         load_recipe(recipe)
 
 
-def _run_process(recipe: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(HERE / "pipeline_run.py"), str(recipe), str(out), *extra],
-        capture_output=True, text=True, timeout=900, check=False,
-        env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"},
-    )  # fmt: skip
-
 
 def test_pipeline_trains_one_adapter_through_both_stages_and_resumes_after_sigkill(tmp_path, tiny_bert_dir):
     from safetensors.torch import load_file
@@ -116,9 +107,9 @@ def test_pipeline_trains_one_adapter_through_both_stages_and_resumes_after_sigki
     expected = encode_in_plain_subprocess(final, CORPUS[:4])
     # the same run, killed mid-step in each stage and resumed from the adapter checkpoints, ends the same
     killed = tmp_path / "killed"
-    assert _run_process(recipe, killed, "--kill", "contrastive:3").returncode == -9
-    assert _run_process(recipe, killed, "--resume", "--kill", "multitask:3").returncode == -9
-    third = _run_process(recipe, killed, "--resume")
+    assert run_pipeline_process(recipe, killed, "--kill", "contrastive:3").returncode == -9
+    assert run_pipeline_process(recipe, killed, "--resume", "--kill", "multitask:3").returncode == -9
+    third = run_pipeline_process(recipe, killed, "--resume")
     assert third.returncode == 0, third.stderr[-2000:]
     assert "Resuming from" in (killed / "train.log").read_text()
     np.testing.assert_allclose(encode_in_plain_subprocess(killed / "model", CORPUS[:4]), expected, atol=1e-6)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from pipeline_fixtures import RECIPE, write_tiny_recipe
+from pipeline_fixtures import RECIPE, run_pipeline_process, write_tiny_recipe
 from tests_helpers import CORPUS, encode_in_plain_subprocess, launch_two_cpu_processes
 
 from st_plus import load_model
@@ -25,13 +23,6 @@ from st_plus.training.pipeline import run_recipe
 HERE = Path(__file__).resolve().parent
 ONLY_STAGE1 = RECIPE[: RECIPE.index("  multitask:")] + RECIPE[RECIPE.index("evaluation:") :]
 
-
-def _run_process(recipe: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(HERE / "pipeline_run.py"), str(recipe), str(out), *extra],
-        capture_output=True, text=True, timeout=900, check=False,
-        env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"},
-    )  # fmt: skip
 
 
 def test_a_recipe_runs_end_to_end_and_leaves_every_artefact(tmp_path, tiny_bert_dir):
@@ -122,13 +113,13 @@ def test_only_complete_checkpoints_are_resumed_from(tmp_path):
 def test_resume_after_sigkill_mid_step_ends_like_an_uninterrupted_run(tmp_path, tiny_bert_dir, precision):
     recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, RECIPE.replace("precision: fp32", f"precision: {precision}"))
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    assert _run_process(recipe, straight).returncode == 0
-    first = _run_process(recipe, killed, "--kill", "contrastive:3")
+    assert run_pipeline_process(recipe, straight).returncode == 0
+    first = run_pipeline_process(recipe, killed, "--kill", "contrastive:3")
     assert first.returncode == -9, first.stderr[-2000:]
-    second = _run_process(recipe, killed, "--resume", "--kill", "multitask:3")
+    second = run_pipeline_process(recipe, killed, "--resume", "--kill", "multitask:3")
     assert second.returncode == -9, second.stderr[-2000:]
     assert (killed / "stages" / "contrastive" / "model").is_dir()  # stage 1 finished in the resumed run
-    third = _run_process(recipe, killed, "--resume")
+    third = run_pipeline_process(recipe, killed, "--resume")
     assert third.returncode == 0, third.stderr[-2000:]
     assert "Resuming from" in (killed / "train.log").read_text()
 
@@ -205,7 +196,7 @@ stages:
 def test_two_dynamic_negative_tasks_keep_their_own_state_summary_and_resume(tmp_path, tiny_bert_dir):
     recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, TWO_DYNAMIC_TASKS)
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    assert _run_process(recipe, straight).returncode == 0
+    assert run_pipeline_process(recipe, straight).returncode == 0
     checkpoint = straight / "stages" / "multitask" / "checkpoint-6"
     for task in ("first", "second"):
         assert (checkpoint / f"dynamic_negatives.{task}.json").is_file()
@@ -221,9 +212,9 @@ def test_two_dynamic_negative_tasks_keep_their_own_state_summary_and_resume(tmp_
     assert any("dynamic_negatives/first/rows_scored" in h for h in history)
     assert any("dynamic_negatives/second/rows_scored" in h for h in history)
 
-    first = _run_process(recipe, killed, "--kill", "multitask:3")
+    first = run_pipeline_process(recipe, killed, "--kill", "multitask:3")
     assert first.returncode == -9, first.stderr[-2000:]
-    second = _run_process(recipe, killed, "--resume")
+    second = run_pipeline_process(recipe, killed, "--resume")
     assert second.returncode == 0, second.stderr[-2000:]
     assert "Resuming from" in (killed / "train.log").read_text()
     from st_plus import load_model
