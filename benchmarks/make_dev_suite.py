@@ -1,6 +1,7 @@
 """Builds the development suite: the task folders that defaults and settings are tuned on.
 
     python benchmarks/make_dev_suite.py [--shared ../shared/data] [--output runs/dev_suite]
+    python benchmarks/make_dev_suite.py --chinese-training runs/chinese_training   # chinese.yaml's rows
 
 Every comparison that chooses a default is scored on these folders; the shipped slices in ``examples/data`` are the
 held-out test sets, reported once at the end and never tuned on. The suite is built from ``../shared/data`` and is
@@ -30,6 +31,23 @@ Chinese (``OUTPUT/zh``), five types (no Chinese reranking source exists here):
 | classification_tnews_dev_zh | TNEWS | 2,000 validation rows, MTEB's 5-fold cross-validation (no train split) |
 | clustering_csl_dev_zh | CSL titles | validation (1,000 titles, 13 disciplines; the shipped slice is test) |
 | retrieval_manpages_dev_zh | man pages zh | all |
+
+Chinese training rows (``--chinese-training DIR``; what ``examples/recipes/chinese.yaml`` trains on, not shipped:
+several sources state no licence or a non-commercial one) are what the dev carving leaves of each source; a pair
+that shares a sentence with a dev pair, and a text that is a dev text, is dropped:
+
+| file | source | rows |
+|---|---|---|
+| lcqmc_zh.jsonl | LCQMC validation minus the 2,000 dev pairs | ``sentence1, sentence2, score`` (0 / 1) |
+| bq_zh.jsonl | BQ validation minus the 2,000 dev pairs | ``sentence1, sentence2, score`` (0 / 1) |
+| stsb_train_zh.jsonl | STS-B-zh train | ``sentence1, sentence2, score`` (0-5) |
+| ocnli_zh.jsonl | OCNLI train triplets (CC BY-NC 2.0) | ``anchor, positive, negative`` |
+| tnews_zh.jsonl | TNEWS validation minus the 2,000 dev rows | ``text, label`` |
+| waimai_zh.jsonl | Waimai train minus the 4,000 dev rows | ``text, label`` |
+| debian_zh.jsonl | Debian descriptions zh (DDTP) | ``anchor, positive, source`` |
+| texts_zh.jsonl | every distinct text above, plus the shipped CSL titles and abstracts | ``text`` (MLM, vocabulary) |
+
+The Chinese man pages (all of them dev) and every other dev text are in none of these files.
 
 Known contamination: recipes that train on Banking77 label triplets draw from the same train split (the quickstart
 uses 480 of 10,003 rows: about 5% of the dev rows may have been trained on).
@@ -161,12 +179,65 @@ def build(shared: Path, output: Path) -> None:
     copy_retrieval(shared / "retrieval_manpages_zh", zh / "retrieval_manpages_dev_zh", "zh")
 
 
+def _pairs_outside(rows: list[dict], dev: list[dict]) -> list[dict]:
+    seen = {r["sentence1"] for r in dev} | {r["sentence2"] for r in dev}
+    return [{"sentence1": r["sentence1"], "sentence2": r["sentence2"], "score": float(r["label"])} for r in rows
+            if r["sentence1"] not in seen and r["sentence2"] not in seen]  # fmt: skip
+
+
+def chinese_training(shared: Path, output: Path) -> dict[str, int]:
+    """Writes the Chinese training rows the dev carving leaves (see the module docstring); returns rows per file."""
+    files: dict[str, list[dict]] = {}
+    for name, folder in (("lcqmc_zh", "pairclf_lcqmc_zh"), ("bq_zh", "pairclf_bq_zh")):
+        rows = read_jsonl(shared / folder / "validation.jsonl")
+        files[name] = _pairs_outside(rows, sample(rows, 2000))
+    dev_sts = read_jsonl(shared / "sts_stsb_zh" / "validation.jsonl")
+    files["stsb_train_zh"] = [dict(r, score=float(r["score"])) for r in _pairs_outside(
+        [dict(r, label=r["score"]) for r in read_jsonl(shared / "sts_stsb_zh" / "train.jsonl")], dev_sts)]
+    files["ocnli_zh"] = read_jsonl(shared / "train_ocnli_nli_zh" / "train.jsonl")
+    tnews = read_jsonl(shared / "classification_tnews_zh" / "validation.jsonl")
+    dev_tnews = {r["text"] for r in sample(tnews, 2000)}
+    files["tnews_zh"] = [{"text": r["text"], "label": r["label"]} for r in tnews if r["text"] not in dev_tnews]
+    waimai = read_jsonl(shared / "classification_waimai_zh" / "train.jsonl")
+    order = list(range(len(waimai)))
+    random.Random(SEED).shuffle(order)
+    dev_waimai = {waimai[i]["text"] for i in order[:4000]}
+    files["waimai_zh"] = [{"text": waimai[i]["text"], "label": waimai[i]["label"]} for i in order[4000:]
+                          if waimai[i]["text"] not in dev_waimai]  # fmt: skip
+    files["debian_zh"] = [{"anchor": r["anchor"], "positive": r["positive"], "source": r["source"]}
+                          for r in read_jsonl(shared / "train_debian_descriptions_zh" / "train.jsonl.gz")]
+    dev_texts = {r["text"] for r in tnews if r["text"] in dev_tnews} | dev_waimai
+    for name in ("sts_stsb_zh/validation.jsonl",):
+        dev_texts |= {t for r in read_jsonl(shared / name) for t in (r["sentence1"], r["sentence2"])}
+    csl = ROOT / "examples" / "training_data"
+    texts: dict[str, None] = {}
+    for rows in [*files.values(), read_jsonl(csl / "csl_titles_labelled_zh.jsonl"),
+                 read_jsonl(csl / "csl_title_abstract_zh.jsonl")]:  # fmt: skip
+        for row in rows:
+            for key in ("sentence1", "sentence2", "anchor", "positive", "negative", "text"):
+                if isinstance(row.get(key), str) and row[key] not in dev_texts:
+                    texts[row[key]] = None
+    files["texts_zh"] = [{"text": t} for t in texts]
+    output.mkdir(parents=True, exist_ok=True)
+    for name, rows in files.items():
+        write_jsonl(output / f"{name}.jsonl", rows)
+    return {name: len(rows) for name, rows in files.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--output", type=Path, default=ROOT / "runs" / "dev_suite")
     parser.add_argument("--overwrite", action="store_true", help="Replace an existing suite folder")
+    parser.add_argument("--chinese-training", type=Path, default=None, metavar="DIR",
+                        help="Only write the Chinese training rows the carving leaves into DIR (see the docstring)")
     args = parser.parse_args()
+    if args.chinese_training is not None:
+        if args.chinese_training.exists() and any(args.chinese_training.iterdir()) and not args.overwrite:
+            raise SystemExit(f"{args.chinese_training} exists; pass --overwrite to rebuild it")
+        for name, n in chinese_training(args.shared, args.chinese_training).items():
+            print(f"{args.chinese_training / name}.jsonl: {n} rows")
+        return
     if args.output.exists() and any(args.output.iterdir()):
         if not args.overwrite:
             raise SystemExit(f"{args.output} exists; pass --overwrite to rebuild it")

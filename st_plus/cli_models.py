@@ -1,13 +1,15 @@
-"""Model commands: ``st-plus convert-nomic`` (BERT -> NomicBERT-style) and ``st-plus merge`` (LM-Cocktail).
+"""Model commands: ``convert-nomic`` (BERT -> NomicBERT-style), ``merge`` (LM-Cocktail), ``extend-vocab``.
 
 ``convert-nomic`` maps a BERT-family model onto NomicBERT-style and recovers it by distillation; ``merge`` averages
-the parameters of models of one architecture with given weights.
+the parameters of models of one architecture with given weights; ``extend-vocab`` adds the CJK characters a corpus
+needs to a model's WordPiece vocabulary and teaches them by continued masked-LM training.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -88,8 +90,46 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_extend_vocab(args: argparse.Namespace) -> int:
+    """Extends MODEL's vocabulary with the characters of ``--texts``, continues MLM, saves to ``--output``."""
+    from st_plus.models import continue_mlm, extend_vocabulary, load_model, read_texts
+    from st_plus.training.pipeline import cpu_supports_bf16
+
+    out = Path(args.output)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
+        raise ModelsCliError(f"{out} exists and is not empty (pass --overwrite to replace it)")
+    for name in ("min_count", "batch_size", "max_seq_length"):
+        if getattr(args, name) < 1:
+            raise ModelsCliError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.new_rows_steps < 0 or args.steps < 0:
+        raise ModelsCliError("--new-rows-steps and --steps must be >= 0")
+    try:
+        texts = read_texts(args.texts, limit=args.max_texts, seed=args.seed)
+        model = load_model(args.model, device="cpu")
+        extension = extend_vocabulary(model, texts, min_count=args.min_count, init=args.init, seed=args.seed)
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        raise ModelsCliError(str(exc)) from None
+    bf16 = {"auto": cpu_supports_bf16(), "bf16": True, "fp32": False}[args.precision]
+    run = continue_mlm(
+        model, texts, new_token_ids=extension.new_token_ids,
+        new_rows_steps=args.new_rows_steps if extension.added else 0, steps=args.steps, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, new_rows_learning_rate=args.new_rows_learning_rate,
+        mask_rate=args.mask_rate, max_seq_length=args.max_seq_length, seed=args.seed, bf16=bf16,
+    )  # fmt: skip
+    if out.exists() and args.overwrite:
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    model.save(str(out))
+    record = {"source": str(args.model), "texts": len(texts), "vocabulary": extension.summary(),
+              "new_rows_steps": run.new_rows_steps, "steps": run.steps, "seconds": run.seconds,
+              "new_rows_losses_every_10": run.new_rows_losses, "mlm_losses_every_10": run.losses}  # fmt: skip
+    (out / "st_plus_vocabulary.json").write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    print(json.dumps({k: record[k] for k in ("vocabulary", "new_rows_steps", "steps", "seconds")}, ensure_ascii=False))
+    print(f"Saved {out} (plain SentenceTransformer folder; the run is in st_plus_vocabulary.json)")
+    return 0
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    """Adds ``convert-nomic`` and ``merge`` to the ``st-plus`` parser."""
+    """Adds ``convert-nomic``, ``merge`` and ``extend-vocab`` to the ``st-plus`` parser."""
     conv = commands.add_parser(
         "convert-nomic",
         help="Convert a BERT-family model to a NomicBERT-style one (RoPE, SwiGLU) and recover it by distillation",
@@ -131,3 +171,32 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     merge.add_argument("--output", required=True, metavar="DIR", help="Where to save the merged model")
     merge.add_argument("--overwrite", action="store_true", help="Replace a non-empty --output folder")
     merge.set_defaults(func=cmd_merge)
+
+    ext = commands.add_parser(
+        "extend-vocab",
+        help="Add the CJK characters a corpus needs to a model's WordPiece vocabulary and teach them by MLM",
+        description="Add every CJK character seen --min-count times in --texts that MODEL's tokenizer maps to [UNK] "
+        "to its WordPiece vocabulary (size kept a multiple of 64), start the new embedding rows with --init, then "
+        "continue masked-LM training: --new-rows-steps on the new rows only, --steps on every weight (a fresh MLM "
+        "head, discarded at the end). The output is a plain sentence-transformers folder: `st-plus extend-vocab "
+        "default --texts runs/chinese_training/texts_zh.jsonl --output runs/minilm-zh`.",
+    )
+    ext.add_argument("model", metavar="MODEL", help="'default' (bundled all-MiniLM-L6-v2) or a model folder")
+    ext.add_argument("--texts", nargs="+", required=True, metavar="FILE",
+                     help="Corpus: .jsonl[.gz] (text/anchor/positive/... fields) or one text per line")  # fmt: skip
+    ext.add_argument("--output", required=True, metavar="DIR", help="Where to save the extended model")
+    ext.add_argument("--min-count", type=int, default=2, help="Add a character seen at least this often")
+    ext.add_argument("--init", choices=("mean", "cjk", "unk", "random"), default="random",
+                     help="How the new embedding rows start (see the README's Chinese section)")  # fmt: skip
+    ext.add_argument("--new-rows-steps", type=int, default=600, help="MLM steps training only the new rows")
+    ext.add_argument("--steps", type=int, default=600, help="MLM steps training every weight (0: skip)")
+    ext.add_argument("--batch-size", type=int, default=32)
+    ext.add_argument("--learning-rate", type=float, default=5e-5, help="Peak learning rate of --steps")
+    ext.add_argument("--new-rows-learning-rate", type=float, default=1e-3, help="Peak learning rate of the rows")
+    ext.add_argument("--mask-rate", type=float, default=0.3)
+    ext.add_argument("--max-seq-length", type=int, default=128)
+    ext.add_argument("--max-texts", type=int, default=None, help="Read at most this many texts")
+    ext.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
+    ext.add_argument("--seed", type=int, default=0)
+    ext.add_argument("--overwrite", action="store_true", help="Replace a non-empty --output folder")
+    ext.set_defaults(func=cmd_extend_vocab)

@@ -19,6 +19,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise TrainCliError("--resume and --overwrite exclude each other")
     try:
         recipe = load_recipe(args.recipe)
+        if args.seed is not None:  # the same recipe with another seed (seed studies), recorded in the run
+            if args.seed < 0:
+                raise TrainCliError(f"--seed must be >= 0, got {args.seed}")
+            recipe.seed = args.seed
         if args.check:  # a run reads every data file too, in run_recipe, before any work
             check_recipe_data(recipe)
             print(f"{args.recipe}: valid recipe with stages {', '.join(recipe.stage_names())}; every data file read")
@@ -68,4 +72,5 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "--check", action="store_true", help="Validate the recipe and read every data file it names, then stop"
     )
     train.add_argument("--quiet", action="store_true", help="No progress bars")
+    train.add_argument("--seed", type=int, default=None, help="Override the recipe's seed (e.g. for 3-seed studies)")
     train.set_defaults(func=cmd_train)

@@ -329,7 +329,8 @@ def _run(run: _Run) -> PipelineResult:
                 _barrier()
             torch.manual_seed(recipe.seed)
             if name == "mlm":
-                model, info = st.run_mlm(spec, seed=recipe.seed, max_seq_length=infer)
+                base = _load(model_path, seq) if model_path is not None else None
+                model, info = st.run_mlm(spec, seed=recipe.seed, max_seq_length=infer, base=base, bf16=run.bf16)
             elif name == "distill":
                 model, info = run_distill(
                     spec, _load(model_path, seq), folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,

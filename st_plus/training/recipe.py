@@ -106,17 +106,30 @@ class ModelSpec:
 
 @dataclass
 class MlmStage:
-    """Stage 0: a WordPiece tokenizer and masked-LM pre-training of a new NomicBERT-style encoder.
+    """Stage 0: masked-LM training, of a new NomicBERT-style encoder or of the base model (continued).
 
-    Restarted from its beginning on ``--resume`` when it was interrupted (it is deterministic for a seed).
+    With ``model.base: null`` it trains a WordPiece tokenizer and pre-trains a new encoder of ``preset``. With a
+    base model it continues MLM training of that model (:func:`st_plus.models.continue_mlm`), after adding the
+    CJK characters the texts need to its vocabulary when ``extend_vocab`` is set
+    (:func:`st_plus.models.extend_vocabulary`): ``new_rows_steps`` steps train only the new rows, then
+    ``max_steps`` steps train every weight. Restarted from its beginning on ``--resume`` when it was interrupted
+    (it is deterministic for a seed).
 
     Attributes:
         data: Text files (JSONL rows' string fields, or one text per line).
         max_texts: At most this many distinct texts (shuffled with the recipe's seed).
-        preset: ``build_nomic_bert`` preset (``tiny``, ``micro``, ``mini``, ``small``, ...).
-        vocab_size: WordPiece vocabulary size (padded to a multiple of 64).
-        lowercase: Lower-case the tokenizer's input.
-        max_steps: Optimiser steps.
+        preset: New encoder only: ``build_nomic_bert`` preset (``tiny``, ``micro``, ``mini``, ``small``, ...).
+        vocab_size: New encoder only: WordPiece vocabulary size (padded to a multiple of 64).
+        lowercase: New encoder only: lower-case the tokenizer's input.
+        extend_vocab: Base model only: add every CJK character seen ``vocab_min_count`` times in ``data`` that
+            the tokenizer maps to ``[UNK]`` (the vocabulary stays a multiple of 64).
+        vocab_min_count: See ``extend_vocab``.
+        vocab_init: How the new embedding rows start: ``random`` (noise with the existing rows' per-dimension
+            mean and spread; best on dev), ``mean`` (of every row), ``cjk`` (of the CJK rows the vocabulary has) or
+            ``unk`` (measured in the README, "Chinese").
+        new_rows_steps: Base model only: steps that train only the new rows (and the fresh MLM head) first.
+        new_rows_learning_rate: Their peak learning rate.
+        max_steps: Optimiser steps (for a base model: the steps that train every weight; 0 skips them).
         batch_size: Sequences per step.
         learning_rate: Peak learning rate (warm-up 50 steps, then linear decay).
         max_seq_length: Tokens per sequence.
@@ -130,6 +143,11 @@ class MlmStage:
     preset: str = "tiny"
     vocab_size: int = 8192
     lowercase: bool = True
+    extend_vocab: bool = False
+    vocab_min_count: int = 2
+    vocab_init: Literal["mean", "cjk", "unk", "random"] = "random"
+    new_rows_steps: int = 0
+    new_rows_learning_rate: float = 1e-3
     max_steps: int = 1000
     batch_size: int = 32
     learning_rate: float = 5e-4

@@ -135,8 +135,12 @@ def check_recipe(recipe: Recipe, b: RecipeBuilder) -> None:
         raise b.error(("stages",), "no stage configured; set at least one of mlm, distill, contrastive, multitask")
     if recipe.model.base is None and stages.mlm is None:
         raise b.error(("model", "base"), "`base: null` needs `stages.mlm` (a new encoder must be pre-trained)")
-    if recipe.model.base is not None and stages.mlm is not None:
-        raise b.error(("stages", "mlm"), "MLM pre-training builds a new encoder: set `model.base: null`")
+    if recipe.model.base is None and stages.mlm is not None and (stages.mlm.extend_vocab or stages.mlm.new_rows_steps):
+        key = ("stages", "mlm", "extend_vocab" if stages.mlm.extend_vocab else "new_rows_steps")
+        raise b.error(key, "extends the vocabulary of a base model: set `model.base`, or drop it (a new encoder "
+                      "trains its own tokenizer)")  # fmt: skip
+    if stages.mlm is not None and stages.mlm.new_rows_steps and not stages.mlm.extend_vocab:
+        raise b.error(("stages", "mlm", "new_rows_steps"), "trains the rows `extend_vocab: true` adds: set it")
     base = recipe.model.base
     if base not in (None, "default"):
         local = Path(base) if Path(base).is_absolute() else b.folder / base
@@ -152,8 +156,13 @@ def check_recipe(recipe: Recipe, b: RecipeBuilder) -> None:
         stages.mlm.data = [b.file(p, (*key, "data", i)) for i, p in enumerate(stages.mlm.data)]
         if not stages.mlm.data:
             raise b.error((*key, "data"), "needs at least one text file")
-        for name in ("max_steps", "batch_size", "learning_rate", "max_seq_length", "vocab_size", "max_texts"):
+        for name in ("batch_size", "learning_rate", "max_seq_length", "vocab_size", "max_texts", "vocab_min_count",
+                     "new_rows_learning_rate"):
             _positive(b, (*key, name), getattr(stages.mlm, name))
+        _positive(b, (*key, "max_steps"), stages.mlm.max_steps, zero=recipe.model.base is not None)
+        _positive(b, (*key, "new_rows_steps"), stages.mlm.new_rows_steps, zero=True)
+        if recipe.model.base is not None and stages.mlm.max_steps + stages.mlm.new_rows_steps == 0:
+            raise b.error((*key, "max_steps"), "no MLM step configured: set `max_steps` or `new_rows_steps`")
         if not 0 < stages.mlm.mask_rate < 1:
             raise b.error((*key, "mask_rate"), f"must be in (0, 1), got {stages.mlm.mask_rate}")
         if stages.mlm.preset not in PRESETS:

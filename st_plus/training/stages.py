@@ -29,7 +29,14 @@ from st_plus.mining import (
     consistency_filter,
     mine_hybrid_negatives,
 )
-from st_plus.models import encoder_from_mlm, pretrain_mlm, read_texts, train_wordpiece_tokenizer
+from st_plus.models import (
+    continue_mlm,
+    encoder_from_mlm,
+    extend_vocabulary,
+    pretrain_mlm,
+    read_texts,
+    train_wordpiece_tokenizer,
+)
 from st_plus.samplers import GroupAwareBatchSampler
 from st_plus.training.checkpoints import CheckpointCommitCallback, last_complete_checkpoint
 from st_plus.training.multitask import TrainingTask, _task_type, build_multitask
@@ -135,10 +142,19 @@ def read_pairs(specs: list[DataSpec], seed: int, *, with_source: bool = False) -
 # ----------------------------------------------------------------------------------------------- stage 0: MLM
 
 
-def run_mlm(stage: MlmStage, *, seed: int, max_seq_length: int | None) -> tuple[SentenceTransformer, dict[str, Any]]:
-    """Trains a WordPiece tokenizer and pre-trains a NomicBERT-style MLM; returns the encoder as an ST model."""
+def run_mlm(
+    stage: MlmStage, *, seed: int, max_seq_length: int | None, base: SentenceTransformer | None = None,
+    bf16: bool = False,
+) -> tuple[SentenceTransformer, dict[str, Any]]:
+    """Pre-trains a new NomicBERT-style encoder (``base`` None), or continues MLM training of ``base``.
+
+    Without a base: trains a WordPiece tokenizer and pre-trains a NomicBERT-style MLM; returns the encoder as an ST
+    model. With one: extends its vocabulary when ``stage.extend_vocab`` is set, then :func:`continue_mlm` in place.
+    """
     start = time.perf_counter()
     texts = read_texts(stage.data, limit=stage.max_texts, seed=seed)
+    if base is not None:
+        return _continue_mlm(stage, base, texts, seed=seed, bf16=bf16, start=start)
     tokenizer = train_wordpiece_tokenizer(texts, vocab_size=stage.vocab_size, lowercase=stage.lowercase)
     mlm = pretrain_mlm(
         tokenizer, texts, stage.preset, mask_rate=stage.mask_rate, max_steps=stage.max_steps,
@@ -152,6 +168,30 @@ def run_mlm(stage: MlmStage, *, seed: int, max_seq_length: int | None) -> tuple[
         "datasets": [{"name": Path(p).name, "path": p} for p in stage.data],
         "extra": {"texts": len(texts), "preset": stage.preset, "vocab_size": len(tokenizer),
                   "mlm_losses_at_step_1_then_every_10": [round(x, 4) for x in mlm.losses]},
+    }  # fmt: skip
+    return model, info
+
+
+def _continue_mlm(
+    stage: MlmStage, model: SentenceTransformer, texts: list[str], *, seed: int, bf16: bool, start: float
+) -> tuple[SentenceTransformer, dict[str, Any]]:
+    extension = None
+    if stage.extend_vocab:
+        extension = extend_vocabulary(model, texts, min_count=stage.vocab_min_count, init=stage.vocab_init, seed=seed)
+    mlm = continue_mlm(
+        model, texts, new_token_ids=extension.new_token_ids if extension else (),
+        new_rows_steps=stage.new_rows_steps if extension and extension.added else 0, steps=stage.max_steps,
+        batch_size=stage.batch_size, learning_rate=stage.learning_rate,
+        new_rows_learning_rate=stage.new_rows_learning_rate, mask_rate=stage.mask_rate,
+        max_seq_length=stage.max_seq_length, seed=seed, bf16=bf16,
+    )  # fmt: skip
+    info = {
+        "kind": "mlm", "steps": mlm.new_rows_steps + mlm.steps, "batch_size": stage.batch_size,
+        "seconds": round(time.perf_counter() - start, 1), "losses": ["continued masked LM"],
+        "datasets": [{"name": Path(p).name, "path": p} for p in stage.data],
+        "extra": {"texts": len(texts), "vocabulary": extension.summary() if extension else None,
+                  "new_rows_steps": mlm.new_rows_steps, "new_rows_losses_every_10": mlm.new_rows_losses,
+                  "mlm_losses_every_10": mlm.losses},
     }  # fmt: skip
     return model, info
 

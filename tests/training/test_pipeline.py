@@ -19,6 +19,7 @@ from st_plus.training.checkpoints import (
     last_complete_checkpoint,
 )
 from st_plus.training.pipeline import run_recipe
+from st_plus.training.recipe import RecipeError
 
 HERE = Path(__file__).resolve().parent
 ONLY_STAGE1 = RECIPE[: RECIPE.index("  multitask:")] + RECIPE[RECIPE.index("evaluation:") :]
@@ -150,16 +151,19 @@ def test_the_same_recipe_runs_with_two_processes(tmp_path, tiny_bert_dir):
     assert info["hardware"]["processes"] == 2 and info["stages"][1]["steps"] == 6
 
 
+def _run_with_stage0(tmp_path: Path, base: Path, mlm: str, *, new_encoder: bool):
+    """The tiny recipe with ``mlm`` (YAML lines) as stage 0 and stage 1 after it (no stage 2), run."""
+    text = RECIPE.replace("stages:\n", "stages:\n  mlm:\n" + mlm)
+    if new_encoder:
+        text = text.replace("model: {base: {base}, max_seq_length: 32}", "model: {base: null, max_seq_length: 32}")
+    text = text[: text.index("  multitask:")] + text[text.index("evaluation:") :]
+    return run_recipe(write_tiny_recipe(tmp_path, base, text), output_dir=tmp_path / "out", show_progress_bar=False)
+
+
 def test_stage0_pretrains_a_new_encoder_that_later_stages_train_and_plain_st_loads(tmp_path, tiny_bert_dir):
-    stage0 = RECIPE.replace("model: {base: {base}, max_seq_length: 32}", "model: {base: null, max_seq_length: 32}")
-    stage0 = stage0.replace(
-        "stages:\n",
-        "stages:\n  mlm:\n    data: [data/pairs.jsonl, data/sts.jsonl]\n"
-        "    vocab_size: 128\n    max_steps: 20\n    batch_size: 8\n    max_seq_length: 32\n",
-    )
-    stage0 = stage0[: stage0.index("  multitask:")] + stage0[stage0.index("evaluation:") :]
-    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, stage0)
-    result = run_recipe(recipe, output_dir=tmp_path / "out", show_progress_bar=False)
+    mlm = ("    data: [data/pairs.jsonl, data/sts.jsonl]\n"
+           "    vocab_size: 128\n    max_steps: 20\n    batch_size: 8\n    max_seq_length: 32\n")  # fmt: skip
+    result = _run_with_stage0(tmp_path, tiny_bert_dir, mlm, new_encoder=True)
     assert list(result.evaluations) == ["contrastive", "final"]  # no "start": there was no model before stage 0
     info = json.loads((result.model_path / "st_plus_run.json").read_text())
     assert [s["name"] for s in info["stages"]] == ["mlm", "contrastive"]
@@ -169,6 +173,34 @@ def test_stage0_pretrains_a_new_encoder_that_later_stages_train_and_plain_st_loa
     assert config["model_type"] == "nomic_bert" and config["vocab_size"] % 64 == 0
     plain = encode_in_plain_subprocess(result.model_path, CORPUS[:3])
     assert plain.shape == (3, 32) and np.isfinite(plain).all()
+
+
+def test_stage0_continues_mlm_of_a_base_model_with_an_extended_vocabulary(tmp_path, tiny_bert_dir):
+    (tmp_path / "data").mkdir()
+    texts = ["古代战争游戏", "战争游戏很好", "游戏的战争", "古代游戏"] * 3
+    (tmp_path / "data" / "zh.txt").write_text("\n".join(texts), encoding="utf-8")
+    mlm = ("    data: [data/zh.txt]\n    extend_vocab: true\n    vocab_init: cjk\n    new_rows_steps: 4\n"
+           "    max_steps: 3\n    batch_size: 4\n    max_seq_length: 32\n    evaluate: none\n")  # fmt: skip
+    result = _run_with_stage0(tmp_path, tiny_bert_dir, mlm, new_encoder=False)
+    assert list(result.evaluations) == ["start", "contrastive", "final"]
+    info = json.loads((result.model_path / "st_plus_run.json").read_text())
+    assert [s["name"] for s in info["stages"]] == ["mlm", "contrastive"]
+    extra = info["extra"]["mlm"]
+    assert extra["vocabulary"]["init"] == "cjk" and extra["vocabulary"]["added_characters"] == 6  # 古代战争游戏
+    assert extra["new_rows_steps"] == 4 and len(extra["mlm_losses_every_10"]) == 1
+    config = json.loads((result.model_path / "config.json").read_text())
+    assert config["model_type"] == "bert" and config["vocab_size"] % 64 == 0
+    plain = encode_in_plain_subprocess(result.model_path, ["古代战争", "the cat"])
+    assert plain.shape == (2, 32) and np.isfinite(plain).all()
+
+
+def test_vocabulary_extension_without_a_base_model_is_refused_with_its_line(tmp_path, tiny_bert_dir):
+    bad = RECIPE.replace("model: {base: {base}, max_seq_length: 32}", "model: {base: null}").replace(
+        "stages:\n", "stages:\n  mlm:\n    data: [data/sts.jsonl]\n    extend_vocab: true\n"
+    )
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, bad)
+    with pytest.raises(RecipeError, match=r"recipe.yaml:8: stages.mlm.extend_vocab: extends the vocabulary"):
+        run_recipe(recipe, output_dir=tmp_path / "out", show_progress_bar=False)
 
 
 TWO_DYNAMIC_TASKS = """\
