@@ -1,34 +1,59 @@
-"""Training speed of the recipe's defaults vs plain sentence-transformers fp32, same model, data and batch.
+"""Training speed of st_plus vs plain sentence-transformers (fp32 and ``bf16=True``), same model, data and batch.
 
-    python benchmarks/bench_training_speed.py                      # 2 rounds x 24 steps of 32 Debian pairs each
-    python benchmarks/bench_training_speed.py --steps 48 --rounds 3 --output benchmarks/results/training_speed.json
+    python benchmarks/bench_training_speed.py                       # 3 rounds x 24 steps, both settings, 4 arms
+    python benchmarks/bench_training_speed.py --steps 48 --rounds 5 --output /tmp/training_speed.json
+    python benchmarks/bench_training_speed.py --steps 2 --rounds 1 --settings debian --output /tmp/smoke.json
 
-Both sides train the bundled all-MiniLM-L6-v2 (max_seq_length 128) with MultipleNegativesRankingLoss on the shipped
-Debian title -> description pairs (examples/training_data/debian_pairs_en.jsonl.gz), batch 32, lr 5e-5, from the
-same initial weights:
+Every arm trains the bundled all-MiniLM-L6-v2 (max_seq_length 128) from the same initial weights, with the same
+rows, batch size and learning rate. The arms:
 
-- plain: ``SentenceTransformerTrainer`` with default arguments in fp32 (what a user writes without st_plus);
-- st_plus: the pipeline's stage-1 trainer (``st_plus.training.stages.run_contrastive``) with the recipe's default
-  ``precision: auto`` (bf16 autocast where the CPU has AMX / AVX512-BF16) and its group-aware batches.
+- ``plain fp32``: ``SentenceTransformerTrainer`` with default arguments (what a user writes without st_plus);
+- ``plain bf16``: the same with ``SentenceTransformerTrainingArguments(bf16=True)`` (what a strong plain user writes);
+- ``st_plus defaults``: the pipeline's own stage trainer with the recipe's defaults (``precision: auto``: bf16
+  autocast where the CPU has AMX / AVX512-BF16; group-aware / rank-synchronised batches);
+- ``st_plus length_grouped``: the same with ``length_grouped: true`` (batches of similar length).
 
-The sides alternate (plain, st_plus, plain, ...) so that load on the shared machine hits both; samples/s is the
-median over rounds of (steps x batch) / train seconds. Quality: each side's model from the last round is evaluated
-(float32) on the held-out examples/data/retrieval_debian_en (nDCG@10) and STS-B. Prints the table and the ratio
-(goal: st_plus >= 2x plain, with no quality loss).
+The settings:
+
+- ``debian``: stage 1, MNRL on the shipped Debian title -> description pairs
+  (examples/training_data/debian_pairs_en.jsonl.gz, ``steps x batch`` rows, group column ``source``), lr 5e-5;
+  the st_plus arms run ``st_plus.training.stages.run_contrastive`` (no consistency filter).
+- ``mix``: stage 2 of examples/recipes/quickstart.yaml (its tasks, rows, batch size, learning rate and Matryoshka
+  dims) through the pipeline's multi-task trainer ``run_multitask``; the ``stage1`` task takes the recipe's stage-1
+  pairs unfiltered. No task gets mined or dynamic hard negatives (plain sentence-transformers has no refresh, and
+  mining is not training speed). The plain arms train the same ``DatasetDict`` (``build_multitask``'s rows: label
+  triplets for classification) with sentence-transformers' own losses (MNRL; CoSENT for scored pairs;
+  ``MatryoshkaLoss`` around each) and its default proportional multi-dataset sampler.
+
+Each run is a subprocess, so its peak RSS (``ru_maxrss`` at the end of training) is its own. Each round runs every
+arm once, in an order alternating between rounds (forward, then reversed) so that load on a shared machine hits
+every arm; samples/s is ``steps x batch`` over the median of the rounds' ``trainer.train()`` seconds. Quality: each
+arm's model from the last round is evaluated (float32) on the held-out examples/data/retrieval_debian_en (nDCG@10)
+and STS-B (Spearman). Prints a table per setting with the ratios to both plain arms (goals: st_plus >= 2.0x plain
+fp32 and >= 1.3x plain bf16, quality within 0.2) and writes everything to ``--output``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "examples" / "training_data" / "debian_pairs_en.jsonl.gz"
+QUICKSTART = REPO / "examples" / "recipes" / "quickstart.yaml"
 EVAL = [REPO / "examples" / "data" / "retrieval_debian_en", REPO / "examples" / "data" / "sts_stsbenchmark_en"]
+ARMS = ("plain fp32", "plain bf16", "st_plus defaults", "st_plus length_grouped")
+SETTINGS = ("debian", "mix")
+SEED = 42
 
 
 def _model():
@@ -42,79 +67,195 @@ def _model():
     return model
 
 
-def plain(rows, steps: int, batch: int, folder: Path):
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+def _debian_spec(steps: int, batch: int):
+    from st_plus.training.recipe import DataSpec
 
-    model = _model()
+    return DataSpec(str(DATA), rows=steps * batch, group_column="source", columns=["anchor", "positive"])
+
+
+def _plain_train(model, dataset, loss, *, steps: int, batch: int, lr: float, bf16: bool, folder: Path) -> float:
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+
     args = SentenceTransformerTrainingArguments(
-        output_dir=str(folder), per_device_train_batch_size=batch, max_steps=steps, learning_rate=5e-5,
-        warmup_steps=0.1, seed=42, save_strategy="no", report_to="none", use_cpu=True, disable_tqdm=True,
+        output_dir=str(folder), per_device_train_batch_size=batch, max_steps=steps, learning_rate=lr,
+        warmup_steps=0.1, seed=SEED, bf16=bf16, save_strategy="no", report_to="none", use_cpu=True,
+        disable_tqdm=True,
     )  # fmt: skip
-    trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=rows.select_columns(["anchor", "positive"]),
-        loss=MultipleNegativesRankingLoss(model),
-    )  # fmt: skip
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
     start = time.perf_counter()
     trainer.train()
-    return model, time.perf_counter() - start
+    return time.perf_counter() - start
 
 
-def st_plus(steps: int, batch: int, n_rows: int, folder: Path):
+def _mix_stage(steps: int, length_grouped: bool):
+    """The quickstart's stage 2 without hard negatives, cut to ``steps``; its stage-1 pairs; its seed."""
+    from st_plus.training.recipe import load_recipe
+    from st_plus.training.stages import read_pairs
+
+    recipe = load_recipe(QUICKSTART)
+    stage = recipe.stages.multitask
+    tasks = [dataclasses.replace(task, negatives=None) for task in stage.tasks]
+    stage = dataclasses.replace(stage, tasks=tasks, max_steps=steps, save_steps=10**6, length_grouped=length_grouped)
+    return stage, read_pairs(recipe.stages.contrastive.data, recipe.seed), recipe.seed
+
+
+def _plain_mix(model, stage, pairs, seed: int, *, steps: int, bf16: bool, folder: Path) -> float:
+    from sentence_transformers.sentence_transformer.losses import (
+        CoSENTLoss,
+        MatryoshkaLoss,
+        MultipleNegativesRankingLoss,
+    )
+
+    from st_plus.training.multitask import TrainingTask, build_multitask
+    from st_plus.training.recipe_data import read_rows
+    from st_plus.training.stages import sample_rows
+
+    tasks = []
+    for task in stage.tasks:  # the rows run_multitask trains on
+        if task.data == "stage1":
+            rows = sample_rows(pairs, task.rows, seed).remove_columns("group")
+        else:
+            rows = sample_rows(read_rows(task.data, task.type), task.data.rows, seed)
+            if task.data.group_column in rows.column_names:
+                rows = rows.remove_columns(task.data.group_column)
+        tasks.append(TrainingTask(task.name, task.type, rows))
+    dataset = build_multitask(model, tasks, seed=seed).train_dataset
+    losses = {}
+    for name, rows in dataset.items():
+        scored = {"score", "label"} & set(rows.column_names)
+        loss = CoSENTLoss(model) if scored else MultipleNegativesRankingLoss(model)
+        losses[name] = MatryoshkaLoss(model, loss, stage.matryoshka_dims) if stage.matryoshka_dims else loss
+    return _plain_train(model, dataset, losses, steps=steps, batch=stage.batch_size, lr=stage.learning_rate,
+                        bf16=bf16, folder=folder)  # fmt: skip
+
+
+def run_arm(setting: str, arm: str, *, steps: int, batch: int, evaluate: bool, folder: Path) -> dict:
+    """One arm in this process: its training seconds, peak RSS after training and (``evaluate``) dev scores."""
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    from st_plus.evaluation import evaluate_suite
     from st_plus.training.pipeline import resolve_precision
-    from st_plus.training.recipe import ContrastiveStage, DataSpec
-    from st_plus.training.stages import run_contrastive
+    from st_plus.training.recipe import ContrastiveStage
+    from st_plus.training.stages import read_pairs, run_contrastive, run_multitask
 
-    stage = ContrastiveStage(
-        data=[DataSpec(str(DATA), rows=n_rows, group_column="source")], batch_size=batch, max_steps=steps,
-        save_steps=10**6, filter=None,
-    )  # fmt: skip
-    model, _, info = run_contrastive(stage, _model(), folder, seed=42, bf16=resolve_precision("auto"), resume=False)
-    return model, info["seconds"]
+    model = _model()
+    plain, length_grouped = arm.startswith("plain"), arm.endswith("length_grouped")
+    if setting == "debian" and plain:
+        rows = read_pairs([_debian_spec(steps, batch)], SEED).select_columns(["anchor", "positive"])
+        seconds = _plain_train(model, rows, MultipleNegativesRankingLoss(model), steps=steps, batch=batch, lr=5e-5,
+                               bf16=arm == "plain bf16", folder=folder)  # fmt: skip
+    elif setting == "debian":
+        stage = ContrastiveStage(
+            data=[_debian_spec(steps, batch)], batch_size=batch, max_steps=steps, save_steps=10**6, filter=None,
+            length_grouped=length_grouped,
+        )  # fmt: skip
+        model, _, info = run_contrastive(stage, model, folder, seed=SEED, bf16=resolve_precision("auto"),
+                                         resume=False)  # fmt: skip
+        seconds = info["seconds"]
+    else:
+        stage, pairs, seed = _mix_stage(steps, length_grouped)
+        if plain:
+            seconds = _plain_mix(model, stage, pairs, seed, steps=steps, bf16=arm == "plain bf16", folder=folder)
+        else:
+            model, info = run_multitask(stage, model, folder, seed=seed, bf16=resolve_precision("auto"),
+                                        resume=False, stage1_pairs=pairs)  # fmt: skip
+            seconds = info["seconds"]
+    result = {"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if evaluate:
+        result["quality"] = {r.task_name: r.main_score for r in evaluate_suite(model, EVAL, show_progress_bar=False)}
+    return result
+
+
+def _child(setting: str, arm: str, args: argparse.Namespace, evaluate: bool, tmp: Path) -> dict:
+    out = tmp / "result.json"
+    command = [sys.executable, __file__, "--child", setting, arm, "--steps", str(args.steps), "--batch-size",
+               str(args.batch_size), "--child-result", str(out), *(["--evaluate"] if evaluate else [])]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, check=False,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    if completed.returncode != 0:
+        raise SystemExit(f"{setting} / {arm} failed:\n{completed.stderr[-4000:]}")
+    return json.loads(out.read_text())
+
+
+def _summary(runs: dict[str, list[dict]], samples: int) -> dict[str, dict]:
+    summary = {}
+    for arm, results in runs.items():
+        seconds = [r["seconds"] for r in results]
+        summary[arm] = {
+            "samples_per_s": samples / statistics.median(seconds),
+            "seconds": seconds,
+            "peak_rss_mib": max(r["peak_rss_mib"] for r in results),
+            **results[-1].get("quality", {}),
+        }
+    for arm, entry in summary.items():
+        for base in ("plain fp32", "plain bf16"):
+            if base in summary and arm != base:
+                entry[f"x {base}"] = entry["samples_per_s"] / summary[base]["samples_per_s"]
+    return summary
+
+
+def _print_table(setting: str, summary: dict[str, dict]) -> None:
+    print(f"\n{setting}\n| arm | samples/s | x plain fp32 | x plain bf16 | peak RSS MiB | Debian nDCG@10 | "
+          "STS-B Spearman |\n|---|---:|---:|---:|---:|---:|---:|")  # fmt: skip
+    for arm, r in summary.items():
+        ratios = [f"{r[k]:.2f}" if k in r else "-" for k in ("x plain fp32", "x plain bf16")]
+        scores = [f"{100 * r[k]:.2f}" if k in r else "-" for k in ("retrieval_debian_en", "sts_stsbenchmark_en")]
+        print(f"| {arm} | {r['samples_per_s']:.2f} | {' | '.join(ratios)} | {r['peak_rss_mib']:.0f} | "
+              f"{' | '.join(scores)} |")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=24)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32, help="debian setting (mix: the quickstart's)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--settings", nargs="+", choices=SETTINGS, default=list(SETTINGS))
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    parser.add_argument("--no-quality", action="store_true", help="skip the dev quality check")
     parser.add_argument("--output", type=Path, default=None, help="write the numbers as JSON here")
+    parser.add_argument("--child", nargs=2, metavar=("SETTING", "ARM"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-result", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--evaluate", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = run_arm(*args.child, steps=args.steps, batch=args.batch_size, evaluate=args.evaluate,
+                             folder=Path(tmp))  # fmt: skip
+        args.child_result.write_text(json.dumps(result))
+        return
 
-    from st_plus.evaluation import evaluate_suite
     from st_plus.training.pipeline import cpu_supports_bf16, resolve_precision
-    from st_plus.training.recipe import DataSpec
-    from st_plus.training.stages import read_pairs
 
-    n_rows = args.steps * args.batch_size
-    rows = read_pairs([DataSpec(str(DATA), rows=n_rows)], 42)  # the same rows the st_plus side samples
-    seconds: dict[str, list[float]] = {"plain fp32": [], "st_plus defaults": []}
-    models = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    shown = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+             if k not in ("child", "child_result", "evaluate")}  # fmt: skip
+    report = {"args": shown,
+              "bf16_autocast": resolve_precision("auto"), "cpu_bf16": cpu_supports_bf16(), "settings": {}}  # fmt: skip
+    for setting in args.settings:
+        batch = args.batch_size if setting == "debian" else _quickstart_batch()
+        runs: dict[str, list[dict]] = {arm: [] for arm in args.arms}
         for r in range(args.rounds):
-            models["plain fp32"], s = plain(rows, args.steps, args.batch_size, Path(tmp) / f"plain{r}")
-            seconds["plain fp32"].append(s)
-            models["st_plus defaults"], s = st_plus(args.steps, args.batch_size, n_rows, Path(tmp) / f"plus{r}")
-            seconds["st_plus defaults"].append(s)
-            print(f"round {r + 1}: plain {seconds['plain fp32'][-1]:.1f}s, st_plus {s:.1f}s", flush=True)
-    results = {}
-    for name, model in models.items():
-        scores = evaluate_suite(model, EVAL, show_progress_bar=False)
-        sps = args.steps * args.batch_size / statistics.median(seconds[name])
-        results[name] = {"samples_per_s": sps, "seconds": seconds[name],
-                         **{r.task_name: r.main_score for r in scores}}  # fmt: skip
-    print(f"\nbf16 autocast: {resolve_precision('auto')} (CPU bf16: {cpu_supports_bf16()}); {args.steps} steps x "
-          f"{args.batch_size} pairs, {args.rounds} rounds\n")  # fmt: skip
-    print("| run | samples/s | held-out Debian nDCG@10 | STS-B Spearman |\n|---|---:|---:|---:|")
-    for name, r in results.items():
-        print(f"| {name} | {r['samples_per_s']:.2f} | {100 * r['retrieval_debian_en']:.2f} | "
-              f"{100 * r['sts_stsbenchmark_en']:.2f} |")  # fmt: skip
-    ratio = results["st_plus defaults"]["samples_per_s"] / results["plain fp32"]["samples_per_s"]
-    print(f"\nspeed ratio st_plus / plain: {ratio:.2f}x (goal >= 2.0)")
+            order = args.arms if r % 2 == 0 else args.arms[::-1]
+            for arm in order:
+                evaluate = r == args.rounds - 1 and not args.no_quality
+                with tempfile.TemporaryDirectory() as tmp:
+                    runs[arm].append(_child(setting, arm, args, evaluate, Path(tmp)))
+            line = ", ".join(f"{arm} {runs[arm][-1]['seconds']:.1f}s" for arm in args.arms)
+            print(f"{setting} round {r + 1}: {line}", flush=True)
+        summary = _summary(runs, args.steps * batch)
+        report["settings"][setting] = {"batch_size": batch, "steps": args.steps, "arms": summary}
+        _print_table(setting, summary)
+    print(f"\nbf16 autocast: {report['bf16_autocast']} (CPU bf16: {report['cpu_bf16']}); {args.steps} steps, "
+          f"{args.rounds} round(s); goals: st_plus >= 2.0x plain fp32 and >= 1.3x plain bf16, quality within "
+          "0.2")  # fmt: skip
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps({"args": vars(args) | {"output": str(args.output)}, "results": results,
-                                           "ratio": ratio}, indent=2) + "\n")  # fmt: skip
+        args.output.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def _quickstart_batch() -> int:
+    from st_plus.training.recipe import load_recipe
+
+    return load_recipe(QUICKSTART).stages.multitask.batch_size
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -184,3 +185,14 @@ def perturbed_copy(model, seed: int, scale: float = 0.05):
         for parameter in other.parameters():
             parameter.add_(scale * torch.randn(parameter.shape, generator=generator))
     return other
+
+
+def skewed_lengths(n: int, seed: int = 0) -> list[int]:
+    """Long-tailed text lengths (log-normal, as Debian descriptions): most short, a few very long."""
+    rng = random.Random(seed)
+    return [max(1, int(rng.lognormvariate(4.0, 1.0))) for _ in range(n)]
+
+
+def padded_tokens(batches: list[list[int]], lengths: list[int]) -> int:
+    """What batches cost when every text is padded to the longest of its batch."""
+    return sum(len(batch) * max(lengths[i] for i in batch) for batch in batches)

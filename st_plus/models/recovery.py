@@ -14,11 +14,11 @@ from typing import Any
 
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-from sentence_transformers.base.sampler import DefaultBatchSampler
 from sentence_transformers.sentence_transformer.losses import MSELoss
 from transformers import TrainerCallback
 
 from st_plus.models._loading import load_model
+from st_plus.samplers import LengthGroupedBatchSampler
 
 logger = logging.getLogger(__name__)
 
@@ -62,35 +62,6 @@ def read_texts(paths: Iterable[str | Path], *, limit: int | None = None, seed: i
     result = list(texts)
     random.Random(seed).shuffle(result)
     return result[:limit] if limit else result
-
-
-class LengthGroupedBatchSampler(DefaultBatchSampler):
-    """Random batches of texts of similar length (less padding); the dataset's ``text`` column sets the lengths.
-
-    Indices are shuffled, cut into pools of 50 batches, sorted by length within each pool and batched; the batches
-    are then shuffled.
-    """
-
-    def _batches(self) -> list[list[int]]:
-        lengths = [len(text) for text in self.sampler["text"]]
-        rng = random.Random(self.seed + getattr(self, "epoch", 0))
-        order = list(range(len(lengths)))
-        rng.shuffle(order)
-        pool = 50 * self.batch_size
-        batches = []
-        for begin in range(0, len(order), pool):
-            chunk = sorted(order[begin : begin + pool], key=lengths.__getitem__)
-            batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
-        if self.drop_last:
-            batches = [batch for batch in batches if len(batch) == self.batch_size]
-        rng.shuffle(batches)
-        return batches
-
-    def __iter__(self):
-        yield from self._batches()
-
-    def __len__(self) -> int:
-        return len(self._batches())
 
 
 class WallClockCallback(TrainerCallback):

@@ -10,6 +10,8 @@ import torch
 from sentence_transformers.base.sampler import DefaultBatchSampler
 from torch.utils.data import BatchSampler
 
+from st_plus.samplers.length_grouped import shuffle_batches, sort_within_pools, text_lengths
+
 logger = logging.getLogger(__name__)
 
 
@@ -31,6 +33,9 @@ class GroupAwareBatchSampler(DefaultBatchSampler):
         generator: Random generator, reseeded with ``seed + epoch``.
         seed: Seed.
         groups: One group key per row.
+        lengths: One length per row (e.g. :func:`~st_plus.samplers.length_grouped.text_lengths`) to group batches
+            by length; ``None``: batches in plain shuffled order.
+        pool_batches: Batches per length-sorted pool (with ``lengths``).
     """
 
     def __init__(
@@ -43,23 +48,35 @@ class GroupAwareBatchSampler(DefaultBatchSampler):
         seed: int = 0,
         *,
         groups: Sequence[Hashable | None],
+        lengths: Sequence[int] | None = None,
+        pool_batches: int = 50,
     ) -> None:
         super().__init__(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
         if len(groups) != len(dataset):
             raise ValueError(f"`groups` needs one key per row: {len(groups)} keys for {len(dataset)} rows.")
+        if lengths is not None and len(lengths) != len(dataset):
+            raise ValueError(f"`lengths` needs one length per row: {len(lengths)} lengths for {len(dataset)} rows.")
+        if pool_batches < 1:
+            raise ValueError(f"`pool_batches` must be >= 1, got {pool_batches}.")
         self.groups = list(groups)
+        self.lengths = None if lengths is None else list(lengths)
+        self.pool_batches = pool_batches
         self._cache: dict[int, list[list[int]]] = {}
         self._warned: set[int] = set()
 
     @classmethod
-    def configure(cls, groups: Sequence[Hashable | None]) -> Callable[..., BatchSampler]:
+    def configure(
+        cls, groups: Sequence[Hashable | None], *, length_grouped: bool = False
+    ) -> Callable[..., BatchSampler]:
         """A factory for ``SentenceTransformerTrainingArguments(batch_sampler=...)``.
 
-        The trainer also builds batch samplers for evaluation datasets (and for each dataset of a
-        ``DatasetDict``); a dataset whose length differs from ``len(groups)`` gets sentence-transformers'
-        default batch sampler instead.
+        With ``length_grouped``, the lengths are read from the dataset's text columns when the trainer builds the
+        sampler (:func:`~st_plus.samplers.length_grouped.text_lengths`). The trainer also builds batch samplers for
+        evaluation datasets (and for each dataset of a ``DatasetDict``); a dataset whose length differs from
+        ``len(groups)`` gets sentence-transformers' default batch sampler instead.
         """
-        return functools.partial(_build_group_aware, cls, list(groups))  # picklable: checkpoints save the args
+        # picklable: checkpoints save the args
+        return functools.partial(_build_group_aware, cls, list(groups), length_grouped=length_grouped)
 
     def _batches(self, epoch: int) -> list[list[int]]:
         """The epoch's batches, computed once per epoch.
@@ -73,6 +90,8 @@ class GroupAwareBatchSampler(DefaultBatchSampler):
         generator = self.generator if self.generator is not None else torch.Generator()
         generator.manual_seed(self.seed + epoch)
         pending = torch.randperm(len(self.groups), generator=generator).tolist()
+        if self.lengths is not None:
+            pending = sort_within_pools(pending, self.lengths, self.pool_batches * self.batch_size)
         batches: list[list[int]] = []
         while pending:
             batch: list[int] = []
@@ -108,6 +127,8 @@ class GroupAwareBatchSampler(DefaultBatchSampler):
                 len(batches),
                 self.batch_size,
             )
+        if self.lengths is not None:
+            batches = shuffle_batches(batches, generator)
         self._cache = {epoch: batches}
         return batches
 
@@ -118,9 +139,13 @@ class GroupAwareBatchSampler(DefaultBatchSampler):
         return len(self._batches(self.epoch))
 
 
-def _build_group_aware(cls, groups, dataset, batch_size, drop_last, valid_label_columns=None, generator=None, seed=0):
+def _build_group_aware(
+    cls, groups, dataset, batch_size, drop_last, valid_label_columns=None, generator=None, seed=0, *,
+    length_grouped=False,
+):  # fmt: skip
     if len(dataset) != len(groups):
         logger.warning("GroupAwareBatchSampler: %d rows but %d group keys; falling back to default batches for "
                        "this dataset (rows of one group may share a batch)", len(dataset), len(groups))  # fmt: skip
         return DefaultBatchSampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
-    return cls(dataset, batch_size, drop_last, valid_label_columns, generator, seed, groups=groups)
+    lengths = text_lengths(dataset) if length_grouped else None
+    return cls(dataset, batch_size, drop_last, valid_label_columns, generator, seed, groups=groups, lengths=lengths)

@@ -12,14 +12,24 @@ from sentence_transformers.base.sampler import MultiDatasetDefaultBatchSampler
 from sentence_transformers.util import get_world_size
 from torch.utils.data import BatchSampler, ConcatDataset
 
+from st_plus.samplers.length_grouped import length_grouped_batches, text_lengths
+
 Strategy = Literal["proportional", "temperature", "round_robin"]
 
 
 class _Stream:
-    """Shuffled global chunks of one dataset, reshuffled when exhausted (``cycle``) or stopping."""
+    """Shuffled global chunks of one dataset, reshuffled when exhausted (``cycle``) or stopping.
 
-    def __init__(self, size: int, chunk: int, generator: torch.Generator) -> None:
+    With ``lengths``, each pass's chunks are length-grouped (:func:`length_grouped_batches`), so every process's
+    part of a global batch holds rows of similar length.
+    """
+
+    def __init__(
+        self, size: int, chunk: int, generator: torch.Generator, lengths: list[int] | None = None,
+        pool_batches: int = 50,
+    ) -> None:  # fmt: skip
         self.size, self.chunk, self.generator = size, chunk, generator
+        self.lengths, self.pool_batches = lengths, pool_batches
         self.order: list[int] = []
         self.position = 0
         self.passes = 0
@@ -33,6 +43,11 @@ class _Stream:
             if self.passes > 0 and not cycle:
                 return None
             self.order = torch.randperm(self.size, generator=self.generator).tolist()
+            if self.lengths is not None:
+                batches = length_grouped_batches(
+                    self.order, self.lengths, self.chunk, pool_batches=self.pool_batches, generator=self.generator
+                )
+                self.order = [index for batch in batches for index in batch]
             self.position = 0
             self.passes += 1
         chunk = self.order[self.position : self.position + self.chunk]
@@ -64,6 +79,12 @@ class RankSynchronizedBatchSampler(MultiDatasetDefaultBatchSampler):
     ``gradient_accumulation_steps`` equal to the number of datasets, each optimiser step then holds a sub-batch
     of every task and their (weighted) losses are summed (up to the trainer's 1 / accumulation factor).
 
+    ``length_grouped=True`` makes each dataset's global batches hold rows of similar length (less padding; the
+    lengths are read from the datasets' text columns by :func:`~st_plus.samplers.length_grouped.text_lengths`):
+    every pass over a dataset is sorted by length within pools of ``pool_batches`` global batches, and its global
+    batches are shuffled. Batches stay within one dataset and every process gets a slice of the same sorted batch,
+    so the processes also pad to similar lengths.
+
     Use :meth:`configure` to pass options through ``SentenceTransformerTrainingArguments``.
 
     Args:
@@ -77,6 +98,8 @@ class RankSynchronizedBatchSampler(MultiDatasetDefaultBatchSampler):
             trainer's ``per_device_train_batch_size`` for all).
         cross_task: One batch of every dataset per step (see above).
         world_size: Number of processes (default: from ``torch.distributed``).
+        length_grouped: Global batches of rows of similar length (see above).
+        pool_batches: Global batches per length-sorted pool (with ``length_grouped``).
 
     Example:
         ::
@@ -99,12 +122,16 @@ class RankSynchronizedBatchSampler(MultiDatasetDefaultBatchSampler):
         batch_sizes: Sequence[int] | None = None,
         cross_task: bool = False,
         world_size: int | None = None,
+        length_grouped: bool = False,
+        pool_batches: int = 50,
     ) -> None:
         super().__init__(dataset, batch_samplers, generator, seed)
         if strategy not in ("proportional", "temperature", "round_robin"):
             raise ValueError(f"`strategy` must be 'proportional', 'temperature' or 'round_robin', got {strategy!r}.")
         if not temperature > 0:
             raise ValueError(f"`temperature` must be > 0, got {temperature}.")
+        if pool_batches < 1:
+            raise ValueError(f"`pool_batches` must be >= 1, got {pool_batches}.")
         sizes = [len(d) for d in dataset.datasets]
         self.batch_sizes = list(batch_sizes) if batch_sizes is not None else [s.batch_size for s in batch_samplers]
         if len(self.batch_sizes) != len(sizes) or any(b < 1 for b in self.batch_sizes):
@@ -113,6 +140,8 @@ class RankSynchronizedBatchSampler(MultiDatasetDefaultBatchSampler):
         self.temperature = temperature
         self.cross_task = cross_task
         self.world_size = world_size or get_world_size()
+        self.lengths = [text_lengths(d) for d in dataset.datasets] if length_grouped else None
+        self.pool_batches = pool_batches
         self.sizes = sizes
         self.offsets = [0, *accumulate(sizes)][:-1]
         self.steps_per_dataset = [
@@ -149,8 +178,10 @@ class RankSynchronizedBatchSampler(MultiDatasetDefaultBatchSampler):
         generator.manual_seed(self.seed + self.epoch)
         schedule = self._schedule(generator)
         cycle = self.cross_task or self.strategy == "temperature"
+        lengths = self.lengths or [None] * len(self.sizes)
         streams = [
-            _Stream(size, b * self.world_size, generator) for size, b in zip(self.sizes, self.batch_sizes, strict=True)
+            _Stream(size, b * self.world_size, generator, length, self.pool_batches)
+            for size, b, length in zip(self.sizes, self.batch_sizes, lengths, strict=True)
         ]
         for index in schedule:
             chunk = streams[index].next_chunk(cycle=cycle)

@@ -81,6 +81,7 @@ class MultiTaskSetup:
     strategy: Strategy = "proportional"
     temperature: float = 1.0
     cross_task: bool = False
+    length_grouped: bool = False
 
     def training_args(self, default_batch_size: int) -> dict[str, Any]:
         """Keyword arguments for ``SentenceTransformerTrainingArguments``: sampler, prompts, accumulation.
@@ -92,7 +93,8 @@ class MultiTaskSetup:
         args: dict[str, Any] = {
             "per_device_train_batch_size": default_batch_size,
             "multi_dataset_batch_sampler": RankSynchronizedBatchSampler.configure(
-                strategy=self.strategy, temperature=self.temperature, batch_sizes=sizes, cross_task=self.cross_task
+                strategy=self.strategy, temperature=self.temperature, batch_sizes=sizes, cross_task=self.cross_task,
+                length_grouped=self.length_grouped,
             ),
         }
         if self.prompts:
@@ -166,6 +168,7 @@ def build_multitask(
     strategy: Strategy = "proportional",
     temperature: float = 1.0,
     cross_task: bool = False,
+    length_grouped: bool = False,
     seed: int = 42,
 ) -> MultiTaskSetup:
     """One call from task datasets to what ``SentenceTransformerTrainer`` takes, each task type with its loss.
@@ -190,6 +193,7 @@ def build_multitask(
         strategy: Dataset sampling (see :class:`~st_plus.training.RankSynchronizedBatchSampler`).
         temperature: Temperature of the ``"temperature"`` strategy.
         cross_task: Conan-embedding cross-task steps (a sub-batch of every task per optimiser step).
+        length_grouped: Batches of rows of similar length within each task (less padding).
         seed: Seed of the triplet sampling.
 
     Returns:
@@ -238,6 +242,7 @@ def build_multitask(
         strategy=strategy,
         temperature=temperature,
         cross_task=cross_task,
+        length_grouped=length_grouped,
     )
 
 

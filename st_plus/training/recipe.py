@@ -187,6 +187,10 @@ class ContrastiveStage:
         gather_across_devices: Gather in-batch negatives from every process (no effect with one process).
         prompts: ``{"query": ..., "document": ...}`` prompts of the anchor and positive columns.
         filter: Consistency filtering after the stage (``null`` to skip); the dropped rows go to a side file.
+        length_grouped: Batch rows of similar length (less padding, faster): the shuffled rows are sorted by their
+            longest text (in characters) within pools of 50 batches, batched (still group-aware) and the batches
+            shuffled, so each batch's in-batch negatives are still drawn from a random pool of the data
+            (:class:`st_plus.samplers.GroupAwareBatchSampler` with lengths).
         save_steps: Checkpoint interval (steps).
         evaluate: Tasks to evaluate after the stage: ``all``, ``none`` or task names.
     """
@@ -202,6 +206,7 @@ class ContrastiveStage:
     gather_across_devices: bool = True
     prompts: dict[str, str] = field(default_factory=dict)
     filter: FilterSpec | None = field(default_factory=FilterSpec)
+    length_grouped: bool = False
     save_steps: int = 50
     evaluate: Evaluate = "all"
 
@@ -276,6 +281,10 @@ class MultitaskStage:
         temperature: Temperature of the ``temperature`` strategy.
         cross_task: A sub-batch of every task per optimiser step (Conan-embedding).
         gather_across_devices: Gather in-batch candidates from every process.
+        length_grouped: Batch rows of similar length within each task (less padding, faster): each task's shuffled
+            rows are sorted by their longest text (in characters) within pools of 50 global batches, batched and
+            the batches shuffled; batches stay within one task and rank-synchronised
+            (:class:`st_plus.samplers.RankSynchronizedBatchSampler`).
         save_steps: Checkpoint interval (steps).
         evaluate: Tasks to evaluate after the stage: ``all``, ``none`` or task names.
     """
@@ -294,6 +303,7 @@ class MultitaskStage:
     temperature: float = 1.0
     cross_task: bool = False
     gather_across_devices: bool = True
+    length_grouped: bool = False
     save_steps: int = 50
     evaluate: Evaluate = "all"
 

@@ -226,7 +226,8 @@ def run_contrastive(
     else:
         gather = stage.gather_across_devices
         loss = MultipleNegativesRankingLoss(model, scale=stage.scale, gather_across_devices=gather)
-    extra: dict[str, Any] = {"batch_sampler": GroupAwareBatchSampler.configure(pairs["group"])}
+    sampler = GroupAwareBatchSampler.configure(pairs["group"], length_grouped=stage.length_grouped)
+    extra: dict[str, Any] = {"batch_sampler": sampler}
     if stage.prompts:
         extra["prompts"] = {c: stage.prompts[r] for c, r in (("anchor", "query"), ("positive", "document"))
                             if r in stage.prompts}  # fmt: skip
@@ -306,7 +307,7 @@ def run_multitask(
         model, tasks, scale=stage.scale, consent_scale=stage.consent_scale,
         gather_across_devices=stage.gather_across_devices, mini_batch_size=stage.mini_batch_size,
         matryoshka_dims=stage.matryoshka_dims, strategy=stage.strategy, temperature=stage.temperature,
-        cross_task=stage.cross_task, seed=seed,
+        cross_task=stage.cross_task, length_grouped=stage.length_grouped, seed=seed,
     )  # fmt: skip
     extra = setup.training_args(stage.batch_size)
     extra.pop("per_device_train_batch_size")

@@ -8,7 +8,7 @@ import pytest
 from datasets import Dataset
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests_helpers import CORPUS
+from tests_helpers import CORPUS, padded_tokens, skewed_lengths
 
 from st_plus.samplers import GroupAwareBatchSampler
 
@@ -75,3 +75,40 @@ def test_trainer_uses_it_through_configure(tiny_bert, tmp_path):
     inner = getattr(sampler, "batch_sampler", sampler)
     assert isinstance(inner, GroupAwareBatchSampler)
     assert math.isfinite(trainer.train().training_loss)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(0, 6)), min_size=1, max_size=60), st.integers(1, 8), st.booleans(),
+       st.integers(1, 4))  # fmt: skip
+def test_length_grouped_batches_keep_the_group_constraint_and_every_row(groups, batch_size, drop_last, pool):
+    lengths = skewed_lengths(len(groups))
+    sampler = GroupAwareBatchSampler(list(range(len(groups))), batch_size, drop_last, seed=1, groups=groups,
+                                     lengths=lengths, pool_batches=pool)  # fmt: skip
+    batches = list(sampler)
+    assert len(batches) == len(sampler)
+    seen = [i for batch in batches for i in batch]
+    assert len(seen) == len(set(seen))
+    assert len(groups) - len(seen) == 0 or (drop_last and len(groups) - len(seen) < batch_size)
+    for batch in batches:
+        keys = [groups[i] for i in batch if groups[i] is not None]
+        assert len(keys) == len(set(keys)) and 0 < len(batch) <= batch_size
+
+
+def test_length_grouped_batches_pad_far_less_and_are_seeded():
+    lengths = skewed_lengths(2000)
+    groups = [f"g{i // 4}" if i % 2 else None for i in range(2000)]  # 500 groups of 2 rows, 1000 free rows
+    grouped = list(GroupAwareBatchSampler(list(range(2000)), 32, False, groups=groups, lengths=lengths))
+    plain = list(_sampler(groups, batch_size=32))
+    assert padded_tokens(grouped, lengths) < 0.5 * padded_tokens(plain, lengths)
+    again = GroupAwareBatchSampler(list(range(2000)), 32, False, groups=groups, lengths=lengths)
+    other = GroupAwareBatchSampler(list(range(2000)), 32, False, seed=1, groups=groups, lengths=lengths)
+    assert grouped == list(again) and grouped != list(other)
+    with pytest.raises(ValueError, match="one length per row"):
+        GroupAwareBatchSampler([0, 1, 2], 2, False, groups=[1, 2, 3], lengths=[1, 2])
+
+
+def test_configure_reads_the_lengths_from_the_datasets_text_columns():
+    dataset = Dataset.from_dict({"anchor": ["a", "bb", "c"], "positive": ["xxxx", "y", "zzzzzz"]})
+    sampler = GroupAwareBatchSampler.configure([1, 2, 3], length_grouped=True)(dataset, batch_size=2, drop_last=False)
+    assert sampler.lengths == [4, 2, 6]
+    assert GroupAwareBatchSampler.configure([1, 2, 3])(dataset, batch_size=2, drop_last=False).lengths is None

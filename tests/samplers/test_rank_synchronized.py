@@ -6,6 +6,8 @@ from collections import Counter
 
 import pytest
 import torch
+from datasets import Dataset
+from tests_helpers import padded_tokens, skewed_lengths
 from torch.utils.data import BatchSampler, ConcatDataset, SequentialSampler
 
 from st_plus.samplers import RankSynchronizedBatchSampler, global_step_datasets
@@ -105,3 +107,55 @@ def test_configure_passes_options_through_the_trainer_factory_call():
 def test_rejects_bad_options(options, match):
     with pytest.raises(ValueError, match=match):
         _sampler(**options)
+
+
+def _length_sampler(lengths_per_dataset, world_size=2, batch_size=4, seed=3, **options):
+    datasets = [Dataset.from_dict({"anchor": ["a"] * len(lengths), "positive": ["x" * n for n in lengths]})
+                for lengths in lengths_per_dataset]  # fmt: skip
+    children = [BatchSampler(SequentialSampler(d), batch_size=batch_size, drop_last=False) for d in datasets]
+    return RankSynchronizedBatchSampler(
+        ConcatDataset(datasets), children, torch.Generator(), seed=seed, world_size=world_size, **options
+    )
+
+
+@pytest.mark.parametrize("strategy", ["proportional", "temperature", "round_robin"])
+@pytest.mark.parametrize("cross_task", [False, True])
+def test_length_grouped_steps_stay_on_one_dataset_and_pad_far_less(strategy, cross_task):
+    lengths = [skewed_lengths(400, seed=1), skewed_lengths(1000, seed=2), skewed_lengths(240, seed=3)]
+    flat_lengths = [n for part in lengths for n in part]
+    options = {"strategy": strategy, "temperature": 2.0, "cross_task": cross_task}
+    grouped = _length_sampler(lengths, length_grouped=True, **options)
+    batches = list(grouped)
+    assert len(batches) == len(grouped)
+    bounds = [0, 400, 1400, 1640]
+    for start in range(0, len(batches), 2):
+        step = [i for batch in batches[start : start + 2] for i in batch]
+        assert len({next(d for d in range(3) if bounds[d] <= i < bounds[d + 1]) for i in step}) == 1
+        assert len(set(step)) == len(step)
+    plain = list(_length_sampler(lengths, **options))
+    assert len(plain) == len(batches)
+    if strategy != "temperature" and not cross_task:  # no reshuffled passes: every row at most once
+        rows = [i for batch in batches for i in batch]
+        assert len(rows) == len(set(rows))
+        assert global_step_datasets(grouped) == global_step_datasets(_length_sampler(lengths, **options))
+    assert padded_tokens(batches, flat_lengths) < 0.5 * padded_tokens(plain, flat_lengths)
+
+
+def test_length_grouped_order_is_seeded_and_processes_get_slices_of_one_sorted_batch():
+    lengths = [skewed_lengths(800, seed=4), skewed_lengths(320, seed=5)]
+    batches = list(_length_sampler(lengths, length_grouped=True))
+    assert batches == list(_length_sampler(lengths, length_grouped=True))
+    assert batches != list(_length_sampler(lengths, length_grouped=True, seed=4))
+    flat = [n for part in lengths for n in part]
+    for rank0, rank1 in zip(batches[::2], batches[1::2], strict=True):  # rank 0's rows are the longer half
+        assert min(flat[i] for i in rank0) >= max(flat[i] for i in rank1)
+
+
+def test_length_grouped_reads_the_trainers_datasets_and_rejects_bad_pools():
+    factory = RankSynchronizedBatchSampler.configure(length_grouped=True, world_size=1)
+    datasets = [Dataset.from_dict({"text": ["ab", "abcd"], "dataset_name": ["t", "t"]})]
+    sampler = factory(ConcatDataset(datasets), batch_samplers=[BatchSampler(SequentialSampler(datasets[0]), 2, False)],
+                      generator=None, seed=0)  # fmt: skip
+    assert sampler.lengths == [[2, 4]] and sorted(next(iter(sampler))) == [0, 1]
+    with pytest.raises(ValueError, match="`pool_batches` must be >= 1"):
+        _sampler(pool_batches=0)

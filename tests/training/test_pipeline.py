@@ -65,6 +65,30 @@ def test_a_recipe_runs_end_to_end_and_leaves_every_artefact(tmp_path, tiny_bert_
     np.testing.assert_allclose(plain, expected, atol=1e-6)
 
 
+def test_length_grouped_batches_train_both_stages_end_to_end(tmp_path, tiny_bert_dir, monkeypatch):
+    import st_plus.samplers.group_aware as group_aware
+    import st_plus.samplers.rank_synchronized as rank_synchronized
+
+    calls = []
+
+    def recording(module):
+        original = module.text_lengths
+        monkeypatch.setattr(module, "text_lengths", lambda dataset: calls.append(module.__name__) or original(dataset))
+
+    recording(group_aware)
+    recording(rank_synchronized)
+    text = RECIPE.replace("    filter: {top_k: 3}\n", "    filter: {top_k: 3}\n    length_grouped: true\n")
+    text = text.replace("    matryoshka_dims: [32, 16]\n", "    matryoshka_dims: [32, 16]\n    length_grouped: true\n")
+    result = run_recipe(write_tiny_recipe(tmp_path, tiny_bert_dir, text), output_dir=tmp_path / "out",
+                        show_progress_bar=False)  # fmt: skip
+    resolved = yaml.safe_load((result.output_dir / "recipe.resolved.yaml").read_text())
+    assert resolved["stages"]["contrastive"]["length_grouped"] and resolved["stages"]["multitask"]["length_grouped"]
+    assert set(calls) == {group_aware.__name__, rank_synchronized.__name__}  # both stages' samplers grouped
+    log = (result.output_dir / "train.log").read_text()
+    assert "[contrastive] step 4" in log and "[multitask] sts_tiny" in log
+    assert set(result.evaluations["multitask"]) == {"sts_tiny", "retrieval_tiny"}
+
+
 def test_an_existing_output_folder_is_never_overwritten_without_the_flag(tmp_path, tiny_bert_dir):
     recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, ONLY_STAGE1)
     out = tmp_path / "out"
