@@ -2,6 +2,7 @@
 
     python benchmarks/make_dev_suite.py --chinese-training runs/chinese_training     # once
     python benchmarks/bench_vocab_init.py --steps 200 --seeds 1 2 3 --output benchmarks/results/vocab_init.json
+    python benchmarks/bench_vocab_init.py --table benchmarks/results/vocab_init.json     # the README table
 
 For each initialisation and seed: the bundled all-MiniLM-L6-v2 gets the CJK characters of
 ``runs/chinese_training/texts_zh.jsonl`` (seen twice or more) as new WordPiece tokens
@@ -62,6 +63,19 @@ def summarise(arms: list[dict]) -> dict:
     return out
 
 
+def table(result: dict) -> str:
+    """The README table: per initialisation, mean ± std over seeds and the paired differences to ``unk``."""
+    lines = ["| init | held-out MLM loss | paired vs unk | STS-zh dev mean (x100) | paired vs unk |",
+             "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for init, entry in result["summary"].items():
+        loss, dev = entry["held_out_mlm_loss"], entry["dev_mean"]
+        lines.append(f"| {init} | {loss['mean']:.3f} ± {loss['std']:.3f} | "
+                     + ", ".join(f"{d:+.3f}" for d in loss["paired_vs_unk"])
+                     + f" | {dev['mean']:.2f} ± {dev['std']:.2f} | "
+                     + ", ".join(f"{d:+.2f}" for d in dev["paired_vs_unk"]) + " |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--texts", type=Path, default=REPO / "runs" / "chinese_training" / "texts_zh.jsonl")
@@ -70,7 +84,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--inits", nargs="+", default=list(INITS), choices=INITS)
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--table", type=Path, default=None, metavar="RESULTS", help="Print the README table only")
     args = parser.parse_args()
+    if args.table is not None:
+        print(table(json.loads(args.table.read_text(encoding="utf-8"))))
+        return
     texts = [json.loads(line)["text"] for line in args.texts.read_text(encoding="utf-8").splitlines() if line]
     random.Random(0).shuffle(texts)
     held_out, train = texts[:1000], texts[1000:]

@@ -67,8 +67,10 @@ def test_impossible_stage_combinations(recipe_file, tiny_bert_dir):
     assert "no stage configured" in _error(recipe_file, no_stages, tiny_bert_dir)
     scratch = RECIPE.replace("model: {base: {base}, max_seq_length: 32}", "model: {base: null}")
     assert "`base: null` needs `stages.mlm`" in _error(recipe_file, scratch, tiny_bert_dir)
-    mlm = RECIPE.replace("stages:\n", "stages:\n  mlm: {data: [data/sts.jsonl]}\n")
-    assert "set `model.base: null`" in _error(recipe_file, mlm, tiny_bert_dir)
+    rows_only = RECIPE.replace("stages:\n", "stages:\n  mlm: {data: [data/sts.jsonl], new_rows_steps: 5}\n")
+    assert "trains the rows `extend_vocab: true` adds" in _error(recipe_file, rows_only, tiny_bert_dir)
+    no_steps = RECIPE.replace("stages:\n", "stages:\n  mlm: {data: [data/sts.jsonl], max_steps: 0}\n")
+    assert "no MLM step configured" in _error(recipe_file, no_steps, tiny_bert_dir)
     missing_model = RECIPE.replace("{base}", "./no-such-model")
     assert "model.base: model folder not found" in _error(recipe_file, missing_model, tiny_bert_dir)
 
