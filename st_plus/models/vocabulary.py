@@ -33,7 +33,7 @@ import torch
 from sentence_transformers import SentenceTransformer
 from tokenizers import models
 
-from st_plus.models.nomic_bert_config import pad_vocab_size
+from st_plus.models.nomic_bert_config import VOCAB_MULTIPLE
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def extend_vocabulary(
     for char in chars:
         vocab[char] = len(vocab)
     unused = sum(1 for token in vocab if token.startswith("[unused"))
-    while len(vocab) % 64 and len(vocab) < pad_vocab_size(len(vocab)):
+    while len(vocab) % VOCAB_MULTIPLE:  # pad as BERT pads its own vocabulary
         vocab[f"[unused{unused}]"] = len(vocab)
         unused += 1
     old = backend.model
