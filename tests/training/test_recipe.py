@@ -84,8 +84,16 @@ def test_broken_yaml_and_missing_required_keys(recipe_file, tiny_bert_dir):
 
 
 def test_shipped_recipes_are_valid():
-    root = Path(__file__).resolve().parents[2] / "examples" / "recipes"
-    recipes = sorted(root.glob("*.yaml"))
+    repo = Path(__file__).resolve().parents[2]
+    recipes = [*sorted((repo / "examples" / "recipes").glob("*.yaml")),
+               *sorted((repo / "benchmarks" / "recipes").glob("*.yaml"))]  # fmt: skip
     assert recipes
     for path in recipes:
+        text = path.read_text(encoding="utf-8")
+        built = "runs/chinese_training" in text  # rows benchmarks/make_dev_suite.py builds from ../shared/data
+        if built and not (repo / "runs" / "chinese_training" / "texts_zh.jsonl").is_file():
+            with pytest.raises(RecipeError, match=r"file not found: .*runs/chinese_training/"):
+                load_recipe(path)  # a clear FILE:LINE error on a clone without them ...
+            assert "make_dev_suite.py --chinese-training runs/chinese_training" in text  # ... whose header says how
+            continue
         assert load_recipe(path).stage_names()
