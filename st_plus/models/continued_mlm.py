@@ -17,7 +17,6 @@ the cost on a CPU). Masking is BERT's (80% ``[MASK]``, 10% a random token, 10% k
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ from dataclasses import dataclass, field
 import torch
 from sentence_transformers import SentenceTransformer
 from torch import nn
+
+from st_plus.samplers.length_grouped import length_grouped_batches
 
 logger = logging.getLogger(__name__)
 
@@ -74,19 +75,6 @@ def mask_tokens(
     return inputs, labels
 
 
-def length_grouped_batches(lengths: Sequence[int], batch_size: int, seed: int, *, chunk: int = 50) -> list[list[int]]:
-    """Index batches of similar lengths: shuffled, sorted within chunks of ``chunk`` batches, batch order shuffled."""
-    rng = random.Random(seed)
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    batches = []
-    for start in range(0, len(order), chunk * batch_size):
-        part = sorted(order[start : start + chunk * batch_size], key=lambda i: lengths[i])
-        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
 @dataclass
 class ContinuedMlmRun:
     """What :func:`continue_mlm` returns.
@@ -109,9 +97,14 @@ class ContinuedMlmRun:
 
 
 def _batches(tokenizer, texts: Sequence[str], batch_size: int, max_seq_length: int, seed: int) -> list:
+    """Padded (input_ids, attention_mask) batches of texts of similar token length, in random order."""
     encoded = tokenizer(list(texts), truncation=True, max_length=max_seq_length)["input_ids"]
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(encoded), generator=generator).tolist()
+    grouped = length_grouped_batches(order, [len(ids) for ids in encoded], batch_size, pool_batches=50,
+                                     generator=generator)  # fmt: skip
     batches = []
-    for index in length_grouped_batches([len(ids) for ids in encoded], batch_size, seed):
+    for index in grouped:
         padded = tokenizer.pad({"input_ids": [encoded[i] for i in index]}, return_tensors="pt")
         batches.append((padded["input_ids"], padded["attention_mask"]))
     return batches

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from st_plus.models import continue_mlm, extend_vocabulary
-from st_plus.models.continued_mlm import length_grouped_batches, mask_tokens
+from st_plus.models.continued_mlm import mask_tokens
 
 TEXTS = ["古代战争游戏 the cat sat", "战争 game on the mat", "游戏 the cat", "the dog and the cat", "战争游戏"] * 8
 
@@ -37,15 +37,6 @@ def test_masking_matches_a_naive_loop_and_never_touches_unmaskable_positions():
     torch.testing.assert_close(got[1], want[1])
     assert (got[1][~maskable] == -100).all() and (got[0][~maskable] == ids[~maskable]).all()
     assert 0.15 < (got[1] != -100).float().sum() / maskable.sum() < 0.45
-
-
-def test_length_grouped_batches_cover_every_index_once_with_similar_lengths():
-    lengths = [(i * 37) % 101 for i in range(500)]
-    batches = length_grouped_batches(lengths, 16, seed=0, chunk=50)
-    assert sorted(i for b in batches for i in b) == list(range(500))
-    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
-    assert spread < 10  # random batches of 16 would spread ~90
-    assert batches == length_grouped_batches(lengths, 16, seed=0, chunk=50)
 
 
 def test_phase_one_moves_only_the_new_rows(tiny_bert):
