@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -93,6 +92,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def cmd_extend_vocab(args: argparse.Namespace) -> int:
     """Extends MODEL's vocabulary with the characters of ``--texts``, continues MLM, saves to ``--output``."""
     from st_plus.models import continue_mlm, extend_vocabulary, load_model, read_texts
+    from st_plus.training.checkpoints import atomic_save_model
     from st_plus.training.pipeline import cpu_supports_bf16
 
     out = Path(args.output)
@@ -116,9 +116,7 @@ def cmd_extend_vocab(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate, new_rows_learning_rate=args.new_rows_learning_rate,
         mask_rate=args.mask_rate, max_seq_length=args.max_seq_length, seed=args.seed, bf16=bf16,
     )  # fmt: skip
-    if out.exists() and args.overwrite:
-        shutil.rmtree(out) if out.is_dir() else out.unlink()
-    model.save(str(out))
+    atomic_save_model(model, out)  # an --overwrite target is replaced only once the new folder is complete
     record = {"source": str(args.model), "texts": len(texts), "vocabulary": extension.summary(),
               "new_rows_steps": run.new_rows_steps, "steps": run.steps, "seconds": run.seconds,
               "new_rows_losses_every_10": run.new_rows_losses, "mlm_losses_every_10": run.losses}  # fmt: skip

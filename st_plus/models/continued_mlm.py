@@ -110,23 +110,33 @@ def _batches(tokenizer, texts: Sequence[str], batch_size: int, max_seq_length: i
     return batches
 
 
+def _masked_lm_loss(
+    encoder: nn.Module, head: MlmHead, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, rate: float,
+    mask_id: int, special_ids: torch.Tensor, generator: torch.Generator, bf16: bool, **_: object,
+) -> tuple[torch.Tensor, int]:
+    """Summed MLM loss of one batch, masked from ``generator``, and its number of targets (logits at targets only)."""
+    device = head.bias.device
+    maskable = attention_mask.bool() & ~torch.isin(input_ids, special_ids)
+    inputs, labels = mask_tokens(input_ids, maskable, rate=rate, mask_id=mask_id, vocab_size=head.bias.shape[0],
+                                 generator=generator)  # fmt: skip
+    labels = labels.to(device)
+    targets = labels != -100
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        hidden = encoder(input_ids=inputs.to(device), attention_mask=attention_mask.to(device)).last_hidden_state
+        logits = head(hidden[targets])  # masked positions only: (n_masked, vocab)
+    return nn.functional.cross_entropy(logits.float(), labels[targets], reduction="sum"), int(targets.sum())
+
+
 @torch.no_grad()
 def _held_out_loss(encoder: nn.Module, head: MlmHead, batches: list, *, seed: int, **common) -> float:
     """Mean MLM loss per target token over ``batches``, masked with a fixed ``seed`` (comparable across calls)."""
-    generator = torch.Generator().manual_seed(seed)
+    common = {**common, "generator": torch.Generator().manual_seed(seed)}
     was_training = encoder.training
     encoder.eval()
     total, count = 0.0, 0
     for input_ids, attention_mask in batches:
-        maskable = attention_mask.bool() & ~torch.isin(input_ids, common["special_ids"])
-        inputs, labels = mask_tokens(input_ids, maskable, rate=common["rate"], mask_id=common["mask_id"],
-                                     vocab_size=head.bias.shape[0], generator=generator)  # fmt: skip
-        targets = labels != -100
-        with torch.autocast(head.bias.device.type, dtype=torch.bfloat16, enabled=common["bf16"]):
-            hidden = encoder(input_ids=inputs, attention_mask=attention_mask).last_hidden_state
-            logits = head(hidden[targets])
-        total += nn.functional.cross_entropy(logits.float(), labels[targets], reduction="sum").item()
-        count += int(targets.sum())
+        loss, n = _masked_lm_loss(encoder, head, input_ids, attention_mask, **common)
+        total, count = total + loss.item(), count + n
     encoder.train(was_training)
     return round(total / max(count, 1), 4)
 
@@ -147,27 +157,19 @@ def _phase(
     logging_steps: int,
     deadline: float | None,
 ) -> tuple[list[float], int]:
-    device = head.bias.device
     optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.0)
     warmup = max(1, steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
     )
     losses, window, step = [], [], 0
-    vocab_size = head.bias.shape[0]
     while step < steps:
         for input_ids, attention_mask in batches:
-            maskable = attention_mask.bool() & ~torch.isin(input_ids, special_ids)
-            inputs, labels = mask_tokens(input_ids, maskable, rate=rate, mask_id=mask_id, vocab_size=vocab_size,
-                                         generator=generator)  # fmt: skip
-            if not (labels != -100).any():
+            loss, n = _masked_lm_loss(encoder, head, input_ids, attention_mask, rate=rate, mask_id=mask_id,
+                                      special_ids=special_ids, generator=generator, bf16=bf16)  # fmt: skip
+            if n == 0:
                 continue
-            inputs, labels, attention = inputs.to(device), labels.to(device), attention_mask.to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                hidden = encoder(input_ids=inputs, attention_mask=attention).last_hidden_state
-                targets = labels != -100
-                logits = head(hidden[targets])  # masked positions only: (n_masked, vocab)
-            loss = nn.functional.cross_entropy(logits.float(), labels[targets])
+            loss = loss / n
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
