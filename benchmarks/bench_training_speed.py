@@ -28,9 +28,11 @@ The settings:
 Each run is a subprocess, so its peak RSS (``ru_maxrss`` at the end of training) is its own. Each round runs every
 arm once, in an order alternating between rounds (forward, then reversed) so that load on a shared machine hits
 every arm; samples/s is ``steps x batch`` over the median of the rounds' ``trainer.train()`` seconds. Quality: each
-arm's model from the last round is evaluated (float32) on the held-out examples/data/retrieval_debian_en (nDCG@10)
-and STS-B (Spearman). Prints a table per setting with the ratios to both plain arms (goals: st_plus >= 2.0x plain
-fp32 and >= 1.3x plain bf16, quality within 0.2) and writes everything to ``--output``.
+arm's model from the last round is evaluated (float32) on two development tasks (never the shipped test slices):
+Debian title -> description retrieval (nDCG@10) and STS-B validation (Spearman), from
+``python benchmarks/make_dev_suite.py --output runs/dev_suite`` (or ``$ST_PLUS_DEV_SUITE``). Prints a table per
+setting with the ratios to both plain arms (goals: st_plus >= 2.0x plain fp32 and >= 1.3x plain bf16, quality
+within 0.2) and writes everything to ``--output``.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "examples" / "training_data" / "debian_pairs_en.jsonl.gz"
 QUICKSTART = REPO / "examples" / "recipes" / "quickstart.yaml"
-EVAL = [REPO / "examples" / "data" / "retrieval_debian_en", REPO / "examples" / "data" / "sts_stsbenchmark_en"]
+DEV_SUITE = Path(os.environ.get("ST_PLUS_DEV_SUITE", REPO / "runs" / "dev_suite"))  # benchmarks/make_dev_suite.py
+EVAL = [DEV_SUITE / "en" / "retrieval_debian_dev_en", DEV_SUITE / "en" / "sts_stsb_dev_en"]
 ARMS = ("plain fp32", "plain bf16", "st_plus defaults", "st_plus length_grouped")
 SETTINGS = ("debian", "mix")
 SEED = 42
@@ -195,11 +198,11 @@ def _summary(runs: dict[str, list[dict]], samples: int) -> dict[str, dict]:
 
 
 def _print_table(setting: str, summary: dict[str, dict]) -> None:
-    print(f"\n{setting}\n| arm | samples/s | x plain fp32 | x plain bf16 | peak RSS MiB | Debian nDCG@10 | "
-          "STS-B Spearman |\n|---|---:|---:|---:|---:|---:|---:|")  # fmt: skip
+    print(f"\n{setting}\n| arm | samples/s | x plain fp32 | x plain bf16 | peak RSS MiB | Debian dev nDCG@10 | "
+          "STS-B dev Spearman |\n|---|---:|---:|---:|---:|---:|---:|")  # fmt: skip
     for arm, r in summary.items():
         ratios = [f"{r[k]:.2f}" if k in r else "-" for k in ("x plain fp32", "x plain bf16")]
-        scores = [f"{100 * r[k]:.2f}" if k in r else "-" for k in ("retrieval_debian_en", "sts_stsbenchmark_en")]
+        scores = [f"{100 * r[k]:.2f}" if k in r else "-" for k in ("retrieval_debian_dev_en", "sts_stsb_dev_en")]
         print(f"| {arm} | {r['samples_per_s']:.2f} | {' | '.join(ratios)} | {r['peak_rss_mib']:.0f} | "
               f"{' | '.join(scores)} |")  # fmt: skip
 

@@ -25,11 +25,13 @@ logger = logging.getLogger(__name__)
 TEXT_FIELDS = ("anchor", "positive", "negative", "text", "sentence1", "sentence2", "query", "title")
 
 
-def read_texts(paths: Iterable[str | Path], *, limit: int | None = None, seed: int = 0) -> list[str]:
+def read_texts(
+    paths: Iterable[str | Path], *, limit: int | None = None, seed: int = 0, fields: Sequence[str] = TEXT_FIELDS
+) -> list[str]:
     """Distinct texts from JSONL or plain-text files, shuffled with ``seed`` and cut to ``limit``.
 
-    JSONL (``.jsonl`` / ``.jsonl.gz``) rows give their strings (or lists of strings) in ``TEXT_FIELDS``; other
-    files give one text per line.
+    JSONL (``.jsonl`` / ``.jsonl.gz``) rows give their strings (or lists of strings) in ``fields`` (default
+    ``TEXT_FIELDS``; e.g. ``["positive"]`` for the documents of a pairs file); other files give one text per line.
 
     Raises:
         FileNotFoundError: A path that does not exist.
@@ -52,13 +54,13 @@ def read_texts(paths: Iterable[str | Path], *, limit: int | None = None, seed: i
                 row = json.loads(line)
                 if not isinstance(row, dict):
                     raise ValueError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}")
-                for field in TEXT_FIELDS:
+                for field in fields:
                     value = row.get(field)
                     for item in value if isinstance(value, list) else [value]:
                         if isinstance(item, str) and item.strip():
                             texts[item.strip()] = None
     if not texts:
-        raise ValueError(f"No texts found in {list(paths)} (JSONL fields read: {TEXT_FIELDS})")
+        raise ValueError(f"No texts found in {list(paths)} (JSONL fields read: {list(fields)})")
     result = list(texts)
     random.Random(seed).shuffle(result)
     return result[:limit] if limit else result

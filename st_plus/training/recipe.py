@@ -220,7 +220,10 @@ class NegativesSpec:
         num_negatives: Negatives per row.
         range_min: Skip the top ``range_min`` candidates ("hard but not too hard").
         range_max: Sample from candidates up to this rank.
-        corpus: Extra documents to mine from, beyond the task's positives (files read like ``mlm.data``).
+        corpus: Extra documents to mine from, beyond the task's positives (files read like ``mlm.data``): mining
+            from the whole document pool rather than the training rows gives harder, more varied negatives.
+        corpus_fields: The JSONL fields of ``corpus`` that hold documents (e.g. ``[positive]`` to take only the
+            descriptions of a title -> description pairs file); default: every text field.
         dynamic: Re-score and replace negatives while training (:class:`st_plus.mining.DynamicNegativesCallback`).
         refresh_steps: Steps between refreshes.
         reindex_steps: Steps between full re-rankings with the current weights (``None``: never).
@@ -231,6 +234,7 @@ class NegativesSpec:
     range_min: int = 10
     range_max: int = 100
     corpus: list[str] = field(default_factory=list)
+    corpus_fields: list[str] | None = None
     dynamic: bool = True
     refresh_steps: int = 50
     reindex_steps: int | None = None

@@ -114,14 +114,14 @@ def check_recipe_data(recipe: Recipe) -> None:
             if task.data != "stage1":
                 check(task.data, task.type, task.name)
             if task.negatives is not None and task.negatives.corpus:
-                _check_texts(task.negatives.corpus, add)
+                _check_texts(task.negatives.corpus, add, task.negatives.corpus_fields)
     if total:
         raise RecipeDataError(issues, total)
 
 
-def _check_texts(paths: list[str], add) -> None:
+def _check_texts(paths: list[str], add, fields: list[str] | None = None) -> None:
     for path in paths:
         try:
-            read_texts([path])
+            read_texts([path], **({"fields": fields} if fields else {}))
         except (ValueError, UnicodeDecodeError, OSError) as exc:
             add([DataIssue(str(Path(path)), None, None, str(exc))], 1)

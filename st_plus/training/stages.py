@@ -266,6 +266,13 @@ def _task_rows(task: TaskSpec, stage1_pairs: Dataset | None, seed: int) -> tuple
     return sample_rows(read_rows(spec, task.type), spec.rows, seed), spec.group_column
 
 
+def _corpus(neg: Any) -> list[str] | None:
+    """A task's extra mining documents (``negatives.corpus``, the chosen JSONL fields), or ``None``."""
+    if not neg.corpus:
+        return None
+    return read_texts(neg.corpus, **({"fields": neg.corpus_fields} if neg.corpus_fields else {}))
+
+
 def run_multitask(
     stage: MultitaskStage, model: SentenceTransformer, folder: Path, *, seed: int, bf16: bool, resume: bool,
     stage1_pairs: Dataset | None = None, callbacks: list[Any] = (),
@@ -283,7 +290,7 @@ def run_multitask(
         if neg is not None:
             start = time.perf_counter()
             mined = mine_hybrid_negatives(
-                rows, model, corpus=read_texts(neg.corpus) if neg.corpus else None, method=neg.method,
+                rows, model, corpus=_corpus(neg), method=neg.method,
                 range_min=neg.range_min, range_max=neg.range_max, num_negatives=neg.num_negatives,
                 group_column=group, output_scores=True, too_few="pad", seed=seed,
                 candidate_depth=neg.range_max + 6 * neg.num_negatives if neg.dynamic else None,

@@ -175,6 +175,7 @@ def test_read_texts_dedups_reads_lists_and_names_bad_lines(tmp_path):
     plain.write_text("e\n\nf\n")
     assert sorted(read_texts([good, plain])) == ["a", "b", "c", "d", "e", "f"]
     assert len(read_texts([good], limit=2)) == 2
+    assert sorted(read_texts([good, plain], fields=["positive"])) == ["b", "c", "d", "e", "f"]  # documents only
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "ok"}\n[1, 2]\n')
     with pytest.raises(ValueError, match=r"bad.jsonl, line 2: expected a JSON object"):

@@ -1,0 +1,320 @@
+"""st_plus's recipe vs what a strong plain sentence-transformers user writes: same rows, equal wall clock (issue 14).
+
+    python benchmarks/make_dev_suite.py --output runs/dev_suite         # the development tasks (once)
+    B=benchmarks/bench_recipe_vs_st.py; R=runs/recipe_vs_st
+    python $B run --arm start --out $R/start                          # the bundled model, no training
+    for s in 42 43 44; do
+      python $B run --arm st_plus --seed $s --out $R/st_plus-$s
+      python $B run --arm plain --seed $s --budget-from $R/st_plus-$s --out $R/plain-$s
+      python $B run --arm st_plus_static --seed $s --out $R/st_plus_static-$s
+    done
+    python $B report $R --output benchmarks/results/recipe_vs_st.json   # mean, std, paired per-seed differences
+    python $B table                                                     # the README table, from the results file
+
+The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/recipes/recipe_vs_st.yaml``
+(``--recipe``):
+
+- ``st_plus``: the recipe through :func:`st_plus.training.run_recipe`, as ``st-plus train`` runs it: stage 1 (in-batch
+  negatives, group-aware batches, consistency filtering), stage 2 (hybrid BM25 + dense hard negatives mined from the
+  whole pool of shipped Debian descriptions with the group guard, refreshed while training; STS with Consent).
+- ``st_plus_static``: the same with ``dynamic: false`` (negatives mined once): the dynamic-vs-static ablation.
+- ``st_plus_inbatch``: the same without hard negatives (in-batch negatives only).
+- ``plain``: one ``SentenceTransformerTrainer`` on the same rows (every stage-1 pair, every stage-2 file), the way a
+  strong user writes it: static negatives from sentence-transformers' ``mine_hard_negatives`` over the same document
+  pool (the recipe's rank band and count, ``relative_margin=0.05`` as its docs advise against false negatives,
+  random sampling in the band), MNRL with those negatives, CoSENT on STS, ``bf16=True`` where the CPU has it,
+  ``NO_DUPLICATES`` batches, the proportional multi-dataset sampler, learning rate 5e-5 with 10% warm-up.
+  **Equal wall clock**: ``--budget-from`` an ``st_plus`` run gives it that run's seconds (loading, mining and
+  training all count); it trains until the budget is spent, its learning rate decaying linearly in time to 0
+  (``st_plus.models.WallClockCallback`` with a constant schedule: the shape of a linear schedule over the steps that
+  fit). Its steps and samples are reported next to the st_plus arm's.
+- ``start``: no training.
+
+Every model is scored on the development suite (``runs/dev_suite`` or ``$ST_PLUS_DEV_SUITE``; English: all six task
+types), bf16 encoding, batch 64, at the model's inference length (256 tokens), never on the shipped test slices. Run
+one job at a time, or each with ``OMP_NUM_THREADS=1`` (the wall-clock budget of ``plain`` is only fair when its run
+shares the machine as its ``st_plus`` run did).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPE = REPO / "benchmarks" / "recipes" / "recipe_vs_st.yaml"
+DEV_SUITE = Path(os.environ.get("ST_PLUS_DEV_SUITE", REPO / "runs" / "dev_suite"))
+RESULTS = REPO / "benchmarks" / "results" / "recipe_vs_st.json"
+ARMS = ("start", "st_plus", "st_plus_static", "st_plus_inbatch", "plain")
+PLAIN_LR, PLAIN_WARMUP_STEPS = 5e-5, 10
+
+
+def _dev_tasks(only: list[str] | None = None) -> list[Path]:
+    tasks = sorted(p for p in (DEV_SUITE / "en").iterdir() if (p / "task.json").is_file())
+    tasks = [p for p in tasks if only is None or p.name in only]
+    if not tasks:
+        raise SystemExit(f"no dev tasks under {DEV_SUITE}/en: run benchmarks/make_dev_suite.py --output {DEV_SUITE}")
+    return tasks
+
+
+def _score(model, only: list[str] | None = None) -> dict[str, float]:
+    from st_plus.evaluation import evaluate_suite
+
+    model.max_seq_length = 256  # the bundled model's own length: every arm is read at the same length
+    results = evaluate_suite(model, _dev_tasks(only), batch_size=64, dtype="bfloat16", show_progress_bar=False)
+    return {r.task_name: 100 * r.main_score for r in results}
+
+
+def _variant(recipe, arm: str, seed: int):
+    """The recipe for an st_plus arm: the seed, and the hard negatives the arm asks for."""
+    tasks = []
+    for task in recipe.stages.multitask.tasks:
+        if task.negatives is not None and arm == "st_plus_static":
+            task = dataclasses.replace(task, negatives=dataclasses.replace(task.negatives, dynamic=False))
+        elif task.negatives is not None and arm == "st_plus_inbatch":
+            task = dataclasses.replace(task, negatives=None)
+        tasks.append(task)
+    stages = dataclasses.replace(recipe.stages, multitask=dataclasses.replace(recipe.stages.multitask, tasks=tasks))
+    return dataclasses.replace(recipe, seed=seed, stages=stages)
+
+
+def _run_st_plus(recipe, arm: str, seed: int, out: Path) -> dict:
+    from sentence_transformers import SentenceTransformer
+
+    from st_plus.training import run_recipe
+
+    start = time.perf_counter()
+    result = run_recipe(_variant(recipe, arm, seed), output_dir=out / "run", overwrite=True, show_progress_bar=False)
+    seconds = time.perf_counter() - start
+    state = json.loads((out / "run" / "pipeline_state.json").read_text(encoding="utf-8"))
+    done = state["done"]
+    stage2 = done.get("multitask", {})
+    info = {
+        "steps": {name: done[name]["steps"] for name in ("contrastive", "multitask") if name in done},
+        "stage_seconds": {name: done[name]["seconds"] for name in ("contrastive", "multitask") if name in done},
+        "filter": {k: v for k, v in done.get("filter", {}).items() if isinstance(v, (int, float))},
+        "mining": stage2.get("mining", {}),
+        "dynamic_negatives": stage2.get("dynamic_negatives", {}),
+    }
+    return {"seconds": seconds, "info": info, "model": SentenceTransformer(str(result.model_path))}
+
+
+def _plain_rows(recipe, seed: int):
+    """The same rows the st_plus arm trains on: every stage-1 pair and every stage-2 task with its own file."""
+    from st_plus.training.recipe_data import read_rows
+    from st_plus.training.stages import read_pairs, sample_rows
+
+    datasets = {"stage1": read_pairs(recipe.stages.contrastive.data, seed).select_columns(["anchor", "positive"])}
+    negatives = None
+    for task in recipe.stages.multitask.tasks:
+        if task.data == "stage1":
+            negatives = task.negatives
+            continue
+        rows = sample_rows(read_rows(task.data, task.type), task.data.rows, seed)
+        if task.data.group_column in rows.column_names:
+            rows = rows.remove_columns(task.data.group_column)
+        datasets[task.name] = rows
+    return datasets, negatives
+
+
+def _run_plain(recipe, seed: int, budget: float, out: Path) -> dict:
+    import torch
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.sentence_transformer.losses import CoSENTLoss, MultipleNegativesRankingLoss
+    from sentence_transformers.util import mine_hard_negatives
+
+    from st_plus import load_model
+    from st_plus.models import WallClockCallback, read_texts
+    from st_plus.training.pipeline import resolve_precision
+
+    start = time.perf_counter()
+    model = load_model(recipe.model.base)
+    model.max_seq_length = recipe.model.max_seq_length
+    datasets, neg = _plain_rows(recipe, seed)
+    if neg is not None:
+        corpus = read_texts(neg.corpus, fields=neg.corpus_fields) if neg.corpus else None
+        datasets["stage1"] = mine_hard_negatives(
+            datasets["stage1"], model, corpus=corpus, range_min=neg.range_min, range_max=neg.range_max,
+            num_negatives=neg.num_negatives, relative_margin=0.05, sampling_strategy="random",
+            output_format="n-tuple", batch_size=64, verbose=False,
+        )  # fmt: skip
+    mining_seconds = time.perf_counter() - start
+    losses = {name: CoSENTLoss(model) if {"score", "label"} & set(rows.column_names)
+              else MultipleNegativesRankingLoss(model) for name, rows in datasets.items()}  # fmt: skip
+    bf16 = resolve_precision(recipe.precision)
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(out / "trainer"), per_device_train_batch_size=recipe.stages.multitask.batch_size,
+        num_train_epochs=1000, learning_rate=PLAIN_LR, lr_scheduler_type="constant", bf16=bf16, seed=seed,
+        data_seed=seed, batch_sampler="no_duplicates", multi_dataset_batch_sampler="proportional",
+        save_strategy="no", logging_steps=10, report_to="none", use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+    )  # fmt: skip
+    remaining = budget - (time.perf_counter() - start) - 5.0  # ~5 s to save the model, as the pipeline does
+    clock = WallClockCallback(remaining, peak_lr=PLAIN_LR, warmup_steps=PLAIN_WARMUP_STEPS)
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=datasets, loss=losses,
+                                         callbacks=[clock])  # fmt: skip
+    clock.start = time.perf_counter()
+    trainer.train()
+    model.save(str(out / "model"))
+    seconds = time.perf_counter() - start
+    info = {
+        "steps": trainer.state.global_step,
+        "mining_seconds": round(mining_seconds, 1),
+        "rows": {name: len(rows) for name, rows in datasets.items()},
+        "bf16": bf16,
+        "budget_seconds": round(budget, 1),
+    }
+    return {"seconds": seconds, "info": info, "model": model}
+
+
+def run(args: argparse.Namespace) -> None:
+    from st_plus import load_model
+    from st_plus.training import load_recipe
+
+    recipe = load_recipe(args.recipe)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.arm == "start":
+        done = {"seconds": 0.0, "info": {}, "model": load_model(recipe.model.base)}
+    elif args.arm == "plain":
+        if args.budget_from is None:
+            raise SystemExit("--arm plain needs --budget-from ST_PLUS_RUN (its seconds are the plain arm's budget)")
+        budget = json.loads((args.budget_from / "result.json").read_text(encoding="utf-8"))["seconds"]
+        done = _run_plain(recipe, args.seed, budget, args.out)
+    else:
+        done = _run_st_plus(recipe, args.arm, args.seed, args.out)
+    scores = _score(done["model"], args.dev_tasks)
+    result = {"arm": args.arm, "seed": args.seed, "seconds": round(done["seconds"], 1), "info": done["info"],
+              "scores": scores, "threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or None}  # fmt: skip
+    (args.out / "result.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({k: result[k] for k in ("arm", "seed", "seconds")}), file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------------------------------- report
+
+
+def _is_retrieval(task: str) -> bool:
+    return task.startswith("retrieval_")
+
+
+def _mean(values: list[float]) -> float:
+    return statistics.fmean(values) if values else float("nan")
+
+
+def _std(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def report(args: argparse.Namespace) -> None:
+    runs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(args.folder.glob("*/result.json"))]
+    if not runs:
+        raise SystemExit(f"no */result.json under {args.folder}")
+    tasks = sorted(runs[0]["scores"])
+    by_arm: dict[str, dict[int, dict]] = {}
+    for r in runs:
+        by_arm.setdefault(r["arm"], {})[r["seed"]] = r
+    arms = {}
+    for arm, seeds in by_arm.items():
+        per_seed = {}
+        for seed, r in sorted(seeds.items()):
+            s = r["scores"]
+            per_seed[seed] = {
+                "retrieval": _mean([s[t] for t in tasks if _is_retrieval(t)]),
+                "all": _mean([s[t] for t in tasks]),
+                "seconds": r["seconds"],
+                "steps": r["info"].get("steps"),
+                **{t: s[t] for t in tasks},
+            }
+        keys = ["retrieval", "all", "seconds", *tasks]
+        arms[arm] = {
+            "seeds": sorted(seeds),
+            "mean": {k: _mean([v[k] for v in per_seed.values()]) for k in keys},
+            "std": {k: _std([v[k] for v in per_seed.values()]) for k in keys},
+            "per_seed": {str(k): v for k, v in per_seed.items()},
+        }
+
+    def paired(a: str, b: str) -> dict | None:
+        if a not in arms or b not in arms:
+            return None
+        common = sorted(set(arms[a]["seeds"]) & set(arms[b]["seeds"]))
+        diff = {k: [arms[a]["per_seed"][str(s)][k] - arms[b]["per_seed"][str(s)][k] for s in common]
+                for k in ("retrieval", "all", *tasks)}  # fmt: skip
+        return {"seeds": common, "per_seed": diff, "mean": {k: _mean(v) for k, v in diff.items()},
+                "std": {k: _std(v) for k, v in diff.items()}}  # fmt: skip
+
+    comparisons = {f"{a} - {b}": paired(a, b) for a, b in
+                   (("st_plus", "plain"), ("st_plus", "st_plus_static"), ("st_plus", "st_plus_inbatch"),
+                    ("st_plus_static", "plain"), ("st_plus", "start"), ("plain", "start"))}  # fmt: skip
+    comparisons = {k: v for k, v in comparisons.items() if v is not None and v["seeds"]}
+    goals = {}
+    if "st_plus - plain" in comparisons:
+        c = comparisons["st_plus - plain"]
+        goals["st_plus >= plain + 1.0 on dev retrieval, every seed positive"] = (
+            c["mean"]["retrieval"] >= 1.0 and all(d > 0 for d in c["per_seed"]["retrieval"]))  # fmt: skip
+        goals["st_plus >= plain + 0.5 on the mean of all dev tasks"] = c["mean"]["all"] >= 0.5
+    if "st_plus - st_plus_static" in comparisons:
+        goals["dynamic >= static + 0.5 on dev retrieval"] = comparisons["st_plus - st_plus_static"]["mean"][
+            "retrieval"] >= 0.5  # fmt: skip
+    recipe = str(Path(args.recipe).resolve().relative_to(REPO))
+    output = {"recipe": recipe, "dev_suite": "benchmarks/make_dev_suite.py", "tasks": tasks, "arms": arms,
+              "comparisons": comparisons, "goals": goals}  # fmt: skip
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(output, indent=2) + "\n", encoding="utf-8")
+    print(_table(output))
+
+
+def _table(data: dict) -> str:
+    arms, tasks = data["arms"], data["tasks"]
+    order = [a for a in ARMS if a in arms]
+    lines = ["| arm | seeds | wall s | dev retrieval (2) | dev mean (all) | "
+             + " | ".join(t.replace("_dev_en", "") for t in tasks) + " |",
+             "|---|---:|---:|---:|---:|" + "---:|" * len(tasks)]  # fmt: skip
+    for arm in order:
+        m, s = arms[arm]["mean"], arms[arm]["std"]
+        cells = [f"{m[t]:.2f}" for t in tasks]
+        head = f"| {arm} | {len(arms[arm]['seeds'])} | {m['seconds']:.0f} | {m['retrieval']:.2f} ± "
+        head += f"{s['retrieval']:.2f}"
+        lines.append(f"{head} | {m['all']:.2f} ± {s['all']:.2f} | " + " | ".join(cells) + " |")
+    lines += ["", "| paired difference | seeds | dev retrieval: mean ± std (per seed) | dev mean (all): mean ± std "
+              "(per seed) |", "|---|---|---:|---:|"]  # fmt: skip
+    for name, c in data["comparisons"].items():
+        cells = [f"{c['mean'][k]:+.2f} ± {c['std'][k]:.2f} ({', '.join(f'{d:+.2f}' for d in c['per_seed'][k])})"
+                 for k in ("retrieval", "all")]  # fmt: skip
+        lines.append(f"| {name} | {', '.join(map(str, c['seeds']))} | {cells[0]} | {cells[1]} |")
+    lines += ["", *(f"- {goal}: **{'met' if ok else 'not met'}**" for goal, ok in data["goals"].items())]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="train (or not) one arm with one seed and score it on the dev suite")
+    p.add_argument("--arm", choices=ARMS, required=True)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--budget-from", type=Path, help="plain arm: the st_plus run whose seconds are the budget")
+    p.add_argument("--recipe", type=Path, default=RECIPE)
+    p.add_argument("--dev-tasks", nargs="+", help="score only these dev task folders (smoke runs; default: all)")
+    p = sub.add_parser("report", help="combine every RUN/result.json under FOLDER into the results file")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--output", type=Path, default=RESULTS)
+    p.add_argument("--recipe", type=Path, default=RECIPE)
+    p = sub.add_parser("table", help="print the README table from the results file")
+    p.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.command == "run":
+        run(args)
+    elif args.command == "report":
+        report(args)
+    else:
+        print(_table(json.loads(args.results.read_text(encoding="utf-8"))))
+
+
+if __name__ == "__main__":
+    main()
