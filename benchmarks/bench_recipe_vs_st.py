@@ -241,8 +241,11 @@ def report(args: argparse.Namespace) -> None:
     def paired(a: str, b: str) -> dict | None:
         if a not in arms or b not in arms:
             return None
-        common = sorted(set(arms[a]["seeds"]) & set(arms[b]["seeds"]))
-        diff = {k: [arms[a]["per_seed"][str(s)][k] - arms[b]["per_seed"][str(s)][k] for s in common]
+        start = b == "start"  # untrained: one run, the same for every seed
+        common = sorted(arms[a]["seeds"]) if start else sorted(set(arms[a]["seeds"]) & set(arms[b]["seeds"]))
+        other = (lambda s: arms[b]["per_seed"][str(arms[b]["seeds"][0])]) if start else (
+            lambda s: arms[b]["per_seed"][str(s)])  # fmt: skip
+        diff = {k: [arms[a]["per_seed"][str(s)][k] - other(s)[k] for s in common]
                 for k in ("retrieval", "all", *tasks)}  # fmt: skip
         return {"seeds": common, "per_seed": diff, "mean": {k: _mean(v) for k, v in diff.items()},
                 "std": {k: _std(v) for k, v in diff.items()}}  # fmt: skip
