@@ -26,11 +26,11 @@ TEXT_FIELDS = ("anchor", "positive", "negative", "text", "sentence1", "sentence2
 
 
 def read_texts(
-    paths: Iterable[str | Path], *, limit: int | None = None, seed: int = 0, fields: Sequence[str] = TEXT_FIELDS
+    paths: Iterable[str | Path], *, limit: int | None = None, seed: int = 0, fields: Sequence[str] | None = None
 ) -> list[str]:
     """Distinct texts from JSONL or plain-text files, shuffled with ``seed`` and cut to ``limit``.
 
-    JSONL (``.jsonl`` / ``.jsonl.gz``) rows give their strings (or lists of strings) in ``fields`` (default
+    JSONL (``.jsonl`` / ``.jsonl.gz``) rows give their strings (or lists of strings) in ``fields`` (``None``:
     ``TEXT_FIELDS``; e.g. ``["positive"]`` for the documents of a pairs file); other files give one text per line.
 
     Raises:
@@ -38,6 +38,7 @@ def read_texts(
         ValueError: A JSONL line that is not an object (file and line named), or no texts at all.
     """
     texts: dict[str, None] = {}
+    fields = TEXT_FIELDS if fields is None else fields
     for path in map(Path, paths):
         if not path.is_file():
             raise FileNotFoundError(f"Recovery text file not found: {path}")

@@ -122,6 +122,6 @@ def check_recipe_data(recipe: Recipe) -> None:
 def _check_texts(paths: list[str], add, fields: list[str] | None = None) -> None:
     for path in paths:
         try:
-            read_texts([path], **({"fields": fields} if fields else {}))
+            read_texts([path], fields=fields)
         except (ValueError, UnicodeDecodeError, OSError) as exc:
             add([DataIssue(str(Path(path)), None, None, str(exc))], 1)

@@ -270,7 +270,7 @@ def _corpus(neg: Any) -> list[str] | None:
     """A task's extra mining documents (``negatives.corpus``, the chosen JSONL fields), or ``None``."""
     if not neg.corpus:
         return None
-    return read_texts(neg.corpus, **({"fields": neg.corpus_fields} if neg.corpus_fields else {}))
+    return read_texts(neg.corpus, fields=neg.corpus_fields)
 
 
 def run_multitask(
