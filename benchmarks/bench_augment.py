@@ -22,7 +22,9 @@ budget of ~25 CPU-minutes, with a smaller scale (its ``setup`` records the exact
 The loop is seed-major and the file is rewritten after every run (``complete: false`` until the end), so a run cut
 short keeps every method at the seeds it finished. To use a shared machine's wall time, the seeds may run as
 separate processes (``--seeds 1 --output s1.json``) merged afterwards with ``--combine s0.json s1.json s2.json``
-(the committed file was made that way: seed 0 from the full run, seeds 1 and 2 in two more processes).
+(the committed file was made that way: seed 0 from the full run, seeds 1 and 2 in two more processes; then EDA's
+seeds 1 and 2, run later with ``--methods eda --seeds 1`` / ``2``, were merged into it with
+``--combine benchmarks/results/augment.json s1_eda.json s2_eda.json``: a part may hold other methods and seeds).
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ def main() -> None:
     names = [Path(t).name for t in tasks]
     start = time.perf_counter()
     result = {
-        "setup": {**{k: v for k, v in vars(args).items() if k != "output"}, "precision": "fp32",
+        "setup": {**{k: v for k, v in vars(args).items() if k not in ("output", "combine")}, "precision": "fp32",
                   "model": "bundled all-MiniLM-L6-v2", "data": "Debian descriptions without titles (text-only)",
                   "loss": "MultipleNegativesRankingLoss (in-batch negatives), scale 20", "tasks": names,
                   "load_average_at_start": os.getloadavg()},
@@ -166,9 +168,11 @@ def _combine(paths: list[str], output: str) -> None:
     """One result from runs of the same settings with different seeds (e.g. run as parallel processes)."""
     parts = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
     first = parts[0]
+    # parts may run different seeds and methods; `combine` (a mode, not a setting) is recorded by newer runs only
+    free = ("seeds", "methods", "load_average_at_start", "combine")
     for part in parts[1:]:
-        same = {k: v for k, v in part["setup"].items() if k not in ("seeds", "load_average_at_start")}
-        if same != {k: v for k, v in first["setup"].items() if k not in ("seeds", "load_average_at_start")}:
+        same = {k: v for k, v in part["setup"].items() if k not in free}
+        if same != {k: v for k, v in first["setup"].items() if k not in free}:
             raise SystemExit(f"settings differ between {paths[0]} and a later file; cannot combine")
     names = first["setup"]["tasks"]
     result = {"setup": {**first["setup"], "seeds": []}, "start": first["start"],
@@ -181,6 +185,7 @@ def _combine(paths: list[str], output: str) -> None:
                 runs.setdefault(seed, run)
     seeds = sorted({int(s) for m in result["methods"].values() for s in m["runs"]})
     result["setup"]["seeds"] = seeds
+    result["setup"]["methods"] = list(result["methods"])
     for entry in result["methods"].values():
         entry["runs"] = dict(sorted(entry["runs"].items(), key=lambda kv: int(kv[0])))
         entry["summary"] = _summary(entry["runs"], result["start"], names)

@@ -7,6 +7,7 @@ augmentation: a recipe's text-only stage-1 file with ``unsupervised: simcse`` pa
 
 from st_plus.augment.backtranslate import BackTranslationAugmenter
 from st_plus.augment.base import AugmentFailure, TextAugmenter, text_rng
+from st_plus.augment.copies import COPY_GROUP_COLUMN, with_augmented_copies
 from st_plus.augment.cutoff import CutoffAugmenter
 from st_plus.augment.eda import EdaAugmenter, load_synonyms
 from st_plus.augment.repeat import WordRepetitionAugmenter
@@ -16,6 +17,7 @@ from st_plus.augment.words import join_words, split_words
 
 __all__ = [
     "AUGMENTERS",
+    "COPY_GROUP_COLUMN",
     "UNSUPERVISED_METHODS",
     "AugmentFailure",
     "AugmentTransform",
@@ -32,4 +34,5 @@ __all__ = [
     "split_words",
     "text_rng",
     "unsupervised_pairs",
+    "with_augmented_copies",
 ]

@@ -30,6 +30,7 @@ from st_plus.training._yaml import RecipeError, load_yaml_with_lines
 from st_plus.training.recipe_checks import RecipeBuilder, check_recipe
 
 __all__ = [
+    "AugmentSpec",
     "AdapterSpec",
     "ContrastiveStage",
     "DistillStage",
@@ -56,6 +57,28 @@ DEFAULT_TARGETS = ("query", "key", "value", "dense")
 
 
 @dataclass
+class AugmentSpec:
+    """Augmented copies of a pairs / triplets file's rows as extra training rows (:mod:`st_plus.augment`).
+
+    Each row gets ``num`` copies whose ``columns`` are augmented (seeded with the recipe's seed); a copy shares its
+    original's group, so the two are never each other's mined or in-batch negatives (stage 1) nor mined negatives
+    (stage 2). Back-translation needs an LLM endpoint: make its rows offline with ``st-plus augment``.
+
+    Attributes:
+        method: ``cutoff`` (a span of words removed), ``repeat`` (ESimCSE word repetition) or ``eda`` (swaps,
+            deletions, and synonym replacement with ``synonyms``).
+        num: Copies per row.
+        columns: The columns to augment.
+        synonyms: EDA's synonym dictionary (JSON, or one group of synonyms a line).
+    """
+
+    method: Literal["cutoff", "repeat", "eda"]
+    num: int = 1
+    columns: list[str] = field(default_factory=lambda: ["positive"])
+    synonyms: str | None = None
+
+
+@dataclass
 class DataSpec:
     """One training file: ``.jsonl`` / ``.jsonl.gz`` rows (``load_training_rows``; ``load_labelled_texts`` for labels).
 
@@ -73,6 +96,7 @@ class DataSpec:
             text's positive is itself (``simcse``: dropout makes the two encodings differ), or its augmented copy
             (``repeat``: ESimCSE word repetition, ``cutoff``: a word span removed, ``eda``: swaps and deletions);
             see :func:`st_plus.augment.unsupervised_pairs`.
+        augment: Add augmented copies of the rows as extra rows (extra positives): see :class:`AugmentSpec`.
     """
 
     shorthand: ClassVar[str] = "path"  # `data: FILE` means `data: {path: FILE}`
@@ -84,6 +108,7 @@ class DataSpec:
     license: str | None = None
     columns: list[str] | None = None
     unsupervised: Literal["simcse", "repeat", "cutoff", "eda"] | None = None
+    augment: AugmentSpec | None = None
 
 
 @dataclass

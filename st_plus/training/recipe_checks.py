@@ -196,6 +196,18 @@ def check_recipe(recipe: Recipe, b: RecipeBuilder) -> None:
 def _check_data(data: DataSpec, b: RecipeBuilder, key: KeyPath) -> None:
     data.path = b.file(data.path, (*key, "path"))
     _positive(b, (*key, "rows"), data.rows)
+    aug = data.augment
+    if aug is not None:
+        akey = (*key, "augment")
+        if data.unsupervised is not None:
+            raise b.error(akey, "a text-only file already trains on augmented positives (`unsupervised`)")
+        _positive(b, (*akey, "num"), aug.num)
+        if not aug.columns:
+            raise b.error((*akey, "columns"), "name at least one column to augment (e.g. [positive])")
+        if aug.synonyms is not None:
+            if aug.method != "eda":
+                raise b.error((*akey, "synonyms"), f"synonyms are for `method: eda`, not {aug.method!r}")
+            aug.synonyms = b.file(aug.synonyms, (*akey, "synonyms"))
 
 
 def _check_unsupervised(data: DataSpec, b: RecipeBuilder, key: KeyPath) -> None:
@@ -267,6 +279,9 @@ def _check_multitask(stage: MultitaskStage, has_stage1: bool, b: RecipeBuilder) 
                 raise b.error((*tkey, "data", "unsupervised"), "unsupervised positives are a stage-1 data source")
             if task.rows is not None:
                 raise b.error((*tkey, "rows"), "`rows` is for `data: stage1`; use `data: {path: ..., rows: N}`")
+            if task.data.augment is not None and kind not in _RETRIEVAL_LIKE:
+                raise b.error((*tkey, "data", "augment"), f"augmented copies are for pairs / triplets (retrieval-like "
+                              f"tasks), not {task.type!r}")  # fmt: skip
         _positive(b, (*tkey, "rows"), task.rows)
         _positive(b, (*tkey, "weight"), task.weight)
         _positive(b, (*tkey, "batch_size"), task.batch_size)

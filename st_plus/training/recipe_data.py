@@ -23,7 +23,7 @@ from st_plus.models import read_texts
 from st_plus.training.multitask import _LABEL_LIKE, TrainingTask, _check_columns, _task_type
 from st_plus.training.recipe import DataSpec, Recipe
 
-__all__ = ["RecipeDataError", "check_recipe_data", "read_rows"]
+__all__ = ["RecipeDataError", "base_column", "check_recipe_data", "read_rows"]
 
 _STAGE1 = "stage-1 pairs"
 
@@ -50,8 +50,8 @@ def read_rows(spec: DataSpec, task_type: str | None = None) -> Dataset:
     rows = load_training_rows(spec.path, keep_columns=keep, unknown_columns="drop" if spec.columns else "error")
     if spec.columns:
         wanted = set(spec.columns) | set(keep)
-        chosen = [c for c in rows.column_names if c in wanted or _base(c) in wanted]
-        missing = sorted(wanted - {_base(c) for c in chosen} - set(chosen))
+        chosen = [c for c in rows.column_names if c in wanted or base_column(c) in wanted]
+        missing = sorted(wanted - {base_column(c) for c in chosen} - set(chosen))
         if missing:
             raise DataValidationError([DataIssue(spec.path, None, missing[0], "column named in `columns` not found "
                                                  f"(the file gives {rows.column_names})")])  # fmt: skip
@@ -59,7 +59,7 @@ def read_rows(spec: DataSpec, task_type: str | None = None) -> Dataset:
     return rows
 
 
-def _base(column: str) -> str:
+def base_column(column: str) -> str:
     """``negative_3`` -> ``negative``, ``doc_2`` -> ``docs`` (the file's key of a spread-out column)."""
     stem, _, index = column.rpartition("_")
     if index.isdigit():
@@ -95,6 +95,12 @@ def check_recipe_data(recipe: Recipe) -> None:
             return
         kind = "Retrieval" if task_type is None else _task_type(task_type)
         columns = [c for c in rows.column_names if c != spec.group_column]
+        if spec.augment is not None:
+            absent = [c for c in spec.augment.columns if c not in {base_column(x) for x in columns} | set(columns)]
+            if absent:
+                add([DataIssue(spec.path, None, absent[0], f"`augment.columns` names a column the rows do not "
+                               f"have (they have {columns})")], 1)  # fmt: skip
+                return
         try:
             if task_type is None and not {"anchor", "positive"} <= set(columns):
                 raise ValueError(f"stage 1 needs (anchor, positive) rows, got columns {columns}")

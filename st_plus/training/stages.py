@@ -21,7 +21,7 @@ from sentence_transformers.sentence_transformer.losses import (
     MultipleNegativesRankingLoss,
 )
 
-from st_plus.augment import unsupervised_pairs
+from st_plus.augment import unsupervised_pairs, with_augmented_copies
 from st_plus.mining import (
     DynamicNegatives,
     DynamicNegativesCallback,
@@ -41,7 +41,7 @@ from st_plus.samplers import GroupAwareBatchSampler
 from st_plus.training.checkpoints import CheckpointCommitCallback, last_complete_checkpoint
 from st_plus.training.multitask import TrainingTask, _task_type, build_multitask
 from st_plus.training.recipe import ContrastiveStage, DataSpec, MlmStage, MultitaskStage, TaskSpec
-from st_plus.training.recipe_data import read_rows
+from st_plus.training.recipe_data import base_column, read_rows
 from st_plus.training.task_losses import TaskLossCallback
 
 logger = logging.getLogger(__name__)
@@ -114,6 +114,24 @@ def sample_rows(rows: Dataset, n: int | None, seed: int) -> Dataset:
     return rows.select(sorted(random.Random(seed).sample(range(len(rows)), n)))
 
 
+def augment_copies(rows: Dataset, spec: DataSpec, seed: int) -> tuple[Dataset, str | None]:
+    """The rows with ``spec.augment``'s augmented copies added, and the group column tying them together.
+
+    Without ``augment``: the rows unchanged and ``spec.group_column``.
+    """
+    aug = spec.augment
+    if aug is None:
+        return rows, spec.group_column
+    opts = {"synonyms": aug.synonyms} if aug.synonyms else {}
+    columns = [c for c in rows.column_names if c in aug.columns or base_column(c) in aug.columns]  # negative_1...
+    before = len(rows)
+    rows, group = with_augmented_copies(
+        rows, method=aug.method, seed=seed, num=aug.num, columns=columns, group_column=spec.group_column, **opts
+    )
+    logger.info("%s: %d augmented copies (%s) added to %d rows", spec.path, len(rows) - before, aug.method, before)
+    return rows, group
+
+
 def read_pairs(specs: list[DataSpec], seed: int, *, with_source: bool = False) -> Dataset:
     """(anchor, positive) rows of several files, each sampled to its ``rows``.
 
@@ -130,7 +148,8 @@ def read_pairs(specs: list[DataSpec], seed: int, *, with_source: bool = False) -
         if not {"anchor", "positive"} <= set(rows.column_names):
             raise ValueError(f"{spec.path}: stage-1 data needs anchor/positive rows, got columns {rows.column_names}")
         rows = sample_rows(rows, spec.rows, seed)
-        groups = rows[spec.group_column] if spec.group_column else [None] * len(rows)
+        rows, group_column = augment_copies(rows, spec, seed)
+        groups = rows[group_column] if group_column else [None] * len(rows)
         rows = rows.select_columns(["anchor", "positive"]).add_column("group", [None if g is None else str(g)
                                                                                for g in groups])  # fmt: skip
         if with_source:
@@ -263,7 +282,7 @@ def _task_rows(task: TaskSpec, stage1_pairs: Dataset | None, seed: int) -> tuple
     if task.data == "stage1":
         return sample_rows(stage1_pairs, task.rows, seed), "group"
     spec: DataSpec = task.data
-    return sample_rows(read_rows(spec, task.type), spec.rows, seed), spec.group_column
+    return augment_copies(sample_rows(read_rows(spec, task.type), spec.rows, seed), spec, seed)
 
 
 def _corpus(neg: Any) -> list[str] | None:

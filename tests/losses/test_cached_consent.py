@@ -58,7 +58,7 @@ def test_cached_without_gradients_returns_the_loss(tiny_bert):
     with torch.no_grad():
         plain = ConsentLoss(tiny_bert)([tiny_bert.preprocess(c) for c in columns], labels)
         cached = CachedConsentLoss(tiny_bert, mini_batch_size=2)([tiny_bert.preprocess(c) for c in columns], labels)
-    assert cached.item() == pytest.approx(plain.item(), abs=1e-6)
+    assert cached.item() == pytest.approx(plain.item(), rel=1e-6, abs=1e-5)
 
 
 def test_cached_rejects_static_embedding_models_and_bad_mini_batches(tiny_model, tiny_bert):

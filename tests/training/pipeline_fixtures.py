@@ -10,12 +10,16 @@ from pathlib import Path
 
 from tests_helpers import CORPUS, write_jsonl
 
-RECIPE = """\
+#: The first lines of every tiny recipe (``{base}``: the model folder), up to ``stages:``.
+RECIPE_HEAD = """\
 name: tiny
 seed: 7
 precision: fp32
 model: {base: {base}, max_seq_length: 32}
 stages:
+"""
+
+RECIPE = RECIPE_HEAD + """\
   contrastive:
     data: [{path: data/pairs.jsonl, group_column: source}]
     batch_size: 8

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from pipeline_fixtures import write_tiny_recipe
+from pipeline_fixtures import RECIPE_HEAD, write_tiny_recipe
 from tests_helpers import CORPUS, write_jsonl
 
 from st_plus.training.pipeline import run_recipe
@@ -15,12 +15,7 @@ from st_plus.training.recipe import DataSpec, RecipeError, load_recipe
 from st_plus.training.recipe_data import RecipeDataError, check_recipe_data
 from st_plus.training.stages import read_pairs
 
-RECIPE = """\
-name: tiny
-seed: 7
-precision: fp32
-model: {base: {base}, max_seq_length: 32}
-stages:
+RECIPE = RECIPE_HEAD + """\
   contrastive:
     data: [{path: data/texts.jsonl, group_column: g, unsupervised: simcse}]
     batch_size: 4

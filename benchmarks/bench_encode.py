@@ -1,0 +1,137 @@
+"""Encoding speed: st_plus's token-budget batches vs sentence-transformers' ``encode`` (fp32 and bf16), same model.
+
+    python benchmarks/bench_encode.py                                    # 3 rounds, every corpus, every arm
+    python benchmarks/bench_encode.py --rounds 1 --limit 200 --output /tmp/smoke.json
+
+The bundled all-MiniLM-L6-v2 at its own length (256 tokens) encodes three shipped text sets:
+
+- ``debian_docs``: the distinct Debian package descriptions of examples/training_data/debian_pairs_en.jsonl.gz
+  (the mining pool of the recipes; 10-250 tokens);
+- ``debian_titles``: their distinct titles (queries: a few tokens each);
+- ``qmsum_docs``: the QMSum meeting transcripts of examples/data/retrieval_qmsum_longdoc_en (truncated at 256).
+
+The arms:
+
+- ``st fp32``: ``model.encode(texts, batch_size=32)`` (sentence-transformers' defaults: batches of 32 texts sorted
+  by characters);
+- ``st bf16 autocast``: the same inside ``torch.autocast("cpu", dtype=torch.bfloat16)``;
+- ``st bf16 weights``: the same on a copy of the model cast to bfloat16 (``model.bfloat16()``); the stronger of the
+  two bf16 arms is the plain-ST baseline;
+- ``st_plus fp32``: :func:`st_plus.encoding.encode_by_token_budget` in float32 (exact token counts, batches of at
+  most 8192 padded tokens and 512 texts): the batching alone;
+- ``st_plus``: the same with ``dtype="bfloat16"`` (a bfloat16 copy of the weights), what st_plus's bf16 evaluation
+  (``EmbeddingCache(dtype="bfloat16")``, ``evaluate_suite(..., dtype="bfloat16")``) encodes with.
+
+Each round runs every arm once, in an order alternating between rounds; texts/s is over the median seconds. The
+embeddings of every arm are compared with ``st fp32`` (minimum and mean cosine; goal >= 0.999). Run alone on an
+idle machine: this is a timing measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEBIAN = REPO / "examples" / "training_data" / "debian_pairs_en.jsonl.gz"
+QMSUM = REPO / "examples" / "data" / "retrieval_qmsum_longdoc_en" / "corpus.jsonl.gz"
+ARMS = ("st fp32", "st bf16 autocast", "st bf16 weights", "st_plus fp32", "st_plus")
+
+
+def _corpora(limit: int | None) -> dict[str, list[str]]:
+    with gzip.open(DEBIAN, "rt", encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    with gzip.open(QMSUM, "rt", encoding="utf-8") as handle:
+        qmsum = [json.loads(line)["text"] for line in handle if line.strip()]
+    corpora = {
+        "debian_docs": list(dict.fromkeys(r["positive"] for r in rows)),
+        "debian_titles": list(dict.fromkeys(r["anchor"] for r in rows)),
+        "qmsum_docs": list(dict.fromkeys(qmsum)),
+    }
+    return {name: texts[:limit] if limit else texts for name, texts in corpora.items()}
+
+
+def _arm(name: str, model, bf16_model, texts: list[str]):
+    import torch
+
+    from st_plus.encoding import encode_by_token_budget
+
+    start = time.perf_counter()
+    if name == "st fp32":
+        out = model.encode(texts, batch_size=32, convert_to_tensor=True)
+    elif name == "st bf16 autocast":
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model.encode(texts, batch_size=32, convert_to_tensor=True)
+    elif name == "st bf16 weights":
+        out = bf16_model.encode(texts, batch_size=32, convert_to_tensor=True)
+    elif name == "st_plus fp32":
+        out = encode_by_token_budget(model, texts)
+    else:
+        out = encode_by_token_budget(model, texts, dtype="bfloat16")
+    return time.perf_counter() - start, out.float()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--limit", type=int, help="At most this many texts per corpus (smoke runs)")
+    parser.add_argument("--output", default=str(REPO / "benchmarks" / "results" / "encode.json"))
+    args = parser.parse_args()
+    import copy
+
+    import torch
+
+    from st_plus import load_model
+
+    model = load_model("default", device="cpu")
+    bf16_model = copy.deepcopy(model).bfloat16()
+    corpora = _corpora(args.limit)
+    flags = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
+    result: dict = {
+        "setup": {"model": "bundled all-MiniLM-L6-v2", "max_seq_length": model.max_seq_length, "rounds": args.rounds,
+                  "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
+                  "amx_bf16": "amx_bf16" in flags, "avx512_bf16": "avx512_bf16" in flags,
+                  "load_average_at_start": os.getloadavg(),
+                  "texts": {name: len(texts) for name, texts in corpora.items()}},
+        "corpora": {},
+    }  # fmt: skip
+    for name, texts in corpora.items():
+        _arm("st fp32", model, bf16_model, texts[:64])  # warm-up: first-call allocations and kernels
+        seconds: dict[str, list[float]] = {arm: [] for arm in ARMS}
+        outputs = {}
+        for round_ in range(args.rounds):
+            for arm in ARMS if round_ % 2 == 0 else reversed(ARMS):
+                took, outputs[arm] = _arm(arm, model, bf16_model, texts)
+                seconds[arm].append(took)
+        reference = outputs["st fp32"]
+        arms = {}
+        for arm in ARMS:
+            cosine = torch.nn.functional.cosine_similarity(outputs[arm], reference)
+            median = statistics.median(seconds[arm])
+            arms[arm] = {"seconds": [round(s, 3) for s in seconds[arm]], "median_seconds": round(median, 3),
+                         "texts_per_s": round(len(texts) / median, 1), "cosine_min": round(cosine.min().item(), 5),
+                         "cosine_mean": round(cosine.mean().item(), 6)}  # fmt: skip
+        best_bf16 = max(arms["st bf16 autocast"]["texts_per_s"], arms["st bf16 weights"]["texts_per_s"])
+        for arm in ARMS:
+            arms[arm]["x_st_fp32"] = round(arms[arm]["texts_per_s"] / arms["st fp32"]["texts_per_s"], 3)
+            arms[arm]["x_best_st_bf16"] = round(arms[arm]["texts_per_s"] / best_bf16, 3)
+        result["corpora"][name] = arms
+        print(f"\n{name} ({len(texts)} texts)\n| arm | texts/s | x ST fp32 | x best ST bf16 | cosine min vs ST fp32 |"
+              "\n|---|---:|---:|---:|---:|")  # fmt: skip
+        for arm, r in arms.items():
+            print(f"| {arm} | {r['texts_per_s']:.1f} | {r['x_st_fp32']:.2f} | {r['x_best_st_bf16']:.2f} | "
+                  f"{r['cosine_min']:.5f} |", flush=True)  # fmt: skip
+    result["setup"]["load_average_at_end"] = os.getloadavg()
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
