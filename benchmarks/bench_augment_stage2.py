@@ -96,8 +96,8 @@ def run(args: argparse.Namespace) -> None:
     print(json.dumps({k: record[k] for k in ("arm", "seed", "seconds", "scores")}))
 
 
-def rescore(args: argparse.Namespace) -> None:
-    """Scores the saved model of finished runs again with the current scorer (``scorer`` records which)."""
+def _finished_runs(folders: list[str]):
+    """(folder, result record, model) of finished runs: the run's saved model, or the bundled one for ``start``."""
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
@@ -105,36 +105,36 @@ def rescore(args: argparse.Namespace) -> None:
 
     from st_plus import load_model
 
-    for folder in map(Path, args.runs):
+    for folder in map(Path, folders):
         record = json.loads((folder / "result.json").read_text(encoding="utf-8"))
         start = record["arm"] == "start"
         model = load_model("default") if start else SentenceTransformer(str(folder / "run" / "model"), device="cpu")
+        yield folder, record, model
+
+
+def _save(folder: Path, record: dict, key: str) -> None:
+    (folder / "result.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(folder, json.dumps(record[key]))
+
+
+def rescore(args: argparse.Namespace) -> None:
+    """Scores the saved model of finished runs again with the current scorer (``scorer`` records which)."""
+    for folder, record, model in _finished_runs(args.runs):
         record["scores"] = _score(model, TASKS)
         record["scorer"] = SCORER
-        (folder / "result.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        print(folder, json.dumps(record["scores"]))
+        _save(folder, record, "scores")
 
 
 def score_test(args: argparse.Namespace) -> None:
     """Scores the saved models of finished runs once on the shipped English test slices (``test_scores``)."""
-    import torch
-
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    from sentence_transformers import SentenceTransformer
-
-    from st_plus import load_model
     from st_plus.evaluation import evaluate_suite
 
     tasks = [REPO / "examples" / "data" / name for name in TEST_TASKS]
-    for folder in map(Path, args.runs):
-        record = json.loads((folder / "result.json").read_text(encoding="utf-8"))
-        start = record["arm"] == "start"
-        model = load_model("default") if start else SentenceTransformer(str(folder / "run" / "model"), device="cpu")
-        model.max_seq_length = 256
+    for folder, record, model in _finished_runs(args.runs):
+        model.max_seq_length = 256  # as `_score` reads the dev tasks
         results = evaluate_suite(model, tasks, batch_size=64, dtype="bfloat16", show_progress_bar=False)
         record["test_scores"] = {r.task_name: 100 * r.main_score for r in results}
-        (folder / "result.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        print(folder, json.dumps(record["test_scores"]))
+        _save(folder, record, "test_scores")
 
 
 def _std(values: list[float]) -> float:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules import Transformer
+from sentence_transformers.util import batch_to_device
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +126,8 @@ def encode_by_token_budget(
     out = torch.empty((len(texts), dim))
     with torch.inference_mode(), autocast_for(model, dtype):
         for start in range(0, len(texts), _TOKENIZE_CHUNK):
-            chunk = by_chars[start : start + _TOKENIZE_CHUNK]
-            features = model.preprocess([texts[i] for i in chunk], prompt=prompt)
+            chunk = torch.as_tensor(by_chars[start : start + _TOKENIZE_CHUNK])
+            features = model.preprocess([texts[i] for i in chunk.tolist()], prompt=prompt)
             lengths = features["attention_mask"].sum(dim=1)
             order = torch.argsort(-lengths, stable=True)
             i = 0
@@ -137,9 +138,8 @@ def encode_by_token_budget(
                     key: value[rows, :longest] if torch.is_tensor(value) and value.dim() == 2 else value
                     for key, value in features.items()
                 }  # fmt: skip
-                batch = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.items()}
-                embeddings = model(batch)["sentence_embedding"]
-                out[torch.as_tensor(chunk)[rows]] = embeddings.float().cpu()
+                embeddings = model(batch_to_device(batch, model.device))["sentence_embedding"]
+                out[chunk[rows]] = embeddings.float().cpu()
                 i += len(rows)
     return out
 
@@ -152,8 +152,8 @@ class EmbeddingCache:
 
     Args:
         model: The model to encode with.
-        batch_size: Encoding batch size.
-        show_progress_bar: Show a progress bar per encoding call (default: when logging is at INFO or lower).
+        batch_size: Encoding batch size (float32; bfloat16 batches by tokens, see :func:`encode_by_token_budget`).
+        show_progress_bar: Show a progress bar per float32 encoding call (default: when logging is at INFO or lower).
         dtype: ``"float32"`` (exact, MTEB-comparable: sentence-transformers' ``encode``) or ``"bfloat16"``
             (:func:`encode_by_token_budget` on bfloat16 weights; faster on CPUs with AMX / AVX512-BF16, scores
             differ slightly from float32).
