@@ -73,6 +73,8 @@ def _score(model, only: list[str] | None = None) -> dict[str, float]:
 
 def _variant(recipe, arm: str, seed: int):
     """The recipe for an st_plus arm: the seed, and the hard negatives the arm asks for."""
+    from st_plus.training.recipe import EvaluationSpec
+
     tasks = []
     for task in recipe.stages.multitask.tasks:
         if task.negatives is not None and arm == "st_plus_static":
@@ -81,7 +83,8 @@ def _variant(recipe, arm: str, seed: int):
             task = dataclasses.replace(task, negatives=None)
         tasks.append(task)
     stages = dataclasses.replace(recipe.stages, multitask=dataclasses.replace(recipe.stages.multitask, tasks=tasks))
-    return dataclasses.replace(recipe, seed=seed, stages=stages)
+    # no evaluation inside the run: the benchmark scores every arm on the dev suite, never on the test slices
+    return dataclasses.replace(recipe, seed=seed, stages=stages, evaluation=EvaluationSpec())
 
 
 def _run_st_plus(recipe, arm: str, seed: int, out: Path) -> dict:
@@ -178,6 +181,8 @@ def run(args: argparse.Namespace) -> None:
     from st_plus.training import load_recipe
 
     recipe = load_recipe(args.recipe)
+    if args.base is not None:  # e.g. a local copy of the bundled model on a machine without the package
+        recipe = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, base=str(args.base)))
     args.out.mkdir(parents=True, exist_ok=True)
     if args.arm == "start":
         done = {"seconds": 0.0, "info": {}, "model": load_model(recipe.model.base)}
@@ -303,6 +308,7 @@ def main() -> None:
     p.add_argument("--budget-from", type=Path, help="plain arm: the st_plus run whose seconds are the budget")
     p.add_argument("--recipe", type=Path, default=RECIPE)
     p.add_argument("--dev-tasks", nargs="+", help="score only these dev task folders (smoke runs; default: all)")
+    p.add_argument("--base", type=Path, help="start from this model folder instead of the recipe's model.base")
     p = sub.add_parser("report", help="combine every RUN/result.json under FOLDER into the results file")
     p.add_argument("folder", type=Path)
     p.add_argument("--output", type=Path, default=RESULTS)

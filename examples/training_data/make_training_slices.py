@@ -64,6 +64,36 @@ def debian_pairs(shared: Path, n_rows: int = 6000) -> list[dict]:
     return [{key: kept[i][key] for key in ("anchor", "positive", "package", "source")} for i in chosen]
 
 
+def stsb_train_full(shared: Path) -> list[dict]:
+    """Every STS-B train pair that is neither a test pair (shipped) nor a validation pair (the dev suite's)."""
+    rows = read_jsonl(shared / "sts_stsbenchmark_en" / "train.jsonl")
+    held = {(r["sentence1"], r["sentence2"]) for split in ("test", "validation")
+            for r in read_jsonl(shared / "sts_stsbenchmark_en" / f"{split}.jsonl")}  # fmt: skip
+    return [{k: r[k] for k in ("sentence1", "sentence2", "score")} for r in rows
+            if (r["sentence1"], r["sentence2"]) not in held]  # fmt: skip
+
+
+def debian_bucket(source: str) -> int:
+    """The source's hash bucket: 0 is the shipped test slice (``debian_held_out``), 1 the development suite's."""
+    return int(hashlib.blake2b(source.encode(), digest_size=4).hexdigest(), 16) % 20
+
+
+def debian_pairs_extra(shared: Path, n_rows: int = 10000) -> list[dict]:
+    """More Debian pairs for ``examples/recipes/full_en.yaml``, none from a test or development source.
+
+    Left out: sources in the test (0) or development (1) hash bucket, any title or description of theirs, and the
+    rows of ``debian_pairs_en.jsonl.gz``.
+    """
+    rows = read_jsonl(shared / "train_debian_descriptions_en" / "train.jsonl.gz")
+    held = [r for r in rows if debian_bucket(r["source"]) in (0, 1)]
+    held_texts = {r["positive"] for r in held} | {r["anchor"] for r in held}
+    shipped = {(r["anchor"], r["positive"]) for r in read_jsonl(OUT / "debian_pairs_en.jsonl.gz")}
+    kept = [r for r in rows if debian_bucket(r["source"]) not in (0, 1) and r["positive"] not in held_texts
+            and r["anchor"] not in held_texts and (r["anchor"], r["positive"]) not in shipped]  # fmt: skip
+    chosen = sorted(random.Random(17).sample(range(len(kept)), n_rows))
+    return [{key: kept[i][key] for key in ("anchor", "positive", "package", "source")} for i in chosen]
+
+
 def csl_titles_labelled(shared: Path) -> list[dict]:
     """CSL cls_ctg train titles with their category (train split only: the test split is the shipped clustering slice).
 
@@ -101,6 +131,18 @@ SLICES = {
         "(attribution; and rows of one source share paragraphs, so batches should group by it). Terms: each "
         "package's DFSG-free licence (Debian main), see `examples/data/LICENSES.md`",
     ),
+    "stsb_train_full_en.jsonl": (
+        stsb_train_full,
+        "STS-B train (as `stsb_train_en.jsonl`), every pair that is neither a test pair nor a validation pair (the "
+        "development suite's); for `full_en.yaml`; scores CC BY-SA 4.0, sentences under their sources' terms",
+    ),
+    "debian_pairs_extra_en.jsonl.gz": (
+        debian_pairs_extra,
+        "10,000 more Debian 12 short -> long description pairs for `full_en.yaml` (seed 17), disjoint from "
+        "`debian_pairs_en.jsonl.gz`: no source package of the test (`examples/data/retrieval_debian_en`) or "
+        "development (`benchmarks/make_dev_suite.py`) hash buckets, and no title or description of theirs; "
+        "`package` and `source` kept. Terms: as `debian_pairs_en.jsonl.gz`",
+    ),
     "csl_titles_labelled_zh.jsonl": (
         csl_titles_labelled,
         "CSL cls_ctg train titles with their 13 categories (Apache-2.0, https://github.com/ydli-ai/CSL), "
@@ -110,22 +152,34 @@ SLICES = {
 }
 
 
+def digest_and_rows(path: Path) -> tuple[str, int]:
+    """The sha256 of a slice's uncompressed content and its row count."""
+    data = (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
+    return hashlib.sha256(data).hexdigest(), data.count(b"\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared-data", type=Path, default=DEFAULT_SHARED)
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
+    parser.add_argument("--only", nargs="+", choices=sorted(SLICES), help="build only these slices")
     args = parser.parse_args()
-    lines = ["# Training slices", "", "Small training sets for tests and examples (built by "
-             "`examples/training_data/make_training_slices.py`).", "", "| file | rows | source and licence | sha256 |",
-             "|---|---|---|---|"]  # fmt: skip
-    for name, (build, note) in SLICES.items():
+    for name in args.only or SLICES:
         path = OUT / name
         if path.exists() and not args.force:
             raise SystemExit(f"{path} exists; pass --force to rebuild it")
-        rows = build(args.shared_data)
-        digest = write_jsonl(path, rows)
-        lines.append(f"| `{name}` | {len(rows):,} | {note} | `{digest}` |")
-    (OUT / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        write_jsonl(path, SLICES[name][0](args.shared_data))
+    lines = ["# Training slices", "", "Small training sets for tests and examples (built by "
+             "`examples/training_data/make_training_slices.py`).", "", "| file | rows | source and licence | sha256 |",
+             "|---|---|---|---|"]  # fmt: skip
+    for name, (_, note) in SLICES.items():  # the table from the files on disk
+        if (OUT / name).is_file():
+            digest, rows = digest_and_rows(OUT / name)
+            lines.append(f"| `{name}` | {rows:,} | {note} | `{digest}` |")
+    readme = OUT / "README.md"
+    old = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    rest = old[old.index("\n## ") :] if "\n## " in old else "\n"  # sections other scripts wrote (parallel text)
+    readme.write_text("\n".join(lines) + "\n" + rest, encoding="utf-8")
 
 
 if __name__ == "__main__":

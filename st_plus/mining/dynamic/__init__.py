@@ -2,7 +2,8 @@
 
 One job per file: ``config`` (settings), ``state`` (the rows' current negatives and their replacement),
 ``scoring`` (negatives scored with the current weights), ``distributed`` (the same decisions on every process),
-``callback`` (the trainer side) and ``checkpoint_files`` (what a checkpoint holds).
+``callback`` (the trainer side), ``batched_reads`` (one read per batch in multi-dataset runs, so the batch read
+ahead is known) and ``checkpoint_files`` (what a checkpoint holds).
 """
 
 from st_plus.mining.dynamic.callback import DynamicNegativesCallback

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from sentence_transformers import SentenceTransformer
+from torch.utils.data import ConcatDataset
 from transformers import TrainerCallback
 
+from st_plus.mining.dynamic.batched_reads import read_in_batches
 from st_plus.mining.dynamic.checkpoint_files import load_checkpoint_state, save_checkpoint_state
 from st_plus.mining.dynamic.config import DynamicNegativesConfig
 from st_plus.mining.dynamic.distributed import sharded_encode_fn
@@ -82,6 +84,9 @@ class DynamicNegativesCallback(TrainerCallback):
                 "DynamicNegativesCallback needs dataloader_num_workers=0: the negatives are read from this "
                 "process's state, which worker processes would not see."
             )
+        dataset = getattr(kwargs.get("train_dataloader"), "dataset", None)
+        if isinstance(dataset, ConcatDataset):  # a multi-dataset run: one read per batch, others' reads noted
+            read_in_batches(dataset, self._note_read)
         if state.global_step == 0:
             # rows read before training (sentence-transformers' model card samples the dataset) were not trained on
             self.negatives.forget_reads()
@@ -89,6 +94,10 @@ class DynamicNegativesCallback(TrainerCallback):
             folder = self.resume_from or Path(args.output_dir) / f"checkpoint-{state.global_step}"
             self.history = load_checkpoint_state(folder, self.negatives, process_index=args.process_index,
                                                  name=self.name)  # fmt: skip
+
+    def _note_read(self, members) -> None:
+        if not any(self.negatives.owns(dataset) for dataset in members):  # this batch read none of our rows
+            self.negatives.note_other_read()
 
     def on_step_end(self, args, state, control, **kwargs):  # noqa: D102
         self.negatives.end_step()

@@ -69,6 +69,7 @@ class DynamicNegatives:
         self._reads: list[tuple[list[int], list[list[int]]]] = []  # (rows, served negatives) since the last step
         self.in_flight: tuple[list[int], list[list[int]]] | None = None
         self._overrides: dict[int, list[list[int]]] = {}  # resumed in-flight rows: serve what they were served
+        self._datasets: list[Dataset] = []  # what dataset() handed out: reads of other datasets are told apart
         base = mining.dataset.select_columns(["anchor", "positive", *self.negative_columns])
         # a hidden row id (read by the transform, never returned) tells duplicate rows apart
         self._base = base.add_column(ROW_COLUMN, list(range(len(base))))
@@ -80,7 +81,19 @@ class DynamicNegatives:
         """The training dataset whose negatives follow this state."""
         dataset = self._base.select(range(len(self._base)))  # a fresh object: the transform is ours alone
         dataset.set_transform(self._transform)
+        self._datasets.append(dataset)
         return dataset
+
+    def owns(self, dataset: Any) -> bool:
+        """Whether ``dataset`` is one that :meth:`dataset` returned."""
+        return any(dataset is mine for mine in self._datasets)
+
+    def note_other_read(self) -> None:
+        """Records that the loader read a batch of another dataset (a multi-dataset run).
+
+        If it was the last read of a step, none of this state's rows are in flight.
+        """
+        self._reads.append(([], []))
 
     def _transform(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         out = {key: value for key, value in batch.items() if key != ROW_COLUMN}
@@ -102,8 +115,13 @@ class DynamicNegatives:
         return out
 
     def end_step(self) -> None:
-        """Marks the end of an optimiser step: the last batch read during it is the one in flight (read ahead)."""
-        self.in_flight = self._reads[-1] if self._reads else None
+        """Marks the end of an optimiser step: the last batch read during it is the one in flight (read ahead).
+
+        Exact when every batch is one read: a plain ``Dataset`` (``datasets``' ``__getitems__``), or a
+        multi-dataset run's ``ConcatDataset`` given :func:`~st_plus.mining.dynamic.batched_reads.read_in_batches`
+        (which :class:`DynamicNegativesCallback` does), whose reads of other members are noted as empty reads.
+        """
+        self.in_flight = self._reads[-1] if self._reads and self._reads[-1][0] else None
         self._reads = []
 
     def forget_reads(self) -> None:
