@@ -234,6 +234,7 @@ def report(args: argparse.Namespace) -> None:
                 "seconds": r["seconds"],
                 "steps": r["info"].get("steps"),
                 **{t: s[t] for t in tasks},
+                "info": r["info"],  # the run's own record: filter, mining and refresh counts, the plain budget
             }
         keys = ["retrieval", "all", "seconds", *tasks]
         arms[arm] = {

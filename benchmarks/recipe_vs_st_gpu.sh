@@ -25,14 +25,13 @@ export ST_PLUS_DEV_SUITE=$DEV OMP_NUM_THREADS=${THREADS:-4} TOKENIZERS_PARALLELI
 python3 -c "import faiss" 2>/dev/null || export PYTHONPATH="$REPO/benchmarks/gpu_shims${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd); PACK=${PACK:-$OUT/results.tar.gz}
 
-pack() {
-  (cd "$OUT" && for f in */result.json; do [ -f "$f" ] && echo "$f"; done > .files
-   for d in */; do [ -f "${d}run.log" ] && tail -c 20000 "${d}run.log" > "${d}log_tail.txt"; done
-   tar czf "$PACK" -T .files $(ls -d */log_tail.txt 2>/dev/null); rm -f .files)
+pack() {  # every result.json and each run's log tail, into one archive
+  (cd "$OUT" && for d in */; do [ -f "${d}run.log" ] && tail -c 20000 "${d}run.log" > "${d}log_tail.txt"; done
+   tar czf "$PACK" $(ls -d */result.json */log_tail.txt 2>/dev/null))
 }
 
 phase() {  # ARM: every seed of one arm, one at a time (PARALLEL=1) or all at once (PARALLEL > 1)
-  local arm=$1; shift
+  local arm=$1
   local t0=$SECONDS
   for s in $SEEDS; do
     mkdir -p "$OUT/$arm-$s"
@@ -52,5 +51,5 @@ for arm in ${ARMS3:-st_plus_static}; do phase "$arm"; done
 mkdir -p "$OUT/start-0"; python3 "$B" run --recipe "$RECIPE" --base "$BASE" --arm start --seed 0 --out "$OUT/start-0" \
   ${DEV_TASKS:+--dev-tasks $DEV_TASKS} \
   > "$OUT/start-0/run.log" 2>&1
-wait; pack
+pack
 ls "$OUT"/*/result.json

@@ -182,8 +182,13 @@ SOURCES = {
 # shipped training slice (examples/training_data) and the benchmarks use the same split.
 
 
+def debian_bucket(source: str) -> int:
+    """The source package's hash bucket (0-19): 0 is this test slice's, 1 the development suite's."""
+    return int(hashlib.blake2b(source.encode(), digest_size=4).hexdigest(), 16) % 20
+
+
 def debian_held_out(source: str) -> bool:
-    return int(hashlib.blake2b(source.encode(), digest_size=4).hexdigest(), 16) % 20 == 0
+    return debian_bucket(source) == 0
 
 
 # ------------------------------------------------------------------------------------------------------- helpers

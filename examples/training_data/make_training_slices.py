@@ -73,17 +73,15 @@ def stsb_train_full(shared: Path) -> list[dict]:
             if (r["sentence1"], r["sentence2"]) not in held]  # fmt: skip
 
 
-def debian_bucket(source: str) -> int:
-    """The source's hash bucket: 0 is the shipped test slice (``debian_held_out``), 1 the development suite's."""
-    return int(hashlib.blake2b(source.encode(), digest_size=4).hexdigest(), 16) % 20
-
-
 def debian_pairs_extra(shared: Path, n_rows: int = 10000) -> list[dict]:
     """More Debian pairs for ``examples/recipes/full_en.yaml``, none from a test or development source.
 
     Left out: sources in the test (0) or development (1) hash bucket, any title or description of theirs, and the
     rows of ``debian_pairs_en.jsonl.gz``.
     """
+    sys.path.insert(0, str(EVAL))
+    from make_slices import debian_bucket  # 0: the shipped test slice's sources, 1: the development suite's
+
     rows = read_jsonl(shared / "train_debian_descriptions_en" / "train.jsonl.gz")
     held = [r for r in rows if debian_bucket(r["source"]) in (0, 1)]
     held_texts = {r["positive"] for r in held} | {r["anchor"] for r in held}
