@@ -67,10 +67,10 @@ def cmd_distill(args: argparse.Namespace) -> int:
     if out.exists():
         shutil.rmtree(out)
     student.save(str(out))
-    (out / "st_plus_distill.json").write_text(
-        json.dumps({"teacher": str(args.teacher), "student_layers": args.student_layers,
-                    "student_preset": args.student_preset, **info}, indent=2) + "\n", encoding="utf-8",
-    )  # fmt: skip
+    record = {"teacher": str(args.teacher), "student_layers": args.student_layers,
+              "student_preset": args.student_preset, "seed": args.seed, "learning_rate": args.learning_rate,
+              "max_seq_length": args.max_seq_length, **info}  # fmt: skip
+    (out / "st_plus_distill.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({"saved": str(out), "steps": info["steps"], "seconds": info["seconds"], **info["extra"]}))
     return 0
 
