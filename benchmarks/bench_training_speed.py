@@ -9,9 +9,11 @@ rows, batch size and learning rate. The arms:
 
 - ``plain fp32``: ``SentenceTransformerTrainer`` with default arguments (what a user writes without st_plus);
 - ``plain bf16``: the same with ``SentenceTransformerTrainingArguments(bf16=True)`` (what a strong plain user writes);
-- ``st_plus defaults``: the pipeline's own stage trainer with the recipe's defaults (``precision: auto``: bf16
-  autocast where the CPU has AMX / AVX512-BF16; group-aware / rank-synchronised batches);
-- ``st_plus length_grouped``: the same with ``length_grouped: true`` (batches of similar length).
+- ``st_plus ungrouped``: the pipeline's own stage trainer with the recipe's defaults (``precision: auto``: bf16
+  autocast where the CPU has AMX / AVX512-BF16; group-aware / rank-synchronised batches) but ``length_grouped:
+  false`` (random batches). Results files written before length grouping became the default call it
+  ``st_plus defaults``;
+- ``st_plus length_grouped``: the recipe's defaults, ``length_grouped: true`` (batches of similar token length).
 
 The settings:
 
@@ -54,7 +56,7 @@ DATA = REPO / "examples" / "training_data" / "debian_pairs_en.jsonl.gz"
 QUICKSTART = REPO / "examples" / "recipes" / "quickstart.yaml"
 DEV_SUITE = Path(os.environ.get("ST_PLUS_DEV_SUITE", REPO / "runs" / "dev_suite"))  # benchmarks/make_dev_suite.py
 EVAL = [DEV_SUITE / "en" / "retrieval_debian_dev_en", DEV_SUITE / "en" / "sts_stsb_dev_en"]
-ARMS = ("plain fp32", "plain bf16", "st_plus defaults", "st_plus length_grouped")
+ARMS = ("plain fp32", "plain bf16", "st_plus ungrouped", "st_plus length_grouped")
 SETTINGS = ("debian", "mix")
 SEED = 42
 
@@ -76,12 +78,13 @@ def _debian_spec(steps: int, batch: int):
     return DataSpec(str(DATA), rows=steps * batch, group_column="source", columns=["anchor", "positive"])
 
 
-def _plain_train(model, dataset, loss, *, steps: int, batch: int, lr: float, bf16: bool, folder: Path) -> float:
+def _plain_train(model, dataset, loss, *, steps: int, batch: int, lr: float, bf16: bool, folder: Path,
+                 seed: int = SEED) -> float:
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
     args = SentenceTransformerTrainingArguments(
         output_dir=str(folder), per_device_train_batch_size=batch, max_steps=steps, learning_rate=lr,
-        warmup_steps=0.1, seed=SEED, bf16=bf16, save_strategy="no", report_to="none", use_cpu=True,
+        warmup_steps=0.1, seed=seed, bf16=bf16, save_strategy="no", report_to="none", use_cpu=True,
         disable_tqdm=True,
     )  # fmt: skip
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
@@ -90,8 +93,9 @@ def _plain_train(model, dataset, loss, *, steps: int, batch: int, lr: float, bf1
     return time.perf_counter() - start
 
 
-def _mix_stage(steps: int, length_grouped: bool):
-    """The quickstart's stage 2 without hard negatives, cut to ``steps``; its stage-1 pairs; its seed."""
+def _mix_stage(steps: int, length_grouped: bool, seed: int | None = None):
+    """The quickstart's stage 2 without hard negatives, cut to ``steps``; its stage-1 pairs; ``seed`` (default: the
+    recipe's)."""
     from st_plus.training.recipe import load_recipe
     from st_plus.training.stages import read_pairs
 
@@ -99,7 +103,8 @@ def _mix_stage(steps: int, length_grouped: bool):
     stage = recipe.stages.multitask
     tasks = [dataclasses.replace(task, negatives=None) for task in stage.tasks]
     stage = dataclasses.replace(stage, tasks=tasks, max_steps=steps, save_steps=10**6, length_grouped=length_grouped)
-    return stage, read_pairs(recipe.stages.contrastive.data, recipe.seed), recipe.seed
+    seed = seed or recipe.seed
+    return stage, read_pairs(recipe.stages.contrastive.data, seed), seed
 
 
 def _plain_mix(model, stage, pairs, seed: int, *, steps: int, bf16: bool, folder: Path) -> float:
@@ -129,11 +134,14 @@ def _plain_mix(model, stage, pairs, seed: int, *, steps: int, bf16: bool, folder
         loss = CoSENTLoss(model) if scored else MultipleNegativesRankingLoss(model)
         losses[name] = MatryoshkaLoss(model, loss, stage.matryoshka_dims) if stage.matryoshka_dims else loss
     return _plain_train(model, dataset, losses, steps=steps, batch=stage.batch_size, lr=stage.learning_rate,
-                        bf16=bf16, folder=folder)  # fmt: skip
+                        bf16=bf16, folder=folder, seed=seed)  # fmt: skip
 
 
-def run_arm(setting: str, arm: str, *, steps: int, batch: int, evaluate: bool, folder: Path) -> dict:
-    """One arm in this process: its training seconds, peak RSS after training and (``evaluate``) dev scores."""
+def run_arm(setting: str, arm: str, *, steps: int, batch: int, evaluate: bool, folder: Path,
+            seed: int | None = None) -> dict:
+    """One arm in this process: its training seconds, peak RSS after training and (``evaluate``) dev scores.
+
+    ``seed`` (default: 42 for ``debian``, the recipe's for ``mix``) draws the rows and seeds the trainer."""
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     from st_plus.evaluation import evaluate_suite
@@ -144,19 +152,19 @@ def run_arm(setting: str, arm: str, *, steps: int, batch: int, evaluate: bool, f
     model = _model()
     plain, length_grouped = arm.startswith("plain"), arm.endswith("length_grouped")
     if setting == "debian" and plain:
-        rows = read_pairs([_debian_spec(steps, batch)], SEED).select_columns(["anchor", "positive"])
+        rows = read_pairs([_debian_spec(steps, batch)], seed or SEED).select_columns(["anchor", "positive"])
         seconds = _plain_train(model, rows, MultipleNegativesRankingLoss(model), steps=steps, batch=batch, lr=5e-5,
-                               bf16=arm == "plain bf16", folder=folder)  # fmt: skip
+                               bf16=arm == "plain bf16", folder=folder, seed=seed or SEED)  # fmt: skip
     elif setting == "debian":
         stage = ContrastiveStage(
             data=[_debian_spec(steps, batch)], batch_size=batch, max_steps=steps, save_steps=10**6, filter=None,
             length_grouped=length_grouped,
         )  # fmt: skip
-        model, _, info = run_contrastive(stage, model, folder, seed=SEED, bf16=resolve_precision("auto"),
+        model, _, info = run_contrastive(stage, model, folder, seed=seed or SEED, bf16=resolve_precision("auto"),
                                          resume=False)  # fmt: skip
         seconds = info["seconds"]
     else:
-        stage, pairs, seed = _mix_stage(steps, length_grouped)
+        stage, pairs, seed = _mix_stage(steps, length_grouped, seed)
         if plain:
             seconds = _plain_mix(model, stage, pairs, seed, steps=steps, bf16=arm == "plain bf16", folder=folder)
         else:
@@ -169,10 +177,12 @@ def run_arm(setting: str, arm: str, *, steps: int, batch: int, evaluate: bool, f
     return result
 
 
-def _child(setting: str, arm: str, args: argparse.Namespace, evaluate: bool, tmp: Path) -> dict:
+def _child(setting: str, arm: str, args: argparse.Namespace, evaluate: bool, tmp: Path, *, seed: int | None = None,
+           steps: int | None = None) -> dict:
     out = tmp / "result.json"
-    command = [sys.executable, __file__, "--child", setting, arm, "--steps", str(args.steps), "--batch-size",
-               str(args.batch_size), "--child-result", str(out), *(["--evaluate"] if evaluate else [])]  # fmt: skip
+    command = [sys.executable, __file__, "--child", setting, arm, "--steps", str(steps or args.steps), "--batch-size",
+               str(args.batch_size), "--child-result", str(out), *(["--evaluate"] if evaluate else []),
+               *(["--seed", str(seed)] if seed is not None else [])]  # fmt: skip
     completed = subprocess.run(command, capture_output=True, text=True, check=False,
                                env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
     if completed.returncode != 0:
@@ -219,11 +229,16 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("SETTING", "ARM"), help=argparse.SUPPRESS)
     parser.add_argument("--child-result", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--evaluate", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--quality-seeds", nargs="*", type=int, default=[],
+                        help="after the timed rounds, train every arm once more per seed (--quality-steps steps) "
+                        "and score it: the seeds' mean, spread and paired differences decide defaults")  # fmt: skip
+    parser.add_argument("--quality-steps", type=int, default=None, help="steps of the quality runs (default --steps)")
     args = parser.parse_args()
     if args.child:
         with tempfile.TemporaryDirectory() as tmp:
             result = run_arm(*args.child, steps=args.steps, batch=args.batch_size, evaluate=args.evaluate,
-                             folder=Path(tmp))  # fmt: skip
+                             folder=Path(tmp), seed=args.seed)  # fmt: skip
         args.child_result.write_text(json.dumps(result))
         return
 
@@ -244,15 +259,53 @@ def main() -> None:
                     runs[arm].append(_child(setting, arm, args, evaluate, Path(tmp)))
             line = ", ".join(f"{arm} {runs[arm][-1]['seconds']:.1f}s" for arm in args.arms)
             print(f"{setting} round {r + 1}: {line}", flush=True)
-        summary = _summary(runs, args.steps * batch)
-        report["settings"][setting] = {"batch_size": batch, "steps": args.steps, "arms": summary}
-        _print_table(setting, summary)
+        report["settings"][setting] = {"batch_size": batch, "steps": args.steps}
+        if args.rounds:  # --rounds 0: the quality seeds only
+            summary = _summary(runs, args.steps * batch)
+            report["settings"][setting]["arms"] = summary
+            _print_table(setting, summary)
+        if args.quality_seeds:
+            report["settings"][setting]["quality_seeds"] = _quality_seeds(setting, args)
     print(f"\nbf16 autocast: {report['bf16_autocast']} (CPU bf16: {report['cpu_bf16']}); {args.steps} steps, "
           f"{args.rounds} round(s); goals: st_plus >= 2.0x plain fp32 and >= 1.3x plain bf16, quality within "
           "0.2")  # fmt: skip
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def _quality_seeds(setting: str, args: argparse.Namespace) -> dict:
+    """Every arm trained once per ``--quality-seeds`` seed and scored: per-seed scores, mean and spread of each arm,
+    and each arm's paired per-seed differences against ``st_plus ungrouped`` and ``plain bf16`` (where run)."""
+    scores: dict[str, dict[int, dict[str, float]]] = {arm: {} for arm in args.arms}
+    for i, seed in enumerate(args.quality_seeds):
+        for arm in args.arms if i % 2 == 0 else args.arms[::-1]:
+            with tempfile.TemporaryDirectory() as tmp:
+                result = _child(setting, arm, args, True, Path(tmp), seed=seed, steps=args.quality_steps)
+            scores[arm][seed] = {**result["quality"], "seconds": result["seconds"]}
+            print(f"{setting} quality seed {seed}: {arm} {scores[arm][seed]}", flush=True)
+    return {"steps": args.quality_steps or args.steps, "seeds": args.quality_seeds, "scores": scores,
+            "summary": quality_summary(scores)}  # fmt: skip
+
+
+def quality_summary(scores: dict[str, dict[int, dict[str, float]]]) -> dict:
+    """Mean and standard deviation of each arm's scores over seeds, and paired per-seed differences."""
+
+    def stats(values: list[float]) -> dict:
+        return {"mean": statistics.mean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+                "values": values}  # fmt: skip
+
+    out: dict = {"arms": {}, "paired": {}}
+    for arm, by_seed in scores.items():
+        tasks = [t for t in next(iter(by_seed.values())) if t != "seconds"] if by_seed else []
+        out["arms"][arm] = {task: stats([by_seed[s][task] for s in by_seed]) for task in tasks}
+        for base in ("st_plus ungrouped", "st_plus defaults", "plain bf16"):  # "defaults": files of before
+            if base in scores and base != arm and scores[base]:
+                seeds = [s for s in by_seed if s in scores[base]]
+                out["paired"][f"{arm} - {base}"] = {
+                    task: stats([by_seed[s][task] - scores[base][s][task] for s in seeds]) for task in tasks
+                }
+    return out
 
 
 def _quickstart_batch() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import statistics
 import subprocess
@@ -10,15 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests_helpers import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "distill_seeds.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("distill_seeds", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "distill_seeds")
 
 
 def _result(seed: int, student: dict[str, float], speedup=None, teacher=None) -> dict:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tests_helpers import load_script
 
 SHIM = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_shims" / "faiss" / "__init__.py"
 
 
 def _shim():
-    spec = importlib.util.spec_from_file_location("faiss_shim", SHIM)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SHIM, "faiss_shim")
 
 
 def test_shim_search_equals_faiss_index_flat_ip():

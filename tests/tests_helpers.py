@@ -196,3 +196,13 @@ def skewed_lengths(n: int, seed: int = 0) -> list[int]:
 def padded_tokens(batches: list[list[int]], lengths: list[int]) -> int:
     """What batches cost when every text is padded to the longest of its batch."""
     return sum(len(batch) * max(lengths[i] for i in batch) for batch in batches)
+
+
+def load_script(path: Path, name: str):
+    """A script that is not a package module (``benchmarks/*.py``, a shim) imported from its file as ``name``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

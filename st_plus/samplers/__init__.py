@@ -5,7 +5,7 @@ passed through their ``configure`` factories. ``st_plus.mining`` and ``st_plus.t
 """
 
 from st_plus.samplers.group_aware import GroupAwareBatchSampler
-from st_plus.samplers.length_grouped import LengthGroupedBatchSampler, text_lengths
+from st_plus.samplers.length_grouped import LengthGroupedBatchSampler, text_lengths, token_lengths
 from st_plus.samplers.rank_synchronized import RankSynchronizedBatchSampler, global_step_datasets
 
 __all__ = [
@@ -14,4 +14,5 @@ __all__ = [
     "RankSynchronizedBatchSampler",
     "global_step_datasets",
     "text_lengths",
+    "token_lengths",
 ]

@@ -66,17 +66,22 @@ class GroupAwareBatchSampler(DefaultBatchSampler):
 
     @classmethod
     def configure(
-        cls, groups: Sequence[Hashable | None], *, length_grouped: bool = False
+        cls, groups: Sequence[Hashable | None], *, length_grouped: bool = False, lengths: Sequence[int] | None = None
     ) -> Callable[..., BatchSampler]:
         """A factory for ``SentenceTransformerTrainingArguments(batch_sampler=...)``.
 
-        With ``length_grouped``, the lengths are read from the dataset's text columns when the trainer builds the
-        sampler (:func:`~st_plus.samplers.length_grouped.text_lengths`). The trainer also builds batch samplers for
+        With ``length_grouped``, the rows are grouped by ``lengths`` (one per row, e.g.
+        :func:`~st_plus.samplers.length_grouped.token_lengths`) or, without them, by the character lengths read from
+        the dataset's text columns when the trainer builds the sampler
+        (:func:`~st_plus.samplers.length_grouped.text_lengths`). The trainer also builds batch samplers for
         evaluation datasets (and for each dataset of a ``DatasetDict``); a dataset whose length differs from
         ``len(groups)`` gets sentence-transformers' default batch sampler instead.
         """
         # picklable: checkpoints save the args
-        return functools.partial(_build_group_aware, cls, list(groups), length_grouped=length_grouped)
+        if lengths is not None and len(lengths) != len(groups):
+            raise ValueError(f"`lengths` needs one length per row: {len(lengths)} lengths for {len(groups)} groups.")
+        given = list(lengths) if lengths is not None and length_grouped else None
+        return functools.partial(_build_group_aware, cls, list(groups), length_grouped=length_grouped, lengths=given)
 
     def _batches(self, epoch: int) -> list[list[int]]:
         """The epoch's batches, computed once per epoch.
@@ -141,11 +146,12 @@ class GroupAwareBatchSampler(DefaultBatchSampler):
 
 def _build_group_aware(
     cls, groups, dataset, batch_size, drop_last, valid_label_columns=None, generator=None, seed=0, *,
-    length_grouped=False,
+    length_grouped=False, lengths=None,
 ):  # fmt: skip
     if len(dataset) != len(groups):
         logger.warning("GroupAwareBatchSampler: %d rows but %d group keys; falling back to default batches for "
                        "this dataset (rows of one group may share a batch)", len(dataset), len(groups))  # fmt: skip
         return DefaultBatchSampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
-    lengths = text_lengths(dataset) if length_grouped else None
+    if length_grouped and lengths is None:
+        lengths = text_lengths(dataset)
     return cls(dataset, batch_size, drop_last, valid_label_columns, generator, seed, groups=groups, lengths=lengths)

@@ -80,7 +80,8 @@ class RankSynchronizedBatchSampler(MultiDatasetDefaultBatchSampler):
     of every task and their (weighted) losses are summed (up to the trainer's 1 / accumulation factor).
 
     ``length_grouped=True`` makes each dataset's global batches hold rows of similar length (less padding; the
-    lengths are read from the datasets' text columns by :func:`~st_plus.samplers.length_grouped.text_lengths`):
+    lengths are ``lengths``, e.g. :func:`~st_plus.samplers.length_grouped.token_lengths` of each dataset, or else
+    read from the datasets' text columns by :func:`~st_plus.samplers.length_grouped.text_lengths`):
     every pass over a dataset is sorted by length within pools of ``pool_batches`` global batches, and its global
     batches are shuffled. Batches stay within one dataset and every process gets a slice of the same sorted batch,
     so the processes also pad to similar lengths.
@@ -100,6 +101,8 @@ class RankSynchronizedBatchSampler(MultiDatasetDefaultBatchSampler):
         world_size: Number of processes (default: from ``torch.distributed``).
         length_grouped: Global batches of rows of similar length (see above).
         pool_batches: Global batches per length-sorted pool (with ``length_grouped``).
+        lengths: One length per row of each dataset, in the ``DatasetDict``'s order (with ``length_grouped``;
+            default: :func:`~st_plus.samplers.length_grouped.text_lengths`).
 
     Example:
         ::
@@ -124,6 +127,7 @@ class RankSynchronizedBatchSampler(MultiDatasetDefaultBatchSampler):
         world_size: int | None = None,
         length_grouped: bool = False,
         pool_batches: int = 50,
+        lengths: Sequence[Sequence[int]] | None = None,
     ) -> None:
         super().__init__(dataset, batch_samplers, generator, seed)
         if strategy not in ("proportional", "temperature", "round_robin"):
@@ -140,7 +144,13 @@ class RankSynchronizedBatchSampler(MultiDatasetDefaultBatchSampler):
         self.temperature = temperature
         self.cross_task = cross_task
         self.world_size = world_size or get_world_size()
-        self.lengths = [text_lengths(d) for d in dataset.datasets] if length_grouped else None
+        if length_grouped and lengths is not None:
+            if [len(x) for x in lengths] != sizes:
+                raise ValueError(f"`lengths` needs one length per row of each dataset {sizes}, "
+                                 f"got {[len(x) for x in lengths]}.")  # fmt: skip
+            self.lengths = [list(x) for x in lengths]
+        else:
+            self.lengths = [text_lengths(d) for d in dataset.datasets] if length_grouped else None
         self.pool_batches = pool_batches
         self.sizes = sizes
         self.offsets = [0, *accumulate(sizes)][:-1]

@@ -16,6 +16,7 @@ from torch import nn
 
 from st_plus.data.descriptor import normalize_task_type
 from st_plus.losses import CachedConsentLoss, ConsentLoss, InfoNCELoss, WeightedLoss
+from st_plus.samplers.length_grouped import token_lengths
 from st_plus.samplers.rank_synchronized import RankSynchronizedBatchSampler, Strategy
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class MultiTaskSetup:
     temperature: float = 1.0
     cross_task: bool = False
     length_grouped: bool = False
+    lengths: list[list[int]] | None = None  # with length_grouped: each dataset's token lengths
 
     def training_args(self, default_batch_size: int) -> dict[str, Any]:
         """Keyword arguments for ``SentenceTransformerTrainingArguments``: sampler, prompts, accumulation.
@@ -94,7 +96,7 @@ class MultiTaskSetup:
             "per_device_train_batch_size": default_batch_size,
             "multi_dataset_batch_sampler": RankSynchronizedBatchSampler.configure(
                 strategy=self.strategy, temperature=self.temperature, batch_sizes=sizes, cross_task=self.cross_task,
-                length_grouped=self.length_grouped,
+                length_grouped=self.length_grouped, lengths=self.lengths,
             ),
         }
         if self.prompts:
@@ -193,7 +195,8 @@ def build_multitask(
         strategy: Dataset sampling (see :class:`~st_plus.training.RankSynchronizedBatchSampler`).
         temperature: Temperature of the ``"temperature"`` strategy.
         cross_task: Conan-embedding cross-task steps (a sub-batch of every task per optimiser step).
-        length_grouped: Batches of rows of similar length within each task (less padding).
+        length_grouped: Batches of rows of similar length within each task (less padding), by each row's token
+            count at the model's ``max_seq_length`` (:func:`~st_plus.samplers.length_grouped.token_lengths`).
         seed: Seed of the triplet sampling.
 
     Returns:
@@ -234,6 +237,9 @@ def build_multitask(
         if column_prompts:
             prompts[task.name] = column_prompts
         datasets[task.name], losses[task.name], batch_sizes[task.name] = dataset, loss, task.batch_size
+    lengths = None
+    if length_grouped:
+        lengths = [token_lengths(d, model.tokenizer, model.max_seq_length) for d in datasets.values()]
     return MultiTaskSetup(
         train_dataset=DatasetDict(datasets),
         loss=losses,
@@ -243,6 +249,7 @@ def build_multitask(
         temperature=temperature,
         cross_task=cross_task,
         length_grouped=length_grouped,
+        lengths=lengths,
     )
 
 

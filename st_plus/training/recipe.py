@@ -212,10 +212,11 @@ class ContrastiveStage:
         gather_across_devices: Gather in-batch negatives from every process (no effect with one process).
         prompts: ``{"query": ..., "document": ...}`` prompts of the anchor and positive columns.
         filter: Consistency filtering after the stage (``null`` to skip); the dropped rows go to a side file.
-        length_grouped: Batch rows of similar length (less padding, faster): the shuffled rows are sorted by their
-            longest text (in characters) within pools of 50 batches, batched (still group-aware) and the batches
-            shuffled, so each batch's in-batch negatives are still drawn from a random pool of the data
-            (:class:`st_plus.samplers.GroupAwareBatchSampler` with lengths).
+        length_grouped: Batch rows of similar length (less padding, faster; on by default): the shuffled rows are
+            sorted by their longest text (in tokens, at the model's training length) within pools of 50 batches,
+            batched (still group-aware) and the batches shuffled, so each batch's in-batch negatives are still drawn
+            from a random pool of the data (:class:`st_plus.samplers.GroupAwareBatchSampler` with lengths).
+            ``false`` gives sentence-transformers' random batches.
         save_steps: Checkpoint interval (steps).
         evaluate: Tasks to evaluate after the stage: ``all``, ``none`` or task names.
     """
@@ -231,7 +232,7 @@ class ContrastiveStage:
     gather_across_devices: bool = True
     prompts: dict[str, str] = field(default_factory=dict)
     filter: FilterSpec | None = field(default_factory=FilterSpec)
-    length_grouped: bool = False
+    length_grouped: bool = True
     save_steps: int = 50
     evaluate: Evaluate = "all"
 
@@ -310,10 +311,10 @@ class MultitaskStage:
         temperature: Temperature of the ``temperature`` strategy.
         cross_task: A sub-batch of every task per optimiser step (Conan-embedding).
         gather_across_devices: Gather in-batch candidates from every process.
-        length_grouped: Batch rows of similar length within each task (less padding, faster): each task's shuffled
-            rows are sorted by their longest text (in characters) within pools of 50 global batches, batched and
-            the batches shuffled; batches stay within one task and rank-synchronised
-            (:class:`st_plus.samplers.RankSynchronizedBatchSampler`).
+        length_grouped: Batch rows of similar length within each task (less padding, faster; on by default): each
+            task's shuffled rows are sorted by their longest text (in tokens, at the training length) within pools
+            of 50 global batches, batched and the batches shuffled; batches stay within one task and
+            rank-synchronised (:class:`st_plus.samplers.RankSynchronizedBatchSampler`). ``false``: random batches.
         save_steps: Checkpoint interval (steps).
         evaluate: Tasks to evaluate after the stage: ``all``, ``none`` or task names.
     """
@@ -332,7 +333,7 @@ class MultitaskStage:
     temperature: float = 1.0
     cross_task: bool = False
     gather_across_devices: bool = True
-    length_grouped: bool = False
+    length_grouped: bool = True
     save_steps: int = 50
     evaluate: Evaluate = "all"
 

@@ -37,7 +37,7 @@ from st_plus.models import (
     read_texts,
     train_wordpiece_tokenizer,
 )
-from st_plus.samplers import GroupAwareBatchSampler
+from st_plus.samplers import GroupAwareBatchSampler, token_lengths
 from st_plus.training.checkpoints import CheckpointCommitCallback, last_complete_checkpoint
 from st_plus.training.multitask import TrainingTask, _task_type, build_multitask
 from st_plus.training.recipe import ContrastiveStage, DataSpec, MlmStage, MultitaskStage, TaskSpec
@@ -245,7 +245,8 @@ def run_contrastive(
     else:
         gather = stage.gather_across_devices
         loss = MultipleNegativesRankingLoss(model, scale=stage.scale, gather_across_devices=gather)
-    sampler = GroupAwareBatchSampler.configure(pairs["group"], length_grouped=stage.length_grouped)
+    lengths = token_lengths(train_rows, model.tokenizer, model.max_seq_length) if stage.length_grouped else None
+    sampler = GroupAwareBatchSampler.configure(pairs["group"], length_grouped=stage.length_grouped, lengths=lengths)
     extra: dict[str, Any] = {"batch_sampler": sampler}
     if stage.prompts:
         extra["prompts"] = {c: stage.prompts[r] for c, r in (("anchor", "query"), ("positive", "document"))

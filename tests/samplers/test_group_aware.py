@@ -112,3 +112,15 @@ def test_configure_reads_the_lengths_from_the_datasets_text_columns():
     sampler = GroupAwareBatchSampler.configure([1, 2, 3], length_grouped=True)(dataset, batch_size=2, drop_last=False)
     assert sampler.lengths == [4, 2, 6]
     assert GroupAwareBatchSampler.configure([1, 2, 3])(dataset, batch_size=2, drop_last=False).lengths is None
+
+
+def test_configure_takes_given_lengths_over_the_text_columns():
+    dataset = Dataset.from_dict({"anchor": ["a", "bb", "c"], "positive": ["xxxx", "y", "zzzzzz"]})
+    sampler = GroupAwareBatchSampler.configure([1, 2, 3], length_grouped=True, lengths=[7, 1, 5])(
+        dataset, batch_size=2, drop_last=False
+    )
+    assert sampler.lengths == [7, 1, 5]
+    ungrouped = GroupAwareBatchSampler.configure([1, 2, 3], lengths=[7, 1, 5])(dataset, batch_size=2, drop_last=False)
+    assert ungrouped.lengths is None  # lengths without length_grouped change nothing
+    with pytest.raises(ValueError, match="one length per row"):
+        GroupAwareBatchSampler.configure([1, 2, 3], length_grouped=True, lengths=[7, 1])

@@ -13,7 +13,7 @@ from sentence_transformers.base.sampler import DefaultBatchSampler
 from tests_helpers import padded_tokens, skewed_lengths
 from torch.utils.data import RandomSampler
 
-from st_plus.samplers import LengthGroupedBatchSampler, text_lengths
+from st_plus.samplers import LengthGroupedBatchSampler, text_lengths, token_lengths
 from st_plus.samplers.length_grouped import length_grouped_batches, sort_within_pools
 
 
@@ -84,3 +84,42 @@ def test_sampler_drops_only_an_incomplete_last_batch_and_rejects_bad_pools():
     assert len(batches) == len(sampler) == 6 and all(len(b) == 8 for b in batches)
     with pytest.raises(ValueError, match="`pool_batches` must be >= 1"):
         LengthGroupedBatchSampler(_dataset([1, 2]), 2, drop_last=False, pool_batches=0)
+
+
+def test_token_lengths_match_a_naive_loop_over_the_tokenizer(tiny_bert):
+    tokenizer = tiny_bert.tokenizer
+    words = ["alpha", "beta", "gamma", "delta", "x", "unknownwordpiece"]
+    rng = random.Random(3)
+    rows = {"anchor": [" ".join(rng.choices(words, k=rng.randint(0, 12))) for _ in range(23)],
+            "positive": [" ".join(rng.choices(words, k=rng.randint(1, 40))) for _ in range(23)],
+            "score": [0.5] * 23}  # fmt: skip
+    rows["anchor"][4] = None
+    dataset = Dataset.from_dict(rows)
+
+    def naive(max_length):
+        out = []
+        for anchor, positive in zip(rows["anchor"], rows["positive"], strict=True):
+            counts = [len(tokenizer(text)["input_ids"]) for text in (anchor, positive) if text]
+            out.append(max(min(c, max_length) if max_length else c for c in counts))
+        return out
+
+    assert token_lengths(dataset, tokenizer, chunk=5) == naive(None)
+    assert token_lengths(dataset, tokenizer, 16, chunk=7) == naive(16)
+    assert max(token_lengths(dataset, tokenizer, 16)) == 16
+    assert token_lengths(dataset.select([4, 0]), tokenizer) == [naive(None)[4], naive(None)[0]]  # as selected
+    assert token_lengths(Dataset.from_dict({"score": [1.0]}), tokenizer) == [0]
+    with pytest.raises(ValueError, match="datasets.Dataset"):
+        token_lengths([["a"]], tokenizer)
+
+
+def test_sampler_groups_by_given_lengths_and_rejects_a_wrong_count():
+    dataset = _dataset([1] * 64)  # every text equally long in characters: only the given lengths can sort
+    lengths = skewed_lengths(64)
+    sampler = LengthGroupedBatchSampler(dataset, 8, drop_last=False, seed=2, pool_batches=8, lengths=lengths)
+    assert sampler.lengths == lengths
+    batches = list(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(64))
+    in_order = [list(range(i, i + 8)) for i in range(0, 64, 8)]
+    assert padded_tokens(batches, lengths) < 0.6 * padded_tokens(in_order, lengths)
+    with pytest.raises(ValueError, match="one length per row"):
+        LengthGroupedBatchSampler(dataset, 8, drop_last=False, lengths=lengths[:-1])

@@ -159,3 +159,16 @@ def test_length_grouped_reads_the_trainers_datasets_and_rejects_bad_pools():
     assert sampler.lengths == [[2, 4]] and sorted(next(iter(sampler))) == [0, 1]
     with pytest.raises(ValueError, match="`pool_batches` must be >= 1"):
         _sampler(pool_batches=0)
+
+
+def test_length_grouped_takes_given_lengths_and_checks_their_sizes():
+    datasets = [Dataset.from_dict({"text": ["ab", "abcd", "a"]}), Dataset.from_dict({"text": ["abc", "a"]})]
+    children = [BatchSampler(SequentialSampler(d), 2, False) for d in datasets]
+    factory = RankSynchronizedBatchSampler.configure(length_grouped=True, world_size=1, lengths=[[9, 1, 5], [2, 3]])
+    sampler = factory(ConcatDataset(datasets), batch_samplers=children, generator=None, seed=0)
+    assert sampler.lengths == [[9, 1, 5], [2, 3]]
+    bad = RankSynchronizedBatchSampler.configure(length_grouped=True, world_size=1, lengths=[[9, 1], [2, 3]])
+    with pytest.raises(ValueError, match="one length per row of each dataset"):
+        bad(ConcatDataset(datasets), batch_samplers=children, generator=None, seed=0)
+    plain = RankSynchronizedBatchSampler.configure(world_size=1, lengths=[[9, 1, 5], [2, 3]])
+    assert plain(ConcatDataset(datasets), batch_samplers=children, generator=None, seed=0).lengths is None

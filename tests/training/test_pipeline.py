@@ -71,22 +71,35 @@ def test_a_recipe_runs_end_to_end_and_leaves_every_artefact(tmp_path, tiny_bert_
 def test_length_grouped_batches_train_both_stages_end_to_end(tmp_path, tiny_bert_dir, monkeypatch):
     import st_plus.samplers.group_aware as group_aware
     import st_plus.samplers.rank_synchronized as rank_synchronized
+    import st_plus.training.multitask as multitask
+    import st_plus.training.stages as stages
 
-    calls = []
+    calls, lengths = [], []
 
-    def recording(module):
-        original = module.text_lengths
-        monkeypatch.setattr(module, "text_lengths", lambda dataset: calls.append(module.__name__) or original(dataset))
+    def recording(module, name):
+        original = getattr(module, name)
 
-    recording(group_aware)
-    recording(rank_synchronized)
+        def record(*args, **kwargs):
+            calls.append((module.__name__, name))
+            out = original(*args, **kwargs)
+            lengths.append((kwargs.get("max_length", args[2] if len(args) > 2 else None), out))
+            return out
+
+        monkeypatch.setattr(module, name, record)
+
+    recording(stages, "token_lengths")
+    recording(multitask, "token_lengths")
+    recording(group_aware, "text_lengths")
+    recording(rank_synchronized, "text_lengths")
     text = RECIPE.replace("    filter: {top_k: 3}\n", "    filter: {top_k: 3}\n    length_grouped: true\n")
     text = text.replace("    matryoshka_dims: [32, 16]\n", "    matryoshka_dims: [32, 16]\n    length_grouped: true\n")
     result = run_recipe(write_tiny_recipe(tmp_path, tiny_bert_dir, text), output_dir=tmp_path / "out",
                         show_progress_bar=False)  # fmt: skip
     resolved = yaml.safe_load((result.output_dir / "recipe.resolved.yaml").read_text())
     assert resolved["stages"]["contrastive"]["length_grouped"] and resolved["stages"]["multitask"]["length_grouped"]
-    assert set(calls) == {group_aware.__name__, rank_synchronized.__name__}  # both stages' samplers grouped
+    # both stages' samplers grouped by token counts at the training length (32), never by characters
+    assert set(calls) == {(stages.__name__, "token_lengths"), (multitask.__name__, "token_lengths")}
+    assert all(max_length == 32 and 0 < max(counts) <= 32 for max_length, counts in lengths)
     log = (result.output_dir / "train.log").read_text()
     assert "[contrastive] step 4" in log and "[multitask] sts_tiny" in log
     assert set(result.evaluations["multitask"]) == {"sts_tiny", "retrieval_tiny"}
