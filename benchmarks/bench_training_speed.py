@@ -103,7 +103,7 @@ def _mix_stage(steps: int, length_grouped: bool, seed: int | None = None):
     stage = recipe.stages.multitask
     tasks = [dataclasses.replace(task, negatives=None) for task in stage.tasks]
     stage = dataclasses.replace(stage, tasks=tasks, max_steps=steps, save_steps=10**6, length_grouped=length_grouped)
-    seed = seed or recipe.seed
+    seed = recipe.seed if seed is None else seed
     return stage, read_pairs(recipe.stages.contrastive.data, seed), seed
 
 
@@ -151,16 +151,17 @@ def run_arm(setting: str, arm: str, *, steps: int, batch: int, evaluate: bool, f
 
     model = _model()
     plain, length_grouped = arm.startswith("plain"), arm.endswith("length_grouped")
+    debian_seed = SEED if seed is None else seed
     if setting == "debian" and plain:
-        rows = read_pairs([_debian_spec(steps, batch)], seed or SEED).select_columns(["anchor", "positive"])
+        rows = read_pairs([_debian_spec(steps, batch)], debian_seed).select_columns(["anchor", "positive"])
         seconds = _plain_train(model, rows, MultipleNegativesRankingLoss(model), steps=steps, batch=batch, lr=5e-5,
-                               bf16=arm == "plain bf16", folder=folder, seed=seed or SEED)  # fmt: skip
+                               bf16=arm == "plain bf16", folder=folder, seed=debian_seed)  # fmt: skip
     elif setting == "debian":
         stage = ContrastiveStage(
             data=[_debian_spec(steps, batch)], batch_size=batch, max_steps=steps, save_steps=10**6, filter=None,
             length_grouped=length_grouped,
         )  # fmt: skip
-        model, _, info = run_contrastive(stage, model, folder, seed=seed or SEED, bf16=resolve_precision("auto"),
+        model, _, info = run_contrastive(stage, model, folder, seed=debian_seed, bf16=resolve_precision("auto"),
                                          resume=False)  # fmt: skip
         seconds = info["seconds"]
     else:

@@ -5,7 +5,7 @@
 #
 #   benchmarks/distill_gpu.sh TEACHER DEV_SUITE OUT_DIR [LR ...]      (defaults: LR 3e-4 1e-4)
 #   e.g. benchmarks/distill_gpu.sh default runs/dev_suite runs/distill_gpu
-#   python benchmarks/distill_seeds.py OUT_DIR/distill_gpu_dev_*.json --output ...     (mean and spread over seeds)
+#   python benchmarks/distill_seeds.py OUT_DIR/distill_gpu_dev_lrLR_s*.json --output ...  (mean and spread over seeds)
 #
 # Env: MINUTES (training time cap per run, default 2), EPOCHS (default 40), BATCH (default 128), DEVICE (cuda),
 # SEEDS (default 1), TEXTS (training text files, default: debian_pairs_en, stsb_train_en, csl_title_abstract_zh of
@@ -23,21 +23,28 @@ TEXTS=${TEXTS:-$TD/debian_pairs_en.jsonl.gz $TD/stsb_train_en.jsonl $TD/csl_titl
 TEST=$(mktemp -d)/test_suite; mkdir -p "$TEST/en"
 for d in "$REPO"/examples/data/*_en; do ln -s "$d" "$TEST/en/"; done
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
+rm -f "$OUT"/cache_*/student_*.json   # the students are trained again: scores of earlier ones are stale
 export OMP_NUM_THREADS=${THREADS:-4} TOKENIZERS_PARALLELISM=false
 
 pack() { [ -z "${PACK:-}" ] || (cd "$OUT" && tar czf "$PACK" $(ls *.json */st_plus_distill.json *.log 2>/dev/null)); }
 
+waitall() {  # wait for every job given; fail (after all have ended) if any failed
+  local failed=0; for pid in "$@"; do wait "$pid" || failed=1; done
+  [ $failed = 0 ] || { echo "a run failed: see $OUT/*.log" >&2; pack; exit 1; }
+}
+
 runs=()
 for LR in $LRS; do
+  pids=()
   for SEED in ${SEEDS:-1}; do
     student=$OUT/student-lr$LR-s$SEED; runs+=("$LR $SEED"); mkdir -p "$student"
     python3 -m st_plus distill --teacher "$TEACHER" --student-layers 0,2,4 --texts $TEXTS \
       --epochs "${EPOCHS:-40}" --max-minutes "${MINUTES:-2}" --batch-size "${BATCH:-128}" --learning-rate "$LR" \
       --max-seq-length 256 --seed "$SEED" --device "${DEVICE:-cuda}" --overwrite --output "$student" ${EXTRA:-} \
       > "$OUT/train-lr$LR-s$SEED.log" 2>&1 &
-    [ "${PARALLEL:-1}" -gt 1 ] || wait $!
+    pids+=($!); [ "${PARALLEL:-1}" -gt 1 ] || waitall $!
   done
-  wait
+  waitall "${pids[@]}"
 done
 for log in "$OUT"/train-*.log; do tail -n 3 "$log"; done
 pack
@@ -51,10 +58,11 @@ score() {  # LR SEED SPLIT [speed arguments]
 first=${runs[0]}
 score $first dev "--speed-texts 256 --reps 3"   # alone: the speed measurement, and the teacher's cached scores
 score $first test
+pids=()
 for run in "${runs[@]:1}"; do
-  { score $run dev > /dev/null; score $run test > /dev/null; } &
-  [ "${PARALLEL:-1}" -gt 1 ] || wait $!
+  { score $run dev > "$OUT/score-${run// /-}.log" 2>&1 && score $run test >> "$OUT/score-${run// /-}.log" 2>&1; } &
+  pids+=($!); [ "${PARALLEL:-1}" -gt 1 ] || waitall $!
 done
-wait
+waitall "${pids[@]}"
 pack
 ls "$OUT"/distill_gpu_*.json

@@ -20,7 +20,15 @@ def summarize(results: list[dict]) -> dict:
     if not results:
         raise ValueError("no results given")
     first = results[0]
+    students = [r["student"] for r in results]
+    if len(set(students)) != len(students):
+        raise ValueError(f"a student is given twice: {students}")
     for result in results[1:]:
+        for key in ("learning_rate", "student_layers", "student_preset", "max_seq_length"):
+            mine, theirs = (r.get("distillation") or {} for r in (first, result))
+            if mine.get(key) != theirs.get(key):
+                raise ValueError(f"results differ in the distillation's {key}: {mine.get(key)!r} vs "
+                                 f"{theirs.get(key)!r}")  # fmt: skip
         for key in ("dev_suite", "max_seq_length", "teacher"):
             if result[key] != first[key]:
                 raise ValueError(f"results differ in {key}: {first[key]!r} vs {result[key]!r}")

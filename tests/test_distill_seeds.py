@@ -62,6 +62,12 @@ def test_results_of_different_teachers_or_suites_are_refused():
         module.summarize([_result(1, {"a": 0.7, "b": 0.5}), other])
     with pytest.raises(ValueError, match="no results"):
         module.summarize([])
+    with pytest.raises(ValueError, match="given twice"):
+        module.summarize([_result(1, {"a": 0.7, "b": 0.5}), _result(1, {"a": 0.7, "b": 0.5})])
+    other_lr = _result(2, {"a": 0.7, "b": 0.5})
+    other_lr["distillation"]["learning_rate"] = 1e-4
+    with pytest.raises(ValueError, match="learning_rate"):
+        module.summarize([_result(1, {"a": 0.7, "b": 0.5}), other_lr])
 
 
 def test_command_writes_the_summary(tmp_path):

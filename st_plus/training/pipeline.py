@@ -148,8 +148,20 @@ def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool)
             changed = sorted(k for k in current if saved.get(k) != json.loads(json.dumps(current[k])))
             raise RecipeError(
                 f"{recipe.source}: the recipe differs from the one the run in {out} started with (keys {changed}); "
-                "resume with the same recipe, or start over with --overwrite"
+                "resume with the same recipe, or start over with --overwrite. If you did not change it, a default "
+                f"changed between st_plus versions (e.g. `length_grouped`, now true): compare with "
+                f"{out / RECIPE_FILE} and write the differing keys into your recipe"
             )
+        if "length_unit" not in state:  # started before batches were length-grouped by tokens (not characters)
+            grouped = [name for name in ("contrastive", "multitask")
+                       if getattr(getattr(recipe.stages, name, None), "length_grouped", False)
+                       and name not in state.get("done", {})]  # fmt: skip
+            if grouped:
+                raise RecipeError(
+                    f"{recipe.source}: the run in {out} was started by an st_plus that grouped batches by characters; "
+                    f"this one groups them by tokens, so stage(s) {grouped} would not resume with the same batches. "
+                    "Finish it with the st_plus that started it, or start over with --overwrite"
+                )
         return state
     non_empty = out.exists() and any(out.iterdir())
     if non_empty and resume:
@@ -174,9 +186,14 @@ def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool)
             shutil.rmtree(out)
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / RECIPE_FILE, yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
-        atomic_write_json(out / STATE_FILE, {"st_plus_version": __version__, "done": {}, "evaluations": {}})
+        atomic_write_json(out / STATE_FILE, _new_state())
     _barrier()
-    return {"st_plus_version": __version__, "done": {}, "evaluations": {}}
+    return _new_state()
+
+
+def _new_state() -> dict[str, Any]:
+    """A new run's state; ``length_unit``: length-grouped batches sort by token counts (older runs: characters)."""
+    return {"st_plus_version": __version__, "length_unit": "tokens", "done": {}, "evaluations": {}}
 
 
 def is_run_folder(folder: Path) -> bool:

@@ -124,3 +124,14 @@ def test_configure_takes_given_lengths_over_the_text_columns():
     assert ungrouped.lengths is None  # lengths without length_grouped change nothing
     with pytest.raises(ValueError, match="one length per row"):
         GroupAwareBatchSampler.configure([1, 2, 3], length_grouped=True, lengths=[7, 1])
+
+
+def test_given_lengths_decide_the_batches():
+    n = 200
+    lengths = skewed_lengths(n, seed=7)
+    dataset = Dataset.from_dict({"anchor": ["a"] * n, "positive": ["x"] * n})  # equal characters: no signal
+    grouped = list(GroupAwareBatchSampler.configure(list(range(n)), length_grouped=True, lengths=lengths)(
+        dataset, batch_size=8, drop_last=False))  # fmt: skip
+    plain = list(GroupAwareBatchSampler.configure(list(range(n)))(dataset, batch_size=8, drop_last=False))
+    assert sorted(i for b in grouped for i in b) == list(range(n))
+    assert padded_tokens(grouped, lengths) < 0.6 * padded_tokens(plain, lengths)

@@ -172,3 +172,12 @@ def test_length_grouped_takes_given_lengths_and_checks_their_sizes():
         bad(ConcatDataset(datasets), batch_samplers=children, generator=None, seed=0)
     plain = RankSynchronizedBatchSampler.configure(world_size=1, lengths=[[9, 1, 5], [2, 3]])
     assert plain(ConcatDataset(datasets), batch_samplers=children, generator=None, seed=0).lengths is None
+
+
+def test_given_lengths_decide_the_grouping_not_the_text_columns():
+    text = [skewed_lengths(400, seed=1), skewed_lengths(240, seed=3)]
+    given = [list(reversed(part)) for part in text]  # unrelated to the characters of each row
+    flat_given = [n for part in given for n in part]
+    by_given = list(_length_sampler(text, length_grouped=True, lengths=given))
+    by_text = list(_length_sampler(text, length_grouped=True))
+    assert padded_tokens(by_given, flat_given) < 0.6 * padded_tokens(by_text, flat_given)

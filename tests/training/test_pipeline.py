@@ -91,8 +91,9 @@ def test_length_grouped_batches_train_both_stages_end_to_end(tmp_path, tiny_bert
     recording(multitask, "token_lengths")
     recording(group_aware, "text_lengths")
     recording(rank_synchronized, "text_lengths")
-    text = RECIPE.replace("    filter: {top_k: 3}\n", "    filter: {top_k: 3}\n    length_grouped: true\n")
-    text = text.replace("    matryoshka_dims: [32, 16]\n", "    matryoshka_dims: [32, 16]\n    length_grouped: true\n")
+    dims = "    matryoshka_dims: [32, 16]\n"
+    text = RECIPE.replace(dims, dims + "    length_grouped: true\n")
+    assert "length_grouped" not in RECIPE  # stage 1 takes the default
     result = run_recipe(write_tiny_recipe(tmp_path, tiny_bert_dir, text), output_dir=tmp_path / "out",
                         show_progress_bar=False)  # fmt: skip
     resolved = yaml.safe_load((result.output_dir / "recipe.resolved.yaml").read_text())
@@ -103,6 +104,12 @@ def test_length_grouped_batches_train_both_stages_end_to_end(tmp_path, tiny_bert
     log = (result.output_dir / "train.log").read_text()
     assert "[contrastive] step 4" in log and "[multitask] sts_tiny" in log
     assert set(result.evaluations["multitask"]) == {"sts_tiny", "retrieval_tiny"}
+
+    calls.clear()
+    off = RECIPE.replace("    filter: {top_k: 3}\n", "    filter: {top_k: 3}\n    length_grouped: false\n")
+    off = off.replace("    matryoshka_dims: [32, 16]\n", "    matryoshka_dims: [32, 16]\n    length_grouped: false\n")
+    run_recipe(write_tiny_recipe(tmp_path, tiny_bert_dir, off), output_dir=tmp_path / "off", show_progress_bar=False)
+    assert calls == []  # random batches: no lengths read at all
 
 
 def test_an_existing_output_folder_is_never_overwritten_without_the_flag(tmp_path, tiny_bert_dir):
@@ -125,6 +132,28 @@ def test_an_existing_output_folder_is_never_overwritten_without_the_flag(tmp_pat
     recipe.write_text(changed)
     with pytest.raises(ValueError, match="recipe differs from the one the run"):
         run_recipe(recipe, output_dir=out, resume=True, show_progress_bar=False)
+
+
+def test_resume_refuses_an_unfinished_length_grouped_run_of_the_character_sort(tmp_path, tiny_bert_dir):
+    from st_plus.training.pipeline import RECIPE_FILE, STATE_FILE, _prepare_output
+    from st_plus.training.recipe import load_recipe
+
+    recipe = load_recipe(write_tiny_recipe(tmp_path, tiny_bert_dir, ONLY_STAGE1))
+    assert recipe.stages.contrastive.length_grouped  # the default
+    out = tmp_path / "out"
+    assert _prepare_output(out, recipe, resume=False, overwrite=False)["length_unit"] == "tokens"
+    assert (out / RECIPE_FILE).is_file()
+    assert _prepare_output(out, recipe, resume=True, overwrite=False)["length_unit"] == "tokens"
+    old = {"st_plus_version": "0.1.0", "done": {}, "evaluations": {}}  # as runs of earlier versions wrote it
+    (out / STATE_FILE).write_text(json.dumps(old))
+    with pytest.raises(RecipeError, match=r"grouped batches by characters.*\['contrastive'\]"):
+        _prepare_output(out, recipe, resume=True, overwrite=False)
+    (out / STATE_FILE).write_text(json.dumps({**old, "done": {"contrastive": {"steps": 4}}}))
+    assert _prepare_output(out, recipe, resume=True, overwrite=False)["done"]  # its grouped stage is done: fine
+    saved = (out / RECIPE_FILE).read_text().replace("length_grouped: true", "length_grouped: false")
+    (out / RECIPE_FILE).write_text(saved)  # a run started with the old default
+    with pytest.raises(RecipeError, match="a default changed between st_plus versions"):
+        _prepare_output(out, recipe, resume=True, overwrite=False)
 
 
 def test_resume_refuses_a_folder_with_checkpoints_but_no_pipeline_state(tmp_path, tiny_bert_dir):
