@@ -58,12 +58,12 @@ def text_lengths(dataset: Dataset) -> list[int]:
 def token_lengths(dataset: Dataset, tokenizer: Any, max_length: int | None = None, *, chunk: int = 4096) -> list[int]:
     """Each row's longest text column in tokens, as the model reads it (special tokens in, cut at ``max_length``).
 
-    A closer proxy of the row's padded length than :func:`text_lengths` (each column is still padded on its own, and
-    prompts are not counted): on Debian title -> description pairs, batches sorted by token counts pad less than
-    batches sorted by characters (descriptions mix prose, lists and code, whose characters per token differ, and
-    truncation makes every long text equal). Costs one tokenization pass over the text columns
-    (``chunk`` texts per call); prompts that the trainer adds later are not counted (they add the same tokens to
-    every row of a column). Columns and rows without text as in :func:`text_lengths`.
+    A closer proxy of the row's padded length than :func:`text_lengths` (each column is still padded on its own):
+    on Debian title -> description pairs, batches sorted by token counts pad less than batches sorted by characters
+    (descriptions mix prose, lists and code, whose characters per token differ, and truncation makes every long
+    text equal). Costs one tokenization pass over the text columns (``chunk`` texts per call). Prompts that the
+    trainer adds later are not counted (they add the same tokens to every row of a column). Columns and rows
+    without text as in :func:`text_lengths`.
 
     Raises:
         ValueError: ``dataset`` is not a ``datasets.Dataset``.
