@@ -1,18 +1,26 @@
-"""NomicBERT-style encoder vs BertModel of the same dimensions: throughput and peak memory on CPU.
+"""NomicBERT-style encoder vs BertModel of the same size: throughput and peak memory on CPU.
 
-Both are transformers' native classes with SDPA attention and random weights: ``NomicBertModel`` (RoPE, SwiGLU, no
-biases; built by st_plus's preset) and ``BertModel`` (absolute positions, GELU MLP, biases) with equal hidden size,
-layers, heads and intermediate size (so the SwiGLU MLP has 1.5x the MLP weights of BERT's). For each length
-(128, 512, 2,048 tokens) and model, a fresh process runs batches of about ``--tokens`` tokens:
+All arms are transformers' native classes with SDPA attention and random weights: ``BertModel`` (absolute positions,
+GELU MLP, biases), ``NomicBertModel`` (RoPE, SwiGLU, no biases; built by st_plus's preset) run stock, and the same
+``NomicBertModel`` with st_plus's fast path (``enable_nomic_fast_path``: padding-free layers, per-sequence attention,
+a SwiGLU that keeps two activations for backward). Hidden size, layers and heads are equal; the MLP is matched two
+ways (``--match``):
 
-* forward+backward tokens/s (training step without optimiser: mean of the last hidden state, backward);
+* ``dims``: equal intermediate size, Nomic's own ratio (the SwiGLU MLP has 1.5x the MLP weights of BERT's);
+* ``params``: the SwiGLU intermediate size is 2/3 of BERT's, rounded to a multiple of 64 (the PaLM / LLaMA rule for
+  a gated MLP of the same parameter count).
+
+For each length (128, 512, 2,048 tokens) and arm, a fresh process runs batches of about ``--tokens`` tokens, half of
+the rows padded to 3/4 of the length:
+
+* forward+backward tokens/s (training step without optimiser: masked mean of the last hidden state, backward);
 * encode tokens/s (forward under ``torch.inference_mode``);
 * peak RSS of the process, and its growth over the RSS after the model was built.
 
 Usage:
-    python benchmarks/bench_nomic_bert.py [--preset small] [--lengths 128 512 2048] [--tokens 4096] [--iters 2]
+    python benchmarks/bench_nomic_bert.py [--preset small] [--match params] [--lengths 128 512 2048] [--tokens 4096]
 
-Prints one row per (length, model) and the ratios NomicBERT / BERT. Noisy shared machine: compare within one run.
+Prints one row per (length, arm) and the ratios to BERT. Compare within one run, on an idle machine.
 """
 
 from __future__ import annotations
@@ -33,18 +41,31 @@ def _rss_mib() -> float:
     return 0.0
 
 
-def worker(arch: str, length: int, preset: str, tokens: int, iters: int) -> dict:
+ARMS = ("bert", "nomic", "nomic_fast")
+
+
+def swiglu_intermediate(bert_intermediate: int, match: str) -> int:
+    """The SwiGLU intermediate size compared with a BERT MLP of ``bert_intermediate``: equal, or 2/3 of it."""
+    if match == "dims":
+        return bert_intermediate
+    return max(64, round(bert_intermediate * 2 / 3 / 64) * 64)
+
+
+def worker(arch: str, length: int, preset: str, tokens: int, iters: int, match: str = "dims") -> dict:
     """Measures one (model, length) in this process; returns the numbers."""
     import torch
     from transformers import BertConfig, BertModel, NomicBertModel
 
-    from st_plus.models import nomic_bert_config
+    from st_plus.models import enable_nomic_fast_path, nomic_bert_config
 
     torch.manual_seed(0)
     config = nomic_bert_config(preset, vocab_size=30522, max_position_embeddings=max(length, 512))
-    if arch == "nomic":
+    if arch in ("nomic", "nomic_fast"):
+        config.intermediate_size = swiglu_intermediate(config.intermediate_size, match)
         config._attn_implementation = "sdpa"
         model = NomicBertModel(config)
+        if arch == "nomic_fast":
+            enable_nomic_fast_path(model)
     else:
         bert = BertConfig(
             vocab_size=config.vocab_size,
@@ -65,15 +86,18 @@ def worker(arch: str, length: int, preset: str, tokens: int, iters: int) -> dict
     params = sum(p.numel() for p in model.parameters())
     base_rss = _rss_mib()
 
+    weights = (mask / mask.sum(dim=1, keepdim=True))[..., None]  # masked mean, as ST's mean pooling
+
     def train_step() -> None:
         model.zero_grad(set_to_none=True)
-        model(input_ids=ids, attention_mask=mask).last_hidden_state.mean().backward()
+        (model(input_ids=ids, attention_mask=mask).last_hidden_state * weights).sum().backward()
 
     def encode_step() -> None:
         with torch.inference_mode():
             model(input_ids=ids, attention_mask=mask)
 
-    results = {"arch": arch, "length": length, "batch": batch, "params_m": round(params / 1e6, 1)}
+    results = {"arch": arch, "match": match, "length": length, "batch": batch, "params_m": round(params / 1e6, 1)}
+    results["intermediate_size"] = model.config.intermediate_size
     model.train()
     for name, step in (("train", train_step), ("encode", encode_step)):
         step()  # warm-up
@@ -87,43 +111,101 @@ def worker(arch: str, length: int, preset: str, tokens: int, iters: int) -> dict
     return results
 
 
+def summarize(rows: list[dict]) -> list[dict]:
+    """Per (length, arm): median tokens/s over rounds, the largest peak RSS, and the ratios to BERT's."""
+    import statistics
+
+    summary = []
+    for length in sorted({row["length"] for row in rows}):
+        at_length = [row for row in rows if row["length"] == length]
+        per_arm = {}
+        for arch in ARMS:
+            mine = [row for row in at_length if row["arch"] == arch]
+            if not mine:
+                continue
+            per_arm[arch] = {
+                "length": length,
+                "arch": arch,
+                "rounds": len(mine),
+                "params_m": mine[0]["params_m"],
+                "intermediate_size": mine[0].get("intermediate_size"),
+                "train_tokens_per_s": round(statistics.median(r["train_tokens_per_s"] for r in mine), 1),
+                "encode_tokens_per_s": round(statistics.median(r["encode_tokens_per_s"] for r in mine), 1),
+                "peak_rss_mib": max(r["peak_rss_mib"] for r in mine),
+            }
+        bert = per_arm.get("bert")
+        for entry in per_arm.values():
+            if bert is not None:
+                for key, name in (("train_tokens_per_s", "train"), ("encode_tokens_per_s", "encode")):
+                    entry[f"{name}_vs_bert"] = round(entry[key] / bert[key], 3)
+                entry["peak_rss_vs_bert"] = round(entry["peak_rss_mib"] / bert["peak_rss_mib"], 3)
+            summary.append(entry)
+    return summary
+
+
+def goals(summary: list[dict], length: int = 512) -> dict:
+    """Issue 17's NomicBERT goal at ``length``: each Nomic arm >= 1.0x BERT (train, encode), peak RSS <= BERT's."""
+    out = {}
+    for entry in summary:
+        if entry["length"] == length and entry["arch"] != "bert" and "train_vs_bert" in entry:
+            out[entry["arch"]] = {
+                "speed_ge_1x": entry["train_vs_bert"] >= 1.0 and entry["encode_vs_bert"] >= 1.0,
+                "peak_rss_le_bert": entry["peak_rss_vs_bert"] <= 1.0,
+            }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="small", help="st_plus NomicBERT preset (BERT gets the same sizes)")
+    parser.add_argument("--match", choices=("dims", "params"), default="params",
+                        help="equal intermediate size (dims) or equal MLP parameters (params)")  # fmt: skip
     parser.add_argument("--lengths", type=int, nargs="+", default=[128, 512, 2048])
     parser.add_argument("--tokens", type=int, default=4096, help="Tokens per batch (batch = tokens // length)")
     parser.add_argument("--iters", type=int, default=2, help="Timed iterations after one warm-up")
-    parser.add_argument("--output", help="Also write the rows as JSON here")
+    parser.add_argument("--rounds", type=int, default=3, help="Alternating rounds of the arms (median reported)")
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    parser.add_argument("--output", help="Also write the rows, the summary and the goals as JSON here")
     parser.add_argument("--worker", nargs=2, metavar=("ARCH", "LENGTH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         arch, length = args.worker
-        print(json.dumps(worker(arch, int(length), args.preset, args.tokens, args.iters)))
+        print(json.dumps(worker(arch, int(length), args.preset, args.tokens, args.iters, args.match)))
         return
 
     rows = []
-    print(f"preset {args.preset}, ~{args.tokens} tokens per batch, {args.iters} timed iterations, CPU, SDPA")
-    header = ("length", "model", "params", "train tok/s", "encode tok/s", "peak RSS", "growth")
-    print(" ".join(f"{name:>{width}}" for name, width in zip(header, (6, 6, 7, 12, 13, 9, 7), strict=True)))
+    print(f"preset {args.preset}, match {args.match}, ~{args.tokens} tokens per batch, {args.iters} timed iterations, "
+          f"{args.rounds} alternating rounds, CPU, SDPA")  # fmt: skip
     for length in args.lengths:
-        pair = {}
-        for arch in ("bert", "nomic"):
-            command = [sys.executable, __file__, "--worker", arch, str(length), "--preset", args.preset,
-                       "--tokens", str(args.tokens), "--iters", str(args.iters)]  # fmt: skip
-            done = subprocess.run(command, capture_output=True, text=True, check=True)
-            row = json.loads(done.stdout.strip().splitlines()[-1])
-            rows.append(row)
-            pair[arch] = row
-            print(f"{length:>6} {arch:>6} {row['params_m']:>6}M {row['train_tokens_per_s']:>12,.0f} "
-                  f"{row['encode_tokens_per_s']:>13,.0f} {row['peak_rss_mib']:>7,.0f}MB "
-                  f"{row['rss_growth_mib']:>5,.0f}MB")  # fmt: skip
-        bert, nomic = pair["bert"], pair["nomic"]
-        print(f"{length:>6}  ratio nomic/bert: train {nomic['train_tokens_per_s'] / bert['train_tokens_per_s']:.2f}x, "
-              f"encode {nomic['encode_tokens_per_s'] / bert['encode_tokens_per_s']:.2f}x, "
-              f"peak RSS {nomic['peak_rss_mib'] / bert['peak_rss_mib']:.2f}x")  # fmt: skip
+        for round_index in range(args.rounds):
+            order = args.arms if round_index % 2 == 0 else args.arms[::-1]
+            for arch in order:
+                command = [sys.executable, __file__, "--worker", arch, str(length), "--preset", args.preset,
+                           "--tokens", str(args.tokens), "--iters", str(args.iters),
+                           "--match", args.match]  # fmt: skip
+                done = subprocess.run(command, capture_output=True, text=True, check=True)
+                row = json.loads(done.stdout.strip().splitlines()[-1])
+                rows.append({**row, "round": round_index})
+                print(f"{length:>6} round {round_index} {arch:>10} {row['params_m']:>5}M train "
+                      f"{row['train_tokens_per_s']:>8,.0f} tok/s encode {row['encode_tokens_per_s']:>8,.0f} tok/s "
+                      f"peak RSS {row['peak_rss_mib']:>6,.0f} MB", flush=True)  # fmt: skip
+    summary = summarize(rows)
+    print("\n| tokens | model | params | intermediate | train tokens/s | encode tokens/s | peak RSS |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    for e in summary:
+        ratio = "" if e["arch"] == "bert" else " ({:.2f}x)"
+        print(f"| {e['length']:,} | {e['arch']} | {e['params_m']}M | {e['intermediate_size']:,} "
+              f"| {e['train_tokens_per_s']:,.0f}{ratio.format(e.get('train_vs_bert', 0))} "
+              f"| {e['encode_tokens_per_s']:,.0f}{ratio.format(e.get('encode_vs_bert', 0))} "
+              f"| {e['peak_rss_mib']:,.0f} MB{ratio.format(e.get('peak_rss_vs_bert', 0))} |")  # fmt: skip
+    reached = goals(summary)
+    for arch, goal in reached.items():
+        print(f"512 tokens, {arch}: >= 1.0x BERT train and encode: {'met' if goal['speed_ge_1x'] else 'not met'}; "
+              f"peak RSS <= BERT: {'met' if goal['peak_rss_le_bert'] else 'not met'}")  # fmt: skip
     if args.output:
+        config = {k: getattr(args, k) for k in ("preset", "match", "lengths", "tokens", "iters", "rounds", "arms")}
         with open(args.output, "w", encoding="utf-8") as handle:
-            json.dump(rows, handle, indent=2)
+            json.dump({"config": config, "rows": rows, "summary": summary, "goals_at_512": reached}, handle, indent=2)
 
 
 if __name__ == "__main__":

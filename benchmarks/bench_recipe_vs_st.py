@@ -92,8 +92,9 @@ def _run_st_plus(recipe, arm: str, seed: int, out: Path) -> dict:
 
     from st_plus.training import run_recipe
 
+    variant = _variant(recipe, arm, seed)
     start = time.perf_counter()
-    result = run_recipe(_variant(recipe, arm, seed), output_dir=out / "run", overwrite=True, show_progress_bar=False)
+    result = run_recipe(variant, output_dir=out / "run", overwrite=True, show_progress_bar=False)
     seconds = time.perf_counter() - start
     state = json.loads((out / "run" / "pipeline_state.json").read_text(encoding="utf-8"))
     done = state["done"]
@@ -104,6 +105,11 @@ def _run_st_plus(recipe, arm: str, seed: int, out: Path) -> dict:
         "filter": {k: v for k, v in done.get("filter", {}).items() if isinstance(v, (int, float))},
         "mining": stage2.get("mining", {}),
         "dynamic_negatives": stage2.get("dynamic_negatives", {}),
+        "length_grouped": {
+            name: getattr(variant.stages, name).length_grouped
+            for name in ("contrastive", "multitask")
+            if getattr(variant.stages, name, None) is not None
+        },
     }
     return {"seconds": seconds, "info": info, "model": SentenceTransformer(str(result.model_path))}
 

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from sentence_transformers import SentenceTransformer
+from transformers import NomicBertModel
+
+from st_plus.models.nomic_fast_path import enable_nomic_fast_path
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +49,9 @@ def resolve_model_path(name_or_path: str | Path) -> str:
     return value
 
 
-def load_model(name_or_path: str | Path = DEFAULT_MODEL, **kwargs: Any) -> SentenceTransformer:
+def load_model(
+    name_or_path: str | Path = DEFAULT_MODEL, *, nomic_fast_path: bool = True, **kwargs: Any
+) -> SentenceTransformer:
     """Loads a sentence-transformers model: ``"default"`` (bundled all-MiniLM-L6-v2), a local folder or a Hub id.
 
     Hub ids work only where the Hugging Face Hub is reachable; offline, the error says so. Weights are loaded
@@ -54,6 +59,8 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, **kwargs: Any) -> Sente
 
     Args:
         name_or_path: ``"default"``, a local folder, or a Hub id such as ``"BAAI/bge-small-en-v1.5"``.
+        nomic_fast_path: A NomicBERT-style model runs padding-free with the two-activation SwiGLU
+            (:func:`~st_plus.models.enable_nomic_fast_path`; same outputs, what is saved is unchanged).
         **kwargs: Passed to :class:`~sentence_transformers.SentenceTransformer` (e.g. ``device``).
 
     Raises:
@@ -64,11 +71,18 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, **kwargs: Any) -> Sente
     model_kwargs = dict(kwargs.pop("model_kwargs", None) or {})
     model_kwargs.setdefault("use_safetensors", True)
     if Path(resolved).exists():
-        return SentenceTransformer(resolved, model_kwargs=model_kwargs, **kwargs)
+        return _with_fast_path(SentenceTransformer(resolved, model_kwargs=model_kwargs, **kwargs), nomic_fast_path)
     try:
-        return SentenceTransformer(resolved, model_kwargs=model_kwargs, **kwargs)
+        model = SentenceTransformer(resolved, model_kwargs=model_kwargs, **kwargs)
     except Exception as exc:  # noqa: BLE001 - any Hub/network failure becomes one clear message
         raise OSError(
             f"Could not load {resolved!r} from the Hugging Face Hub (offline, or no such model): "
             f"{type(exc).__name__}. Use a local folder or 'default' (the bundled all-MiniLM-L6-v2)."
         ) from exc
+    return _with_fast_path(model, nomic_fast_path)
+
+
+def _with_fast_path(model: SentenceTransformer, enabled: bool) -> SentenceTransformer:
+    if enabled and any(isinstance(module, NomicBertModel) for module in model.modules()):
+        enable_nomic_fast_path(model)
+    return model

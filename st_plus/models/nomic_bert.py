@@ -13,6 +13,7 @@ from sentence_transformers.sentence_transformer.modules import Pooling
 from transformers import AutoTokenizer, NomicBertConfig, NomicBertModel, PreTrainedTokenizerBase
 
 from st_plus.models.nomic_bert_config import nomic_bert_config
+from st_plus.models.nomic_fast_path import enable_nomic_fast_path
 
 POOLING_MODES = ("mean", "cls", "max", "lasttoken")
 ATTN_IMPLEMENTATIONS = ("sdpa", "eager", "flash_attention_2")
@@ -35,12 +36,15 @@ def sentence_transformer_from_nomic_bert(
     attn_implementation: str = "sdpa",
     device: str | None = None,
     extra_modules: list[torch.nn.Module] | None = None,
+    fast_path: bool = True,
 ) -> SentenceTransformer:
     """Wraps an in-memory ``NomicBertModel`` and its tokenizer as ST ``Transformer`` + ``Pooling`` [+ ``Dense``].
 
     The model and tokenizer go through a temporary folder (``save_pretrained``, then ST's own ``Transformer``
     loader), so the result is exactly what ``SentenceTransformer(path)`` would load. ``extra_modules`` replace the
-    Pooling / Dense / Normalize stack (used to keep a source model's own head when converting).
+    Pooling / Dense / Normalize stack (used to keep a source model's own head when converting). ``fast_path`` (on by
+    default) runs the encoder padding-free with the two-activation SwiGLU (:func:`enable_nomic_fast_path`); what is
+    saved is unchanged.
     """
     if pooling not in POOLING_MODES:
         raise ValueError(f"`pooling` must be one of {POOLING_MODES}, got {pooling!r}.")
@@ -67,7 +71,10 @@ def sentence_transformer_from_nomic_bert(
             modules.append(Dense(dim, projection_dim, bias=False, activation_function=torch.nn.Identity()))
         if normalize:
             modules.append(Normalize())
-    return SentenceTransformer(modules=modules, device=device)
+    st_model = SentenceTransformer(modules=modules, device=device)
+    if fast_path:
+        enable_nomic_fast_path(st_model)
+    return st_model
 
 
 def build_nomic_bert(
@@ -83,6 +90,7 @@ def build_nomic_bert(
     attn_implementation: str = "sdpa",
     seed: int | None = None,
     device: str | None = None,
+    fast_path: bool = True,
 ) -> SentenceTransformer:
     """A randomly initialised NomicBERT-style encoder as a plain ``SentenceTransformer``.
 
@@ -110,6 +118,8 @@ def build_nomic_bert(
             (CUDA with flash-attn or ``kernels`` installed; ST then skips padding).
         seed: Seeds ``torch`` before the weights are initialised.
         device: Passed to ``SentenceTransformer``.
+        fast_path: Run the encoder padding-free with the two-activation SwiGLU (:func:`enable_nomic_fast_path`;
+            same outputs, nothing saved changes).
 
     Raises:
         ValueError: An unknown preset, inconsistent sizes (hidden not divisible by heads, odd head dimension),
@@ -134,5 +144,5 @@ def build_nomic_bert(
     head = {"pooling": pooling, "projection_dim": projection_dim, "normalize": normalize}
     return sentence_transformer_from_nomic_bert(
         NomicBertModel(config), tok, max_seq_length=max_seq_length, attn_implementation=attn_implementation,
-        device=device, **head,
+        device=device, fast_path=fast_path, **head,
     )  # fmt: skip

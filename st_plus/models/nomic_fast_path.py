@@ -1,0 +1,212 @@
+"""A padding-free, lower-memory forward for transformers' ``NomicBertModel``, switched on per model instance.
+
+Two changes to how a NomicBERT-style encoder runs, none to what it computes or how it is saved:
+
+* **Padding-free layers** (as Nomic Embed and FlashAttention-2's ``varlen`` kernels run them, Nussbaum et al., 2024,
+  https://arxiv.org/abs/2402.01613): the valid tokens of a padded batch are packed into one ``(tokens, hidden)``
+  matrix, so the projections, the MLP and the layer norms never touch padding; attention runs per sequence on its
+  own tokens (no mask, no padded keys or queries). On CPU this is exact ``varlen`` attention through PyTorch's SDPA.
+* **A SwiGLU MLP that keeps two activations for backward** instead of four: ``down(silu(gate) * up)`` is one autograd
+  function that saves ``gate`` and ``up`` and recomputes the product in the backward pass (Shazeer, 2020,
+  https://arxiv.org/abs/2002.05202 for SwiGLU), so training memory per MLP matches BERT's GELU MLP at equal
+  parameters.
+
+The weights, the ``state_dict``, ``save_pretrained`` and what ``SentenceTransformer(path)`` loads stay stock: the
+switch replaces the ``forward`` of the model's instances only, and :func:`disable_nomic_fast_path` restores them.
+Outputs at valid positions equal the stock forward's (up to float rounding); padded positions of
+``last_hidden_state`` are zeros (the stock forward leaves values there that every pooling masks out).
+
+Example:
+    >>> from st_plus.models import build_nomic_bert, enable_nomic_fast_path
+    >>> model = build_nomic_bert("bert-base-uncased", "small")  # doctest: +SKIP
+    >>> enable_nomic_fast_path(model)  # doctest: +SKIP
+    7
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import NomicBertModel
+from transformers.modeling_outputs import BaseModelOutputWithPooling
+from transformers.models.nomic_bert.modeling_nomic_bert import NomicBertMLP
+
+# keyword arguments that the padding-free forward cannot honour: it hands them to the stock forward instead
+_STOCK_ONLY = ("output_attentions", "output_hidden_states", "past_key_values", "cache")
+
+
+class _SwiGLUDown(torch.autograd.Function):
+    """``F.linear(silu(gate) * up, weight)`` saving ``gate`` and ``up`` only; backward recomputes the product."""
+
+    @staticmethod
+    def forward(ctx: Any, gate: torch.Tensor, up: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(gate, up, weight)
+        return F.linear(F.silu(gate) * up, weight.to(gate.dtype))
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        gate, up, weight = ctx.saved_tensors
+        sigmoid = torch.sigmoid(gate)
+        silu = gate * sigmoid
+        hidden = silu * up  # recomputed: the forward kept only gate and up
+        grad_weight = grad_out.flatten(0, -2).t() @ hidden.flatten(0, -2)  # (hidden, intermediate)
+        del hidden
+        grad_hidden = grad_out @ weight.to(grad_out.dtype)  # (..., intermediate)
+        grad_up = grad_hidden * silu
+        # d silu(g) / dg = s (1 + g (1 - s)) = s + silu (1 - s); in place, so that backward adds few temporaries
+        dsilu = silu.mul_(torch.sub(1, sigmoid)).add_(sigmoid)
+        del sigmoid
+        grad_gate = grad_hidden.mul_(up).mul_(dsilu)
+        return grad_gate, grad_up, grad_weight.to(weight.dtype)
+
+
+def swiglu_down(gate: torch.Tensor, up: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``F.linear(F.silu(gate) * up, weight)``; under autograd it keeps only ``gate`` and ``up`` for backward."""
+    if torch.is_grad_enabled() and (gate.requires_grad or up.requires_grad or weight.requires_grad):
+        return _SwiGLUDown.apply(gate, up, weight)
+    return F.linear(F.silu(gate) * up, weight.to(gate.dtype))
+
+
+def _mlp_forward(self: NomicBertMLP, x: torch.Tensor) -> torch.Tensor:
+    # an adapter (peft) or a bias on the down projection: the stock forward, which calls the module
+    down = self.down_proj
+    if self.config.hidden_act not in ("silu", "swish") or type(down) is not nn.Linear or down.bias is not None:
+        return type(self).forward(self, x)
+    return swiglu_down(self.gate_proj(x), self.up_proj(x), down.weight)
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def varlen_attention(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, cu_seqlens: list[int], *, scale: float
+) -> torch.Tensor:
+    """Bidirectional attention of packed sequences, each over its own tokens only.
+
+    Args:
+        query: ``(tokens, heads, head_dim)``, the sequences one after another; ``key``, ``value`` likewise.
+        cu_seqlens: Cumulative sequence lengths ``[0, len_0, len_0 + len_1, ..., tokens]``.
+        scale: The softmax scale (``head_dim ** -0.5``).
+
+    Returns:
+        ``(tokens, heads * head_dim)``: each token's attention output over the tokens of its sequence.
+    """
+    outputs = []
+    for start, end in zip(cu_seqlens[:-1], cu_seqlens[1:], strict=True):
+        q, k, v = (t[start:end].transpose(0, 1).unsqueeze(0) for t in (query, key, value))  # (1, heads, len, dim)
+        out = F.scaled_dot_product_attention(q, k, v, scale=scale)
+        outputs.append(out.squeeze(0).transpose(0, 1).flatten(1))  # (len, heads * dim)
+    return torch.cat(outputs) if len(outputs) > 1 else outputs[0]
+
+
+def _unpadded_forward(
+    self: NomicBertModel,
+    input_ids: torch.Tensor | None = None,
+    attention_mask: torch.Tensor | None = None,
+    token_type_ids: torch.Tensor | None = None,
+    position_ids: torch.Tensor | None = None,
+    inputs_embeds: torch.Tensor | None = None,
+    **kwargs: Any,
+) -> BaseModelOutputWithPooling:
+    stock = type(self).forward
+    if (
+        input_ids is None
+        or inputs_embeds is not None
+        or attention_mask is None
+        or attention_mask.dim() != 2
+        or any(kwargs.get(name) for name in _STOCK_ONLY)
+        or self.config.attention_probs_dropout_prob
+        or self.config._attn_implementation != "sdpa"  # eager (the reference) and flash-attention keep their kernels
+        or (self.training and self.is_gradient_checkpointing)  # the stock layers checkpoint themselves
+    ):
+        return stock(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
+    batch, length = input_ids.shape
+    mask = attention_mask.bool()
+    seqlens = mask.sum(dim=1)
+    if int(seqlens.min()) == 0:  # an all-padding row: the stock forward defines what it gets
+        return stock(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
+    flat = mask.flatten().nonzero().squeeze(1)  # (tokens,) row-major: each sequence's tokens stay together
+    cu_seqlens = [0, *torch.cumsum(seqlens, 0).tolist()]
+    if position_ids is None:
+        position_ids = torch.arange(length, device=input_ids.device)
+    position_ids = position_ids.expand(batch, length).flatten()[flat]
+    if token_type_ids is None:
+        token_type_ids = torch.zeros_like(input_ids)
+
+    emb = self.embeddings
+    hidden = emb.word_embeddings(input_ids.flatten()[flat]) + emb.token_type_embeddings(token_type_ids.flatten()[flat])
+    hidden = emb.dropout(emb.LayerNorm(hidden))  # (tokens, hidden)
+    cos, sin = self.rotary_emb(hidden, position_ids[None])
+    cos, sin = cos[0, :, None, :], sin[0, :, None, :]  # (tokens, 1, head_dim): one angle per token, all heads
+
+    for layer in self.layers[: self.config.num_hidden_layers]:
+        attn = layer.self_attn
+        shape = (hidden.shape[0], -1, attn.head_dim)
+        query = attn.q_proj(hidden).view(shape)  # (tokens, heads, head_dim)
+        key = attn.k_proj(hidden).view(shape)
+        value = attn.v_proj(hidden).view(shape)
+        query = query * cos + _rotate_half(query) * sin
+        key = key * cos + _rotate_half(key) * sin
+        attended = attn.o_proj(varlen_attention(query, key, value, cu_seqlens, scale=attn.scaling))
+        hidden = layer.post_attention_layernorm(hidden + layer.post_attention_dropout(attended))
+        hidden = layer.post_mlp_layernorm(hidden + layer.post_mlp_dropout(layer.mlp(hidden)))
+
+    padded = hidden.new_zeros(batch * length, hidden.shape[-1]).index_copy(0, flat, hidden)
+    sequence_output = padded.view(batch, length, -1)
+    pooled = self.pooler(sequence_output) if self.pooler is not None else None
+    return BaseModelOutputWithPooling(last_hidden_state=sequence_output, pooler_output=pooled)
+
+
+def _nomic_models(model: nn.Module) -> list[NomicBertModel]:
+    return [module for module in model.modules() if isinstance(module, NomicBertModel)]
+
+
+def enable_nomic_fast_path(model: nn.Module, *, unpad: bool = True, fused_mlp: bool = True) -> int:
+    """Switches every ``NomicBertModel`` inside ``model`` (a ``SentenceTransformer`` or any module) to the fast path.
+
+    Args:
+        model: The model; its ``NomicBertModel`` instances are changed in place (nothing else is).
+        unpad: Padding-free layers and per-sequence SDPA attention (needs an ``attention_mask`` and
+            ``attn_implementation="sdpa"``; calls that ask for attentions or all hidden states, pass
+            ``inputs_embeds`` or train with gradient checkpointing run the stock forward, as do models on eager
+            or flash attention).
+        fused_mlp: The SwiGLU MLP that keeps two activations for backward (an MLP whose down projection carries an
+            adapter or a bias runs the stock forward).
+
+    Returns:
+        The number of modules switched (encoders plus MLPs).
+
+    Raises:
+        ValueError: ``model`` holds no ``NomicBertModel``.
+    """
+    encoders = _nomic_models(model)
+    if not encoders:
+        raise ValueError(f"`model` holds no NomicBertModel (got {type(model).__name__}); nothing to switch.")
+    switched = 0
+    for encoder in encoders:
+        if unpad:
+            encoder.forward = types.MethodType(_unpadded_forward, encoder)
+            switched += 1
+        if fused_mlp:
+            for module in encoder.modules():
+                if isinstance(module, NomicBertMLP):
+                    module.forward = types.MethodType(_mlp_forward, module)
+                    switched += 1
+    return switched
+
+
+def disable_nomic_fast_path(model: nn.Module) -> int:
+    """Restores the stock forward of every ``NomicBertModel`` and MLP in ``model``; returns how many were switched."""
+    restored = 0
+    for encoder in _nomic_models(model):
+        for module in encoder.modules():
+            if "forward" in vars(module):
+                del module.forward
+                restored += 1
+    return restored

@@ -1,0 +1,51 @@
+"""benchmarks/bench_nomic_bert.py: each arm measures on a tiny model; medians, ratios and goals by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests_helpers import load_script
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_nomic_bert.py"
+
+
+def _module():
+    return load_script(SCRIPT, "bench_nomic_bert")
+
+
+def test_swiglu_intermediate_matches_dims_or_two_thirds_of_the_parameters():
+    bench = _module()
+    assert bench.swiglu_intermediate(1536, "dims") == 1536
+    assert [bench.swiglu_intermediate(n, "params") for n in (1536, 3072, 64)] == [1024, 2048, 64]
+
+
+@pytest.mark.parametrize("arch", ["bert", "nomic", "nomic_fast"])
+def test_every_arm_measures_a_tiny_model(arch):
+    row = _module().worker(arch, 16, "tiny", tokens=64, iters=1, match="params")
+    assert (row["arch"], row["length"], row["batch"], row["match"]) == (arch, 16, 4, "params")
+    assert row["train_tokens_per_s"] > 0 and row["encode_tokens_per_s"] > 0 and row["peak_rss_mib"] > 0
+    # tiny preset: BERT intermediate 64, so the parameter-matched SwiGLU keeps the 64 floor
+    assert row["intermediate_size"] == 64
+
+
+def test_summary_takes_medians_over_rounds_and_ratios_to_bert():
+    def row(arch, train, encode, rss, rounds=0):
+        return {"arch": arch, "length": 512, "params_m": 1.0, "intermediate_size": 8, "round": rounds,
+                "train_tokens_per_s": train, "encode_tokens_per_s": encode, "peak_rss_mib": rss}  # fmt: skip
+
+    rows = [row("bert", 100, 200, 1000), row("bert", 120, 220, 1010), row("bert", 110, 180, 990)]
+    rows += [row("nomic_fast", 115, 190, 950), row("nomic_fast", 130, 210, 960), row("nomic_fast", 90, 230, 955)]
+    rows += [row("nomic", 80, 150, 1200)]
+    bench = _module()
+    summary = {e["arch"]: e for e in bench.summarize(rows)}
+    assert summary["bert"]["train_tokens_per_s"] == 110 and summary["bert"]["rounds"] == 3
+    assert summary["nomic_fast"]["train_tokens_per_s"] == 115 and summary["nomic_fast"]["encode_tokens_per_s"] == 210
+    assert summary["nomic_fast"]["train_vs_bert"] == pytest.approx(115 / 110, abs=1e-3)
+    assert summary["nomic_fast"]["encode_vs_bert"] == pytest.approx(210 / 200, abs=1e-3)
+    assert summary["nomic_fast"]["peak_rss_vs_bert"] == pytest.approx(960 / 1010, abs=1e-3)
+    reached = bench.goals(list(summary.values()))
+    assert reached == {
+        "nomic_fast": {"speed_ge_1x": True, "peak_rss_le_bert": True},
+        "nomic": {"speed_ge_1x": False, "peak_rss_le_bert": False},
+    }
