@@ -98,6 +98,7 @@ def worker(arch: str, length: int, preset: str, tokens: int, iters: int, match: 
 
     results = {"arch": arch, "match": match, "length": length, "batch": batch, "params_m": round(params / 1e6, 1)}
     results["intermediate_size"] = model.config.intermediate_size
+    results["fast_path"] = type(model).__module__.startswith("st_plus")  # the fast path's subclasses
     model.train()
     for name, step in (("train", train_step), ("encode", encode_step)):
         step()  # warm-up

@@ -55,8 +55,10 @@ def main() -> None:
     nomic.save(str(out))
     reloaded = SentenceTransformer(str(out), device="cpu")  # plain sentence-transformers
     probe = ["A man is playing a guitar.", "Stocks fell on Monday."]
-    assert np.allclose(reloaded.encode(probe), nomic.encode(probe), atol=1e-6)
-    print(f"saved to {out}; reloaded with SentenceTransformer({str(out)!r}): identical embeddings")
+    # st_plus runs the converted model padding-free (its fast path); the plain reload runs transformers' forward,
+    # which adds the same numbers in another order: equal to float32 rounding
+    assert np.allclose(reloaded.encode(probe), nomic.encode(probe), atol=1e-5)
+    print(f"saved to {out}; reloaded with SentenceTransformer({str(out)!r}): the same embeddings (atol 1e-5)")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ def test_swiglu_intermediate_matches_dims_or_two_thirds_of_the_parameters():
 def test_every_arm_measures_a_tiny_model(arch):
     row = _module().worker(arch, 16, "tiny", tokens=64, iters=1, match="params")
     assert (row["arch"], row["length"], row["batch"], row["match"]) == (arch, 16, 4, "params")
+    assert row["fast_path"] is (arch == "nomic_fast")
     assert row["train_tokens_per_s"] > 0 and row["encode_tokens_per_s"] > 0 and row["peak_rss_mib"] > 0
     # tiny preset: BERT intermediate 64, so the parameter-matched SwiGLU keeps the 64 floor
     assert row["intermediate_size"] == 64

@@ -78,7 +78,7 @@ def test_convert_minilm_to_nomic_fast(tmp_path):
     out = tmp_path / "nomic"
     completed = _run([sys.executable, "examples/convert_minilm_to_nomic.py", "--fast", "--output-dir", str(out)])
     assert "of the source), max_seq_length 2048" in completed.stdout
-    assert "identical embeddings" in completed.stdout and (out / "model.safetensors").is_file()
+    assert "the same embeddings (atol 1e-5)" in completed.stdout and (out / "model.safetensors").is_file()
 
 
 @pytest.mark.real

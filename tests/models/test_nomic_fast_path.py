@@ -105,25 +105,46 @@ def test_calls_it_cannot_serve_go_to_the_stock_forward():
     with torch.no_grad():
         out = model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
         assert len(out.hidden_states) == TINY["num_hidden_layers"] + 1  # the stock forward answered
+        model.config.output_hidden_states = True  # as sentence-transformers' AdaptiveLayerLoss sets it
+        assert len(model(input_ids=ids, attention_mask=mask).hidden_states) == TINY["num_hidden_layers"] + 1
+        model.config.output_hidden_states = False
         no_mask = model(input_ids=ids).last_hidden_state
-        disable_nomic_fast_path(model)
+        assert disable_nomic_fast_path(model) == 1 + TINY["num_hidden_layers"]
+        assert type(model) is NomicBertModel
         torch.testing.assert_close(no_mask, model(input_ids=ids).last_hidden_state)
 
 
+def test_the_switch_survives_pickle_deepcopy_and_data_parallel_replicas():
+    import copy
+    import pickle
+
+    model = _encoder()
+    enable_nomic_fast_path(model)
+    ids, mask = _batch([5, 2], 6)
+    with torch.no_grad():
+        expected = model(input_ids=ids, attention_mask=mask).last_hidden_state
+        for twin in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model), model._replicate_for_data_parallel()):
+            assert type(twin) is type(model) and type(twin.layers[0].mlp) is type(model.layers[0].mlp)
+            torch.testing.assert_close(twin(input_ids=ids, attention_mask=mask).last_hidden_state, expected)
+
+
 def test_sentence_transformer_encodes_the_same_and_saves_a_stock_model(tiny_bert_dir, tmp_path):
-    model = build_nomic_bert(str(tiny_bert_dir), TINY, projection_dim=16, seed=0, device="cpu")
-    before = model.encode(TEXTS, batch_size=4)
-    assert enable_nomic_fast_path(model) == 1 + TINY["num_hidden_layers"]
-    fast = model.encode(TEXTS, batch_size=4)
-    np.testing.assert_allclose(fast, before, atol=1e-5)
-    model.save(str(tmp_path / "saved"))
-    assert "forward" not in (tmp_path / "saved" / "config.json").read_text()
-    np.testing.assert_allclose(
-        SentenceTransformer(str(tmp_path / "saved"), device="cpu").encode(TEXTS), before, atol=1e-5
-    )
-    assert disable_nomic_fast_path(model) == 1 + TINY["num_hidden_layers"]
-    assert disable_nomic_fast_path(model) == 0
-    np.testing.assert_allclose(model.encode(TEXTS, batch_size=4), before, atol=1e-6)
+    stock = build_nomic_bert(str(tiny_bert_dir), TINY, projection_dim=16, seed=0, device="cpu", fast_path=False)
+    fast = build_nomic_bert(str(tiny_bert_dir), TINY, projection_dim=16, seed=0, device="cpu")
+    assert type(fast[0].auto_model) is not NomicBertModel and type(stock[0].auto_model) is NomicBertModel
+    before = stock.encode(TEXTS, batch_size=4)
+    np.testing.assert_allclose(fast.encode(TEXTS, batch_size=4), before, atol=1e-5)
+    stock.save(str(tmp_path / "stock"))
+    fast.save(str(tmp_path / "fast"))
+    for name in ("config.json", "modules.json", "config_sentence_transformers.json"):
+        assert (tmp_path / "fast" / name).read_text() == (tmp_path / "stock" / name).read_text(), name
+    assert '"NomicBertModel"' in (tmp_path / "fast" / "config.json").read_text()
+    reloaded = SentenceTransformer(str(tmp_path / "fast"), device="cpu")
+    assert type(reloaded[0].auto_model) is NomicBertModel
+    np.testing.assert_allclose(reloaded.encode(TEXTS), before, atol=1e-5)
+    assert disable_nomic_fast_path(fast) == 1 + TINY["num_hidden_layers"]
+    assert disable_nomic_fast_path(fast) == 0
+    np.testing.assert_allclose(fast.encode(TEXTS, batch_size=4), before, atol=1e-6)
 
 
 def test_a_model_without_nomic_bert_is_refused(tiny_model):
@@ -170,12 +191,11 @@ def test_builders_and_load_model_switch_it_on_by_default(tiny_bert_dir, tmp_path
     from st_plus.models import load_model
 
     built = build_nomic_bert(str(tiny_bert_dir), TINY, seed=0, device="cpu")
-    encoder = built[0].auto_model
-    assert "forward" in vars(encoder)  # switched on by the builder
-    assert "forward" not in vars(build_nomic_bert(str(tiny_bert_dir), TINY, seed=0, fast_path=False)[0].auto_model)
+    assert type(built[0].auto_model) is not NomicBertModel  # switched on by the builder
+    assert type(build_nomic_bert(str(tiny_bert_dir), TINY, seed=0, fast_path=False)[0].auto_model) is NomicBertModel
     built.save(str(tmp_path / "saved"))
-    assert "forward" in vars(load_model(str(tmp_path / "saved"), device="cpu")[0].auto_model)
+    assert type(load_model(str(tmp_path / "saved"), device="cpu")[0].auto_model) is not NomicBertModel
     plain = load_model(str(tmp_path / "saved"), device="cpu", nomic_fast_path=False)
-    assert "forward" not in vars(plain[0].auto_model)
+    assert type(plain[0].auto_model) is NomicBertModel
     eager = build_nomic_bert(str(tiny_bert_dir), TINY, seed=0, attn_implementation="eager")
     np.testing.assert_allclose(eager.encode(TEXTS), built.encode(TEXTS), atol=1e-5)  # eager runs the stock forward
