@@ -35,6 +35,7 @@ from torch import nn
 from transformers import NomicBertModel as _StockNomicBertModel
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.models.nomic_bert.modeling_nomic_bert import NomicBertMLP as _StockNomicBertMLP
+from transformers.models.nomic_bert.modeling_nomic_bert import rotate_half
 
 try:  # transformers' registry of the outputs each model class can record, keyed by class name
     from transformers.utils.output_capturing import _CAN_RECORD_REGISTRY
@@ -77,29 +78,23 @@ def swiglu_down(gate: torch.Tensor, up: torch.Tensor, weight: torch.Tensor) -> t
     return F.linear(F.silu(gate) * up, weight.to(gate.dtype))
 
 
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
 def varlen_attention(
-    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, cu_seqlens: list[int], *, scale: float
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, seqlens: list[int], *, scale: float
 ) -> torch.Tensor:
     """Bidirectional attention of packed sequences, each over its own tokens only.
 
     Args:
         query: ``(tokens, heads, head_dim)``, the sequences one after another; ``key``, ``value`` likewise.
-        cu_seqlens: Cumulative sequence lengths ``[0, len_0, len_0 + len_1, ..., tokens]``.
+        seqlens: The sequences' lengths, in order (they sum to ``tokens``).
         scale: The softmax scale (``head_dim ** -0.5``).
 
     Returns:
         ``(tokens, heads * head_dim)``: each token's attention output over the tokens of its sequence.
     """
-    lengths = [end - start for start, end in zip(cu_seqlens[:-1], cu_seqlens[1:], strict=True)]
     outputs = []
     # split, not slicing: its backward concatenates the pieces' gradients once, where each slice's backward
     # would fill a zero tensor of the whole batch
-    for q, k, v in zip(query.split(lengths), key.split(lengths), value.split(lengths), strict=True):
+    for q, k, v in zip(query.split(seqlens), key.split(seqlens), value.split(seqlens), strict=True):
         q, k, v = (t.transpose(0, 1).unsqueeze(0) for t in (q, k, v))  # (1, heads, len, head_dim)
         out = F.scaled_dot_product_attention(q, k, v, scale=scale)
         outputs.append(out.squeeze(0).transpose(0, 1).flatten(1))  # (len, heads * head_dim)
@@ -154,11 +149,10 @@ class NomicBertModel(_StockNomicBertModel):
             return super().forward(*args, **kwargs)
         batch, length = input_ids.shape
         mask = attention_mask.bool()
-        seqlens = mask.sum(dim=1)
-        if int(seqlens.min()) == 0:  # an all-padding row: the stock forward defines what it gets
+        seqlens = mask.sum(dim=1).tolist()
+        if min(seqlens) == 0:  # an all-padding row: the stock forward defines what it gets
             return super().forward(*args, **kwargs)
         flat = mask.flatten().nonzero().squeeze(1)  # (tokens,) row-major: each sequence's tokens stay together
-        cu_seqlens = [0, *torch.cumsum(seqlens, 0).tolist()]
         if position_ids is None:
             position_ids = torch.arange(length, device=input_ids.device)
         position_ids = position_ids.expand(batch, length).flatten()[flat]
@@ -178,9 +172,9 @@ class NomicBertModel(_StockNomicBertModel):
             query = attn.q_proj(hidden).view(shape)  # (tokens, heads, head_dim)
             key = attn.k_proj(hidden).view(shape)
             value = attn.v_proj(hidden).view(shape)
-            query = torch.addcmul(query * cos, _rotate_half(query), sin)  # RoPE: q cos + rotate_half(q) sin
-            key = torch.addcmul(key * cos, _rotate_half(key), sin)
-            attended = attn.o_proj(varlen_attention(query, key, value, cu_seqlens, scale=attn.scaling))
+            query = torch.addcmul(query * cos, rotate_half(query), sin)  # RoPE: q cos + rotate_half(q) sin
+            key = torch.addcmul(key * cos, rotate_half(key), sin)
+            attended = attn.o_proj(varlen_attention(query, key, value, seqlens, scale=attn.scaling))
             hidden = layer.post_attention_layernorm(hidden + layer.post_attention_dropout(attended))
             hidden = layer.post_mlp_layernorm(hidden + layer.post_mlp_dropout(layer.mlp(hidden)))
 

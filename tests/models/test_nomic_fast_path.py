@@ -59,7 +59,7 @@ def test_varlen_attention_matches_a_naive_softmax_loop():
     lengths, heads, dim = [3, 1, 5], 2, 4
     q, k, v = (torch.randn(sum(lengths), heads, dim, generator=generator) for _ in range(3))
     cu = [0, 3, 4, 9]
-    got = varlen_attention(q, k, v, cu, scale=dim**-0.5)
+    got = varlen_attention(q, k, v, lengths, scale=dim**-0.5)
     expected = torch.zeros(sum(lengths), heads * dim)
     for start, end in zip(cu[:-1], cu[1:], strict=True):
         for i in range(start, end):
