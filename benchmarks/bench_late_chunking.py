@@ -3,11 +3,13 @@
 Data: ../shared/data/retrieval_qmsum_longdoc_en (232 meeting transcripts, 'Speaker: utterance' per line, median
 ~12k tokens; spans.jsonl gives each query's answer turns). The corpus is the meetings judged in the chosen split
 (each split's queries ask about that split's meetings), cut to the first --max-docs of them with the queries
-they answer (`st_plus.data.judged_subset`, as `st-plus eval --max-docs`); the bundled all-MiniLM-L6-v2.
+they answer (`st_plus.data.judged_subset`, as `st-plus eval --max-docs`); --model (default: the bundled
+all-MiniLM-L6-v2; e.g. runs/long_context/model, the 2,048-token model of examples/recipes/long_context.yaml).
 
 Settings per chunker:
     naive      each chunk encoded on its own (model.encode)
-    late       late chunking in windows of the model's max_seq_length (256) tokens, no overlap
+    late       late chunking in windows of --window tokens (default: the model's max_seq_length, 256 for the
+               bundled model), no overlap
     long-late  long late chunking: --long-window tokens per window, --overlap context tokens shared (dropped
                before pooling)
 
@@ -43,6 +45,12 @@ def main() -> None:
     parser.add_argument("--max-docs", type=int, default=None, help="Keep the first N judged meetings (corpus order)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="bfloat16")
+    parser.add_argument("--model", default="default", help="Model folder (default: the bundled model)")
+    parser.add_argument("--window", type=int, default=None,
+                        help="Window of `late` mode (default: the model's max_seq_length)")
+    parser.add_argument("--extend-positions", type=int, default=None,
+                        help="Copy the model's position table to this many positions first (no training: an arm "
+                             "of the long-context ablation)")
     parser.add_argument("--json", type=Path, help="Also write the rows here")
     args = parser.parse_args()
 
@@ -53,6 +61,7 @@ def main() -> None:
     from st_plus.data import judged_subset, load_retrieval
     from st_plus.data.turn_spans import load_turn_spans
     from st_plus.evaluation import ChunkedRetrievalEvaluator, EmbeddingCache
+    from st_plus.models import extend_positions
 
     torch.manual_seed(0)
     data = judged_subset(load_retrieval(args.data, split=args.split), args.max_docs)  # as `st-plus eval --max-docs`
@@ -60,7 +69,9 @@ def main() -> None:
     qrels = data.qrels
     queries = {row["_id"]: row["text"] for row in data.queries}
     gold = load_turn_spans(args.data / "spans.jsonl")
-    model = load_model("default", device="cpu")
+    model = load_model(args.model, device="cpu")
+    if args.extend_positions:
+        extend_positions(model, args.extend_positions)
     cache = EmbeddingCache(model, batch_size=args.batch_size, dtype=args.dtype)
     print(f"{args.data.name} {args.split}: {len(queries)} queries, {len(corpus)} meetings; {args.dtype}, "
           f"batch {args.batch_size}, torch threads {torch.get_num_threads()}")  # fmt: skip
@@ -73,6 +84,8 @@ def main() -> None:
         naive_seconds = None
         for mode in args.modes:
             settings = {"mode": "naive"} if mode == "naive" else {"mode": "late"}
+            if mode == "late" and args.window:
+                settings.update(window=args.window, overlap=0)
             if mode == "long-late":
                 settings.update(window=args.long_window, overlap=args.overlap)
             evaluator = ChunkedRetrievalEvaluator(
@@ -90,6 +103,8 @@ def main() -> None:
             rows.append({"split": args.split, "chunker": spec, **settings, "variant": mode, "encode_seconds": seconds,
                          "total_seconds": time.perf_counter() - start, "ratio_to_naive": ratio,
                          "num_queries": len(queries), "num_docs": len(corpus), "dtype": args.dtype,
+                         "model": args.model, "max_seq_length": model.max_seq_length,
+                         "extend_positions": args.extend_positions,
                          **{k: v for k, v in scores.items() if k in _KEPT}})  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 RUN_INFO_FILE = "st_plus_run.json"
-STAGE_KINDS = ("mlm", "distill", "contrastive", "multitask")
+STAGE_KINDS = ("mlm", "distill", "contrastive", "multitask", "long_context")
 
 Check = tuple[Callable[[Any], bool], str]
 

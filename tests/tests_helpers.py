@@ -206,3 +206,23 @@ def load_script(path: Path, name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+LONG_TURNS = [f"speaker {i % 3}: we talked about topic {i} and the budget of item {i}" for i in range(80)]
+LONG_DOC = "\n".join(LONG_TURNS)
+
+
+def write_longdoc_folder(folder: Path) -> Path:
+    """A BEIR folder of two long 'meetings' (one turn a line) with gold answer lines: train (q1, q2), test (q3)."""
+    docs = {"m1": LONG_DOC, "m2": LONG_DOC.replace("topic", "subject")}
+    write_jsonl(folder / "corpus.jsonl", [{"_id": k, "title": "", "text": v} for k, v in docs.items()])
+    queries = {"q1": "what about topic 40", "q2": "what about subject 10", "q3": "held out"}
+    write_jsonl(folder / "queries.jsonl", [{"_id": k, "text": v} for k, v in queries.items()])
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    (folder / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tm1\t1\nq2\tm2\t1\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq3\tm1\t1\n")
+    spans = [("q1", "m1", [[40, 41], [70, 70]]), ("q2", "m2", [[10, 12]]), ("q3", "m1", [[1, 2]])]
+    write_jsonl(folder / "spans.jsonl",
+                [{"query-id": q, "corpus-id": d, "relevant_turn_spans": s} for q, d, s in spans])  # fmt: skip
+    (folder / "task.json").write_text(json.dumps({"task_type": "Retrieval", "name": folder.name}))
+    return folder

@@ -33,6 +33,10 @@ class SpanPoolingLoss(nn.Module):
         model: A stock model (``Transformer`` + mean ``Pooling`` [+ ``Normalize``]).
         scale: Inverse temperature (20 = 1 / 0.05).
         similarity_fct: Similarity of queries and spans.
+        document_batch_size: Run the documents through the model this many at a time, each group cut to its
+            longest document (``None``: the whole batch at once, padded to its longest). ``1`` never computes a
+            padding token and lets attention use its memory-efficient kernel (no mask): the way to train on
+            thousands of tokens per document on a CPU.
 
     References:
         Günther et al., "Late Chunking: Contextual Chunk Embeddings Using Long-Context Embedding Models",
@@ -59,11 +63,18 @@ class SpanPoolingLoss(nn.Module):
     """
 
     def __init__(
-        self, model: SentenceTransformer, scale: float = 20.0, similarity_fct: Callable = util.cos_sim
+        self,
+        model: SentenceTransformer,
+        scale: float = 20.0,
+        similarity_fct: Callable = util.cos_sim,
+        document_batch_size: int | None = None,
     ) -> None:
         super().__init__()
         if not scale > 0:
             raise ValueError(f"`scale` must be > 0, got {scale}.")
+        if document_batch_size is not None and document_batch_size < 1:
+            raise ValueError(f"`document_batch_size` must be >= 1, got {document_batch_size}.")
+        self.document_batch_size = document_batch_size
         self.model = model
         self.scale = scale
         self.similarity_fct = similarity_fct
@@ -71,8 +82,18 @@ class SpanPoolingLoss(nn.Module):
 
     def embed_spans(self, features: dict[str, Tensor], token_spans: Tensor) -> Tensor:
         """Span embeddings ``(batch, dim)`` from one forward over each (tokenised) document."""
-        features = run_modules(self.token_modules, dict(features))
-        pooled = span_mean_pool(features["token_embeddings"], token_spans.to(features["token_embeddings"].device))
+        size = self.document_batch_size or len(token_spans)
+        pooled = []
+        for start in range(0, len(token_spans), size):
+            part = {k: v[start : start + size] if isinstance(v, Tensor) else v for k, v in features.items()}
+            if self.document_batch_size is not None and "attention_mask" in part:
+                longest = int(part["attention_mask"].sum(dim=1).max())
+                if part["attention_mask"][:, longest:].any():  # left padding: keep the batch as it is
+                    longest = part["attention_mask"].shape[1]
+                part = {k: v[:, :longest] if isinstance(v, Tensor) and v.dim() == 2 else v for k, v in part.items()}
+            tokens = run_modules(self.token_modules, part)["token_embeddings"]
+            pooled.append(span_mean_pool(tokens, token_spans[start : start + size].to(tokens.device)))
+        pooled = torch.cat(pooled)
         return run_modules(self.post_pooling_modules, {"sentence_embedding": pooled})["sentence_embedding"]
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:  # noqa: D102
@@ -83,7 +104,11 @@ class SpanPoolingLoss(nn.Module):
         return info_nce_loss(scores, torch.arange(scores.size(0), device=scores.device))
 
     def get_config_dict(self) -> dict[str, Any]:  # noqa: D102
-        return {"scale": self.scale, "similarity_fct": getattr(self.similarity_fct, "__name__", "custom")}
+        return {
+            "scale": self.scale,
+            "similarity_fct": getattr(self.similarity_fct, "__name__", "custom"),
+            "document_batch_size": self.document_batch_size,
+        }
 
     @property
     def citation(self) -> str:  # noqa: D102

@@ -7,6 +7,7 @@ from st_plus.models.merging import merge_models
 from st_plus.models.nomic_bert import build_nomic_bert, sentence_transformer_from_nomic_bert
 from st_plus.models.nomic_bert_config import NOMIC_BERT_PRESETS, nomic_bert_config, pad_vocab_size, rope_parameters
 from st_plus.models.nomic_fast_path import disable_nomic_fast_path, enable_nomic_fast_path
+from st_plus.models.position_extension import copied_position_table, extend_positions, position_count
 from st_plus.models.pretraining import encoder_from_mlm, pretrain_mlm, train_wordpiece_tokenizer
 from st_plus.models.pruning import prune_layers
 from st_plus.models.recovery import WallClockCallback, read_texts, recover_by_distillation
@@ -30,10 +31,12 @@ __all__ = [
     "constant_reader",
     "continue_mlm",
     "convert_bert_to_nomic",
+    "copied_position_table",
     "default_model_path",
     "disable_nomic_fast_path",
     "enable_nomic_fast_path",
     "encoder_from_mlm",
+    "extend_positions",
     "extend_vocabulary",
     "is_cjk_character",
     "load_model",
@@ -41,6 +44,7 @@ __all__ = [
     "merge_models",
     "nomic_bert_config",
     "pad_vocab_size",
+    "position_count",
     "pretrain_mlm",
     "prune_layers",
     "read_texts",

@@ -30,15 +30,14 @@ from typing import Any
 import numpy as np
 import torch
 from datasets import Dataset
-from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
 
 from st_plus.losses import MSECosineDistillLoss
-from st_plus.models import WallClockCallback, add_characters, build_nomic_bert, prune_layers, read_texts
+from st_plus.models import add_characters, build_nomic_bert, prune_layers, read_texts
 from st_plus.models.recovery import LengthGroupedBatchSampler
-from st_plus.training.checkpoints import CheckpointCommitCallback
 from st_plus.training.recipe import DistillStage
-from st_plus.training.stages import train, training_arguments
+from st_plus.training.stages import build_trainer, train
 
 logger = logging.getLogger(__name__)
 
@@ -154,21 +153,9 @@ def distill_model(
     if stage.matryoshka_dims:
         dims = sorted({dim, *(d for d in stage.matryoshka_dims if d < dim)}, reverse=True)
         loss = MatryoshkaLoss(student, loss, matryoshka_dims=dims)
-    extra: dict[str, Any] = {"batch_sampler": LengthGroupedBatchSampler}
-    callbacks = list(callbacks)
-    if stage.max_minutes:
-        steps = stage.max_steps or int(stage.epochs * len(dataset) / stage.batch_size)
-        extra["lr_scheduler_type"] = "constant"
-        callbacks.append(WallClockCallback(stage.max_minutes * 60, peak_lr=stage.learning_rate,
-                                           warmup_steps=max(1, int(stage.warmup_ratio * steps))))  # fmt: skip
-    args = training_arguments(
-        folder, batch_size=stage.batch_size, epochs=stage.epochs, max_steps=stage.max_steps,
-        learning_rate=stage.learning_rate, warmup_ratio=stage.warmup_ratio, save_steps=stage.save_steps, seed=seed,
-        bf16=bf16, **extra,
-    )  # fmt: skip
-    trainer = SentenceTransformerTrainer(
-        model=student, args=args, train_dataset=dataset, loss=loss,
-        callbacks=[*callbacks, CheckpointCommitCallback()],
+    trainer = build_trainer(
+        stage, student, folder, dataset, loss, seed=seed, bf16=bf16, callbacks=list(callbacks),
+        batch_sampler=LengthGroupedBatchSampler,
     )  # fmt: skip
     info: dict[str, Any] = {
         "kind": "distill", "batch_size": stage.batch_size,

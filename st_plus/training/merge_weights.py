@@ -21,7 +21,7 @@ from sentence_transformers import SentenceTransformer
 
 from st_plus.data import Task, load_task
 from st_plus.evaluation import evaluate_suite
-from st_plus.models import load_model
+from st_plus.models import extend_positions, load_model, position_count
 from st_plus.models.merging import check_mergeable, merge_record, weighted_average
 
 __all__ = ["DEFAULT_MERGE_GRID", "MergeGridPoint", "MergeWeightChoice", "choose_merge_weight", "select_merge_weight"]
@@ -179,6 +179,13 @@ def choose_merge_weight(
     return MergeWeightChoice(chosen, rule, max_drop, base_scores, table)
 
 
+def _positions(model: SentenceTransformer) -> int | None:
+    try:
+        return position_count(model)
+    except ValueError:
+        return None
+
+
 def run_merge(
     spec: Any,
     model: SentenceTransformer,
@@ -205,6 +212,10 @@ def run_merge(
         raise ValueError("`merge.with: base` needs `model.base` (a model pre-trained from scratch has no base).")
     base = load_model(partner, device="cpu")
     extra: dict[str, Any] = {"with": str(partner)}
+    if _positions(model) and _positions(base) and _positions(base) < _positions(model):
+        extend_positions(base, _positions(model))  # a long-context stage copied the table; copy the partner's too
+        base.max_seq_length = model.max_seq_length
+        extra["partner_positions_extended_to"] = _positions(model)
     if spec.weight == "auto":
         choice = choose_merge_weight(
             model, base, spec.dev_tasks, grid=spec.grid or DEFAULT_MERGE_GRID, max_drop=spec.max_drop,

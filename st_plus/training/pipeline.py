@@ -46,7 +46,7 @@ from transformers import TrainerCallback
 
 from st_plus._version import __version__
 from st_plus.evaluation import evaluate_suite
-from st_plus.models import load_model
+from st_plus.models import load_model, position_count
 from st_plus.run_record import RUN_INFO_FILE
 from st_plus.training import stages as st
 from st_plus.training.adapters import adapter_summary, apply_adapter, merge_adapter
@@ -57,6 +57,7 @@ from st_plus.training.checkpoints import (
     discard_incomplete_checkpoints,
 )
 from st_plus.training.distill import run_distill
+from st_plus.training.long_context import run_long_context
 from st_plus.training.merge_weights import run_merge
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe, recipe_to_dict
 from st_plus.training.recipe_data import check_recipe_data
@@ -328,6 +329,8 @@ def _run(run: _Run) -> PipelineResult:
     # Training may truncate shorter (speed); evaluations and the saved model read what the base model reads.
     infer = recipe.model.inference_max_seq_length or (model.max_seq_length if model is not None else None)
     if model is not None:
+        if recipe.stages.long_context is not None:
+            check_positions(model, recipe.stages.long_context.max_positions)
         model.max_seq_length = infer
         if recipe.evaluation.before:
             run.evaluate(model, "start", "all")
@@ -360,6 +363,11 @@ def _run(run: _Run) -> PipelineResult:
                     spec, model, folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
                     callbacks=[_LogFileCallback(name)],
                 )  # fmt: skip
+            elif name == "long_context":
+                model, info = run_long_context(
+                    spec, _load(model_path, None), folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
+                    callbacks=[_LogFileCallback(name)],
+                )  # fmt: skip
             elif name == "merge":  # weighted parameter averaging with the base (no forgetting): the final model
                 ev = recipe.evaluation
                 model, info = run_merge(
@@ -376,6 +384,8 @@ def _run(run: _Run) -> PipelineResult:
                 info.setdefault("extra", {})["adapter"] = adapter_summary(model, recipe.adapter)
             model_path = run.finish_stage(name, model, info)
             logger.info("Stage %s done: %s", name, {k: v for k, v in info.items() if k in ("steps", "seconds")})
+        if name == "long_context":  # from here on, evaluations and the saved model read the new context length
+            infer = max(infer or 0, _load(model_path, None).max_seq_length)
         model = _load(model_path, infer)  # every stage (and the final model) starts from what was saved
         if name == "contrastive" and spec.filter is not None and "filter" not in run.state["done"]:
             _filter(run, spec, model, pairs)
@@ -400,6 +410,16 @@ def _run(run: _Run) -> PipelineResult:
     state = json.loads((out / STATE_FILE).read_text(encoding="utf-8"))
     evaluations = {p: {t: v["value"] for t, v in r.items()} for p, r in state["evaluations"].items()}
     return PipelineResult(out, final, evaluations, table(state["evaluations"]))
+
+
+def check_positions(model: SentenceTransformer, max_positions: int) -> None:
+    """Refuses, before any work, a ``long_context`` stage the base model cannot take (no learned position table)."""
+    try:
+        count = position_count(model)
+    except ValueError as exc:
+        raise RecipeError(f"stages.long_context: the base model cannot be extended: {exc}") from None
+    if count > max_positions:
+        raise RecipeError(f"stages.long_context.max_positions ({max_positions}) is below the base model's {count}")
 
 
 def _stage1_pairs(run: _Run, pairs: Any) -> Any:

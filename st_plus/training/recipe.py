@@ -37,6 +37,7 @@ __all__ = [
     "DataSpec",
     "EvaluationSpec",
     "FilterSpec",
+    "LongContextStage",
     "MergeSpec",
     "MlmStage",
     "ModelSpec",
@@ -390,6 +391,51 @@ class DistillStage:
 
 
 @dataclass
+class LongContextStage:
+    """Long-input training for late chunking: longer positions, then span pooling on long documents.
+
+    The model's learned absolute position table is extended by copying to ``max_positions``
+    (:func:`st_plus.models.extend_positions`; the first positions, and so short texts, are unchanged), then it is
+    trained with :class:`~st_plus.losses.SpanPoolingLoss`: each query's gold answer span is mean-pooled from one
+    pass over a window of its document of ``min_tokens``-``max_positions`` tokens, against the other rows' spans
+    (in-batch, never two windows of one document in a batch), which is what late chunking computes at inference
+    (:func:`st_plus.chunking.span_rows.long_document_span_rows` makes the rows). The saved model reads
+    ``max_positions`` tokens.
+
+    Attributes:
+        data: A retrieval task folder with ``spans.jsonl`` (gold answer lines, e.g. QMSum's).
+        split: Its qrels split to train on (never an evaluation split).
+        max_positions: Positions after the extension (the longest window, and the saved ``max_seq_length``).
+        min_tokens: Shortest window.
+        max_rows: At most this many (query, span) rows.
+        epochs: Passes over the rows (ignored when ``max_steps`` is set).
+        max_steps: Optimiser steps.
+        max_minutes: Stop after this many minutes of training.
+        batch_size: Rows per step (the in-batch negatives).
+        learning_rate: Peak learning rate.
+        warmup_ratio: Share of the steps spent warming up.
+        scale: Inverse temperature of the loss.
+        save_steps: Checkpoint interval (steps).
+        evaluate: Tasks to evaluate after the stage: ``all``, ``none`` or task names.
+    """
+
+    data: str
+    split: str = "train"
+    max_positions: int = 2048
+    min_tokens: int = 256
+    max_rows: int | None = None
+    epochs: float = 1.0
+    max_steps: int | None = None
+    max_minutes: float | None = None
+    batch_size: int = 8
+    learning_rate: float = 2e-5
+    warmup_ratio: float = 0.1
+    scale: float = 20.0
+    save_steps: int = 20
+    evaluate: Evaluate = "all"
+
+
+@dataclass
 class MergeSpec:
     """The last stage: merge the trained model with its base by weighted parameter averaging (LM-Cocktail).
 
@@ -447,6 +493,7 @@ class StagesSpec:
     distill: DistillStage | None = None
     contrastive: ContrastiveStage | None = None
     multitask: MultitaskStage | None = None
+    long_context: LongContextStage | None = None
     merge: MergeSpec | None = None
 
 

@@ -20,7 +20,15 @@ from st_plus.training._yaml import KeyPath, RecipeError, dotted, line_of
 from st_plus.training.multitask import _LABEL_LIKE, _RETRIEVAL_LIKE, _task_type
 
 if TYPE_CHECKING:
-    from st_plus.training.recipe import ContrastiveStage, DataSpec, DistillStage, MergeSpec, MultitaskStage, Recipe
+    from st_plus.training.recipe import (
+        ContrastiveStage,
+        DataSpec,
+        DistillStage,
+        LongContextStage,
+        MergeSpec,
+        MultitaskStage,
+        Recipe,
+    )
 
 __all__ = ["RecipeBuilder", "check_recipe"]
 
@@ -132,7 +140,9 @@ def check_recipe(recipe: Recipe, b: RecipeBuilder) -> None:
     """Cross-field checks and file existence (paths made absolute in place)."""
     stages = recipe.stages
     if not recipe.stage_names():
-        raise b.error(("stages",), "no stage configured; set at least one of mlm, distill, contrastive, multitask")
+        raise b.error(
+            ("stages",), "no stage configured; set at least one of mlm, distill, contrastive, multitask, long_context"
+        )
     if recipe.model.base is None and stages.mlm is None:
         raise b.error(("model", "base"), "`base: null` needs `stages.mlm` (a new encoder must be pre-trained)")
     if recipe.model.base is None and stages.mlm is not None and (stages.mlm.extend_vocab or stages.mlm.new_rows_steps):
@@ -156,8 +166,15 @@ def check_recipe(recipe: Recipe, b: RecipeBuilder) -> None:
         stages.mlm.data = [b.file(p, (*key, "data", i)) for i, p in enumerate(stages.mlm.data)]
         if not stages.mlm.data:
             raise b.error((*key, "data"), "needs at least one text file")
-        for name in ("batch_size", "learning_rate", "max_seq_length", "vocab_size", "max_texts", "vocab_min_count",
-                     "new_rows_learning_rate"):
+        for name in (
+            "batch_size",
+            "learning_rate",
+            "max_seq_length",
+            "vocab_size",
+            "max_texts",
+            "vocab_min_count",
+            "new_rows_learning_rate",
+        ):
             _positive(b, (*key, name), getattr(stages.mlm, name))
         _positive(b, (*key, "max_steps"), stages.mlm.max_steps, zero=recipe.model.base is not None)
         _positive(b, (*key, "new_rows_steps"), stages.mlm.new_rows_steps, zero=True)
@@ -178,6 +195,8 @@ def check_recipe(recipe: Recipe, b: RecipeBuilder) -> None:
     ev = recipe.evaluation
     ev.tasks = [f for i, p in enumerate(ev.tasks) for f in b.folders(p, ("evaluation", "tasks", i))]
     ev.tasks = list(dict.fromkeys(ev.tasks))
+    if stages.long_context is not None:
+        _check_long_context(stages.long_context, recipe, b)
     if stages.merge is not None:
         _check_merge(stages.merge, recipe, b)
     _positive(b, ("evaluation", "batch_size"), ev.batch_size)
@@ -300,6 +319,42 @@ def _check_multitask(stage: MultitaskStage, has_stage1: bool, b: RecipeBuilder) 
             neg.corpus = [b.file(p, (*nkey, "corpus", j)) for j, p in enumerate(neg.corpus)]
 
 
+def _check_long_context(stage: LongContextStage, recipe: Recipe, b: RecipeBuilder) -> None:
+    key = ("stages", "long_context")
+    if recipe.model.base is None:
+        raise b.error(key, "extends a model's position table: set `model.base`")
+    stage.data = b.folders(stage.data, (*key, "data"))[0]
+    if not (Path(stage.data) / "spans.jsonl").is_file():
+        raise b.error((*key, "data"), f"needs gold answer spans: {Path(stage.data) / 'spans.jsonl'} not found")
+    if not (Path(stage.data) / "qrels" / f"{stage.split}.tsv").is_file():
+        raise b.error((*key, "split"), f"no qrels/{stage.split}.tsv in {stage.data}")
+    if stage.split in {"test", "dev"} and any(Path(t).resolve() == Path(stage.data).resolve()
+                                                for t in recipe.evaluation.tasks):  # fmt: skip
+        raise b.error((*key, "split"), f"trains on {stage.split!r}, which evaluation.tasks scores: use `train`")
+    for name in (
+        "max_positions",
+        "min_tokens",
+        "max_rows",
+        "epochs",
+        "max_steps",
+        "max_minutes",
+        "batch_size",
+        "learning_rate",
+        "save_steps",
+        "scale",
+    ):
+        _positive(b, (*key, name), getattr(stage, name))
+    if not 16 < stage.min_tokens <= stage.max_positions:
+        raise b.error((*key, "min_tokens"), f"must be in (16, max_positions={stage.max_positions}], "
+                      f"got {stage.min_tokens}")  # fmt: skip
+    if stage.batch_size < 2:
+        raise b.error((*key, "batch_size"), "needs >= 2 rows per batch (in-batch negatives)")
+    if not 0 <= stage.warmup_ratio < 1:
+        raise b.error((*key, "warmup_ratio"), f"must be in [0, 1), got {stage.warmup_ratio}")
+    if recipe.adapter is not None:
+        raise b.error(key, "trains every weight (the position table grows): remove `adapter`")
+
+
 def _check_distill(stage: DistillStage, base: str | None, b: RecipeBuilder) -> None:
     key = ("stages", "distill")
     if base is None:
@@ -342,6 +397,8 @@ def _check_adapter(recipe: Recipe, b: RecipeBuilder) -> None:
         raise b.error((*key, "dropout"), f"must be in [0, 1), got {spec.dropout}")
     if spec.target_modules is not None and not spec.target_modules:
         raise b.error((*key, "target_modules"), "names no layer; leave it out for the default")
+
+
 def _check_merge(stage: MergeSpec, recipe: Recipe, b: RecipeBuilder) -> None:
     key = ("stages", "merge")
     if len(recipe.stage_names()) == 1:

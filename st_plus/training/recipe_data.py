@@ -16,9 +16,11 @@ from st_plus.data import (
     DataIssue,
     DataValidationError,
     load_labelled_texts,
+    load_retrieval,
     load_training_rows,
 )
 from st_plus.data.texts import load_texts
+from st_plus.data.turn_spans import load_turn_spans
 from st_plus.models import read_texts
 from st_plus.training.multitask import _LABEL_LIKE, TrainingTask, _check_columns, _task_type
 from st_plus.training.recipe import DataSpec, Recipe
@@ -121,8 +123,21 @@ def check_recipe_data(recipe: Recipe) -> None:
                 check(task.data, task.type, task.name)
             if task.negatives is not None and task.negatives.corpus:
                 _check_texts(task.negatives.corpus, add, task.negatives.corpus_fields)
+    if stages.long_context is not None:
+        _check_long_documents(stages.long_context.data, stages.long_context.split, add)
     if total:
         raise RecipeDataError(issues, total)
+
+
+def _check_long_documents(folder: str, split: str, add) -> None:
+    """The long_context stage's retrieval folder and gold spans, with the readers its rows are made by."""
+    try:
+        load_retrieval(folder, split=split)
+        load_turn_spans(Path(folder) / "spans.jsonl")
+    except DataValidationError as exc:
+        add(exc.issues, exc.total)
+    except (OSError, ValueError) as exc:
+        add([DataIssue(str(folder), None, None, str(exc))], 1)
 
 
 def _check_texts(paths: list[str], add, fields: list[str] | None = None) -> None:

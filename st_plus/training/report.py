@@ -168,6 +168,11 @@ def run_info(recipe: Any, state: dict[str, Any], hardware: dict[str, Any]) -> Ru
         "training_seconds": state.get("training_seconds"),
         "extra": {**extra, "hardware": hardware, "evaluations": evaluations, "warnings": state.get("warnings", [])},
     }
+    long = extra.get("long_context")
+    if long:  # the card's "Late chunking" section: the context length trained for and the chunking expected
+        low, high = long["window_tokens"]
+        info["late_chunking"] = {"mode": "late", "context length": f"{long['context_length']} tokens",
+                                 "trained on windows of": f"{low}-{high} tokens"}  # fmt: skip
     if last and recipe.evaluation.matryoshka_dims:
         dims = sorted({d for r in last.values() for d in r.get("by_dim", {})}, key=int, reverse=True)
         info["matryoshka"] = {

@@ -30,6 +30,7 @@ from st_plus.mining import (
     mine_hybrid_negatives,
 )
 from st_plus.models import (
+    WallClockCallback,
     continue_mlm,
     encoder_from_mlm,
     extend_vocabulary,
@@ -75,19 +76,32 @@ def training_arguments(
     )
 
 
-def _trainer(
-    stage: ContrastiveStage | MultitaskStage, model: SentenceTransformer, folder: Path, dataset: Any, loss: Any, *,
-    seed: int, bf16: bool, callbacks: list[Any], **extra: Any,
+def build_trainer(
+    stage: Any, model: SentenceTransformer, folder: Path, dataset: Any, loss: Any, *, seed: int, bf16: bool,
+    callbacks: list[Any] = (), data_collator: Any = None, **extra: Any,
 ) -> SentenceTransformerTrainer:  # fmt: skip
-    """A stage's trainer: its schedule settings, and the checkpoint commit after every other callback."""
+    """A stage's trainer: its schedule settings, and the checkpoint commit after every other callback.
+
+    With a ``max_minutes`` setting (distillation, long context) the learning rate decays linearly in time.
+
+    It reaches 0 when the budget ends, however many steps fit, after a warm-up of ``warmup_ratio`` of the steps the
+    epochs would take.
+    """
+    callbacks = list(callbacks)
+    if getattr(stage, "max_minutes", None):
+        steps = stage.max_steps or int(stage.epochs * len(dataset) / stage.batch_size)
+        extra["lr_scheduler_type"] = "constant"
+        callbacks.append(WallClockCallback(stage.max_minutes * 60, peak_lr=stage.learning_rate,
+                                           warmup_steps=max(1, int(stage.warmup_ratio * steps))))  # fmt: skip
     args = training_arguments(
         folder, batch_size=stage.batch_size, epochs=stage.epochs, max_steps=stage.max_steps,
         learning_rate=stage.learning_rate, warmup_ratio=stage.warmup_ratio, save_steps=stage.save_steps, seed=seed,
         bf16=bf16, **extra,
     )  # fmt: skip
     return SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=dataset, loss=loss, callbacks=[*callbacks, CheckpointCommitCallback()]
-    )
+        model=model, args=args, train_dataset=dataset, loss=loss, data_collator=data_collator,
+        callbacks=[*callbacks, CheckpointCommitCallback()],
+    )  # fmt: skip
 
 
 def train(trainer: SentenceTransformerTrainer, folder: Path, resume: bool) -> dict[str, Any]:
@@ -251,7 +265,7 @@ def run_contrastive(
     if stage.prompts:
         extra["prompts"] = {c: stage.prompts[r] for c, r in (("anchor", "query"), ("positive", "document"))
                             if r in stage.prompts}  # fmt: skip
-    trainer = _trainer(stage, model, folder, train_rows, loss, seed=seed, bf16=bf16, callbacks=callbacks, **extra)
+    trainer = build_trainer(stage, model, folder, train_rows, loss, seed=seed, bf16=bf16, callbacks=callbacks, **extra)
     counts = [sum(1 for s in pairs["source_file"] if s == i) for i in range(len(stage.data))]
     pairs = pairs.remove_columns("source_file")
     datasets = [_dataset_entry(d, n, "Retrieval") for d, n in zip(stage.data, counts, strict=True)]
@@ -338,7 +352,7 @@ def run_multitask(
     )  # fmt: skip
     extra = setup.training_args(stage.batch_size)
     extra.pop("per_device_train_batch_size")
-    trainer = _trainer(
+    trainer = build_trainer(
         stage, model, folder, setup.train_dataset, setup.loss, seed=seed, bf16=bf16,
         callbacks=[TaskLossCallback(setup.loss), *callbacks, *dynamic.values()], **extra,
     )  # fmt: skip

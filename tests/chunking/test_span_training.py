@@ -67,6 +67,25 @@ def test_loss_is_finite_with_gradients_on_the_encoder(tiny_bert):
     assert torch.isfinite(loss) and loss > 0 and grads and any(g.abs().sum() > 0 for g in grads)
 
 
+def test_document_batches_without_padding_give_the_same_loss_and_gradients(tiny_bert):
+    batch = _collator(tiny_bert)(ROWS)
+    features = [
+        {k.removeprefix(f"{c}_"): v for k, v in batch.items() if k.startswith(f"{c}_")} for c in ("query", "document")
+    ]
+    results = []
+    for size in (None, 1, 2):
+        tiny_bert.zero_grad()
+        loss = SpanPoolingLoss(tiny_bert, document_batch_size=size)(features, batch["label"])
+        loss.backward()
+        results.append((loss.detach(), [p.grad.clone() for p in tiny_bert.parameters() if p.grad is not None]))
+    for loss, grads in results[1:]:
+        torch.testing.assert_close(loss, results[0][0], atol=1e-5, rtol=1e-5)
+        for got, expected in zip(grads, results[0][1], strict=True):
+            torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="document_batch_size"):
+        SpanPoolingLoss(tiny_bert, document_batch_size=0)
+
+
 def test_collator_rejects_spans_outside_or_truncated(tiny_bert):
     bad = [{**ROWS[0], "span_end": len(DOC) + 5}]
     with pytest.raises(ValueError, match="outside a document"):

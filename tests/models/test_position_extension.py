@@ -1,0 +1,55 @@
+"""Extending a learned absolute position table by copying (Longformer): short inputs unchanged, long ones readable."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+
+from st_plus.models import copied_position_table, extend_positions, position_count
+
+
+def test_copied_table_repeats_the_rows_in_order():
+    table = torch.arange(12.0).reshape(3, 4)
+    new = copied_position_table(table, 7)
+    expected = torch.stack([table[i % 3] for i in range(7)])  # naive reference
+    torch.testing.assert_close(new, expected)
+    with pytest.raises(ValueError, match="smaller"):
+        copied_position_table(table, 2)
+
+
+def test_short_inputs_embed_exactly_as_before_and_long_ones_run(tiny_bert):
+    texts = ["the cat sat on the mat", "a dog chased the ball in the park"]
+    before = tiny_bert.encode(texts, convert_to_tensor=True)
+    old_rows = tiny_bert[0].auto_model.embeddings.position_embeddings.weight.detach().clone()
+    extend_positions(tiny_bert, 300)
+    assert position_count(tiny_bert) == 300
+    assert tiny_bert.max_seq_length == 300 and tiny_bert.tokenizer.model_max_length == 300
+    new_rows = tiny_bert[0].auto_model.embeddings.position_embeddings.weight
+    torch.testing.assert_close(new_rows[:128], old_rows)
+    torch.testing.assert_close(new_rows[128:256], old_rows)
+    torch.testing.assert_close(tiny_bert.encode(texts, convert_to_tensor=True), before)
+    long_text = " ".join(["the cat sat on the mat"] * 60)  # > 128 tokens: indexing error before the extension
+    assert len(tiny_bert.tokenize([long_text])["input_ids"][0]) == 300
+    assert torch.isfinite(tiny_bert.encode([long_text], convert_to_tensor=True)).all()
+
+
+def test_saved_model_is_stock_and_reloads_with_the_new_length(tiny_bert, tmp_path):
+    extend_positions(tiny_bert, 256)
+    long_text = " ".join(["a dog chased the ball"] * 60)
+    expected = tiny_bert.encode([long_text], convert_to_tensor=True)
+    tiny_bert.save(str(tmp_path / "m"))
+    reloaded = SentenceTransformer(str(tmp_path / "m"), device="cpu")  # plain ST, no remote code
+    assert type(reloaded[0].auto_model).__name__ == "BertModel"
+    assert reloaded.max_seq_length == 256 and position_count(reloaded) == 256
+    torch.testing.assert_close(reloaded.encode([long_text], convert_to_tensor=True), expected)
+
+
+def test_no_op_at_the_same_size_and_refusals(tiny_bert, tiny_model):
+    weight = tiny_bert[0].auto_model.embeddings.position_embeddings.weight
+    extend_positions(tiny_bert, 128)
+    assert tiny_bert[0].auto_model.embeddings.position_embeddings.weight is weight
+    with pytest.raises(ValueError, match="smaller"):
+        extend_positions(tiny_bert, 64)
+    with pytest.raises(ValueError, match="Transformer"):
+        extend_positions(tiny_model, 256)  # a StaticEmbedding model has no position table

@@ -1,0 +1,100 @@
+"""The recipe's long_context stage on a tiny BERT: extension, span-pooling training, merge, refusals with lines."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pipeline_fixtures import RECIPE_HEAD, write_tiny_recipe
+from tests_helpers import LONG_DOC, encode_in_plain_subprocess, write_longdoc_folder
+
+from st_plus import load_model
+from st_plus.hub.run_info import validate_run_info
+from st_plus.models import position_count
+from st_plus.training.pipeline import run_recipe
+from st_plus.training.recipe import RecipeError, load_recipe
+from st_plus.training.recipe_data import RecipeDataError, check_recipe_data
+
+LONG = RECIPE_HEAD + """\
+  long_context:
+    data: longdoc
+    max_positions: 256
+    min_tokens: 40
+    batch_size: 2
+    max_steps: 3
+    save_steps: 2
+  merge: {weight: 0.5}
+evaluation:
+  tasks: [eval/*/]
+  batch_size: 16
+"""
+
+
+def test_long_context_stage_extends_trains_merges_and_saves_a_stock_model(tmp_path, tiny_bert_dir):
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, LONG)
+    write_longdoc_folder(tmp_path / "longdoc")
+    result = run_recipe(recipe, output_dir=tmp_path / "out", show_progress_bar=False)
+    assert list(result.evaluations) == ["start", "long_context", "merge"]
+    trained = load_model(tmp_path / "out" / "stages" / "long_context" / "model")
+    assert position_count(trained) == 256 and trained.max_seq_length == 256
+    base = load_model(tiny_bert_dir)
+    assert position_count(base) == 128
+    final = load_model(result.model_path)
+    assert final.max_seq_length == 256  # evaluations and the saved model read the new context length
+    info = validate_run_info(json.loads((result.model_path / "st_plus_run.json").read_text()))
+    stage = info["stages"][0]
+    assert stage["kind"] == "long_context" and stage["steps"] == 3
+    assert info["extra"]["long_context"]["context_length"] == 256 and info["extra"]["long_context"]["split"] == "train"
+    assert info["extra"]["merge"]["partner_positions_extended_to"] == 256  # the base copied to merge
+    assert info["late_chunking"] == {"mode": "late", "context length": "256 tokens",
+                                     "trained on windows of": "40-256 tokens"}  # what the card states
+    # the training moved the weights; attention dropout is restored in the saved config
+    config = json.loads((result.model_path / "config.json").read_text())
+    assert config["max_position_embeddings"] == 256
+    text = LONG_DOC[:1500]  # well over the base model's 128 positions
+    assert len(final.tokenize([text])["input_ids"][0]) == 256
+    encode_in_plain_subprocess(result.model_path, [text])  # plain sentence-transformers reads it
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("min_tokens: 40", "min_tokens: 300"), r"stages\.long_context\.min_tokens: must be in \(16, max_positions"),
+        (("batch_size: 2", "batch_size: 1"), r"stages\.long_context\.batch_size: needs >= 2"),
+        (("data: longdoc", "data: nowhere"), r"stages\.long_context\.data: no task folder matches"),
+        (("max_positions: 256", "max_positions: 256\n    split: dev"), r"stages\.long_context\.split: no qrels/dev"),
+    ],
+)
+def test_bad_long_context_settings_name_file_line_and_key(tmp_path, tiny_bert_dir, edit, message):
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, LONG.replace(*edit))
+    write_longdoc_folder(tmp_path / "longdoc")
+    with pytest.raises(RecipeError, match=rf"recipe\.yaml:\d+: {message}"):
+        load_recipe(recipe)
+
+
+def test_training_on_an_evaluated_split_is_refused(tmp_path, tiny_bert_dir):
+    text = LONG.replace("max_positions: 256", "max_positions: 256\n    split: test").replace(
+        "tasks: [eval/*/]", "tasks: [eval/*/, longdoc]"
+    )
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, text)
+    write_longdoc_folder(tmp_path / "longdoc")
+    with pytest.raises(RecipeError, match=r"split: trains on 'test', which evaluation.tasks scores"):
+        load_recipe(recipe)
+
+
+def test_a_base_without_a_position_table_is_refused_before_any_work(tmp_path, tiny_model_dir):
+    recipe = write_tiny_recipe(tmp_path, tiny_model_dir, LONG)
+    write_longdoc_folder(tmp_path / "longdoc")
+    with pytest.raises(RecipeError, match="the base model cannot be extended"):
+        run_recipe(recipe, output_dir=tmp_path / "out", show_progress_bar=False)
+    assert not (tmp_path / "out" / "eval").exists()  # nothing evaluated or trained
+
+
+def test_bad_rows_in_the_long_document_folder_are_reported_with_file_and_line(tmp_path, tiny_bert_dir):
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, LONG)
+    folder = write_longdoc_folder(tmp_path / "longdoc")
+    spans = (folder / "spans.jsonl").read_text().splitlines()
+    spans[1] = spans[1].replace("[[10, 12]]", "[[12, 10]]")  # last line before first line
+    (folder / "spans.jsonl").write_text("\n".join(spans) + "\n")
+    with pytest.raises(RecipeDataError, match=r"spans\.jsonl:2: field 'relevant_turn_spans'"):
+        check_recipe_data(load_recipe(recipe))
