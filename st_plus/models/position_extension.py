@@ -56,7 +56,8 @@ def extend_positions(model: SentenceTransformer, max_positions: int) -> Sentence
 
     Sets the config's ``max_position_embeddings``, the tokenizer's ``model_max_length`` and the model's
     ``max_seq_length`` to ``max_positions`` minus the positions a RoBERTa-style table reserves for padding
-    (none for BERT). A no-op when the table already has ``max_positions`` rows.
+    (those up to ``padding_idx`` in RoBERTa and MPNet; none for BERT). A no-op when the table already has
+    ``max_positions`` rows.
 
     Args:
         model: A sentence-transformers model whose first module is a ``Transformer`` over a BERT-family model
@@ -73,7 +74,8 @@ def extend_positions(model: SentenceTransformer, max_positions: int) -> Sentence
     embeddings, table = _position_table(model)
     config = model[0].auto_model.config
     old = table.num_embeddings
-    reserved = (config.pad_token_id or 0) + 1 if config.model_type in ("roberta", "xlm-roberta", "camembert") else 0
+    padding_idx = getattr(embeddings, "padding_idx", None)  # RoBERTa, MPNet, ...: positions start after it
+    reserved = padding_idx + 1 if padding_idx is not None else 0
     if max_positions != old:
         weight = table.weight.data
         if reserved:  # RoBERTa: positions start after the padding index; copy the real positions only
@@ -82,7 +84,7 @@ def extend_positions(model: SentenceTransformer, max_positions: int) -> Sentence
         else:
             new = copied_position_table(weight, max_positions)
         embeddings.position_embeddings = torch.nn.Embedding(
-            max_positions, new.shape[1], device=new.device, dtype=new.dtype
+            max_positions, new.shape[1], padding_idx=table.padding_idx, device=new.device, dtype=new.dtype
         )
         embeddings.position_embeddings.weight.data.copy_(new)
         embeddings.position_embeddings.weight.requires_grad_(table.weight.requires_grad)

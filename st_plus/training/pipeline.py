@@ -303,6 +303,8 @@ def run_recipe(
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     check_recipe_data(recipe)
+    if recipe.stages.long_context is not None:  # before the output folder is touched
+        check_positions(recipe, load_model(recipe.model.base))
     PartialState()  # under `accelerate launch`, joins the process group now: the folder checks below synchronise
     out = Path(output_dir or recipe.output_dir or Path("runs") / recipe.name).resolve()
     state = _prepare_output(out, recipe, resume=resume, overwrite=overwrite)
@@ -329,8 +331,6 @@ def _run(run: _Run) -> PipelineResult:
     # Training may truncate shorter (speed); evaluations and the saved model read what the base model reads.
     infer = recipe.model.inference_max_seq_length or (model.max_seq_length if model is not None else None)
     if model is not None:
-        if recipe.stages.long_context is not None:
-            check_positions(model, recipe.stages.long_context.max_positions)
         model.max_seq_length = infer
         if recipe.evaluation.before:
             run.evaluate(model, "start", "all")
@@ -384,9 +384,10 @@ def _run(run: _Run) -> PipelineResult:
                 info.setdefault("extra", {})["adapter"] = adapter_summary(model, recipe.adapter)
             model_path = run.finish_stage(name, model, info)
             logger.info("Stage %s done: %s", name, {k: v for k, v in info.items() if k in ("steps", "seconds")})
-        if name == "long_context":  # from here on, evaluations and the saved model read the new context length
-            infer = max(infer or 0, _load(model_path, None).max_seq_length)
-        model = _load(model_path, infer)  # every stage (and the final model) starts from what was saved
+        new_length = name == "long_context" and recipe.model.inference_max_seq_length is None
+        model = _load(model_path, None if new_length else infer)  # every stage starts from what was saved
+        if new_length:  # from here on, evaluations and the saved model read the new context length
+            infer = model.max_seq_length
         if name == "contrastive" and spec.filter is not None and "filter" not in run.state["done"]:
             _filter(run, spec, model, pairs)
         last_all = name == names[-1] and spec.evaluate == "all"  # the final scores, Matryoshka dims included
@@ -412,14 +413,26 @@ def _run(run: _Run) -> PipelineResult:
     return PipelineResult(out, final, evaluations, table(state["evaluations"]))
 
 
-def check_positions(model: SentenceTransformer, max_positions: int) -> None:
-    """Refuses, before any work, a ``long_context`` stage the base model cannot take (no learned position table)."""
+def check_positions(recipe: Recipe, base: SentenceTransformer) -> None:
+    """Refuses, before any work, a ``long_context`` stage the base model cannot take.
+
+    Also refuses an explicit ``model.inference_max_seq_length`` longer than the base model reads before the stage.
+    """
+    stage = recipe.stages.long_context
     try:
-        count = position_count(model)
+        count = position_count(base)
     except ValueError as exc:
-        raise RecipeError(f"stages.long_context: the base model cannot be extended: {exc}") from None
-    if count > max_positions:
-        raise RecipeError(f"stages.long_context.max_positions ({max_positions}) is below the base model's {count}")
+        raise RecipeError(f"{recipe.source}: stages.long_context: the base model cannot be extended: {exc}") from None
+    if count > stage.max_positions:
+        raise RecipeError(f"{recipe.source}: stages.long_context.max_positions ({stage.max_positions}) is below the "
+                          f"base model's {count} positions")  # fmt: skip
+    explicit = recipe.model.inference_max_seq_length
+    if explicit is not None and explicit > count:
+        raise RecipeError(
+            f"{recipe.source}: model.inference_max_seq_length ({explicit}) is more than the base model reads "
+            f"({count} positions) before stages.long_context; leave it out: after the stage "
+            "evaluations and the saved model read stages.long_context.max_positions"
+        )
 
 
 def _stage1_pairs(run: _Run, pairs: Any) -> Any:

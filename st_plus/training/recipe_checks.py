@@ -323,7 +323,13 @@ def _check_long_context(stage: LongContextStage, recipe: Recipe, b: RecipeBuilde
     key = ("stages", "long_context")
     if recipe.model.base is None:
         raise b.error(key, "extends a model's position table: set `model.base`")
-    stage.data = b.folders(stage.data, (*key, "data"))[0]
+    folders = b.folders(stage.data, (*key, "data"))
+    if len(folders) > 1:
+        raise b.error((*key, "data"), f"names one folder; {stage.data!r} matches {len(folders)}")
+    stage.data = folders[0]
+    if recipe.stages.distill is not None and recipe.stages.distill.student_preset is not None:
+        raise b.error(key, "a NomicBERT student (distill.student_preset) has RoPE, no position table to extend; "
+                      "use distill.student_layers or no distill stage")  # fmt: skip
     if not (Path(stage.data) / "spans.jsonl").is_file():
         raise b.error((*key, "data"), f"needs gold answer spans: {Path(stage.data) / 'spans.jsonl'} not found")
     if not (Path(stage.data) / "qrels" / f"{stage.split}.tsv").is_file():

@@ -53,3 +53,31 @@ def test_no_op_at_the_same_size_and_refusals(tiny_bert, tiny_model):
         extend_positions(tiny_bert, 64)
     with pytest.raises(ValueError, match="Transformer"):
         extend_positions(tiny_model, 256)  # a StaticEmbedding model has no position table
+
+
+def test_a_roberta_table_keeps_its_padding_rows_and_copies_the_real_positions(tiny_bert_dir, tmp_path):
+    import shutil
+
+    from sentence_transformers.base.modules import Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+    from transformers import RobertaConfig, RobertaModel
+
+    folder = tmp_path / "roberta"
+    shutil.copytree(tiny_bert_dir, folder)
+    config = RobertaConfig(vocab_size=300, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                           intermediate_size=64, max_position_embeddings=66, pad_token_id=1,
+                           hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)  # fmt: skip
+    torch.manual_seed(0)
+    RobertaModel(config).save_pretrained(folder)
+    transformer = Transformer(str(folder), max_seq_length=64)
+    model = SentenceTransformer(modules=[transformer, Pooling(32, pooling_mode="mean")], device="cpu")
+    old = model[0].auto_model.embeddings.position_embeddings.weight.detach().clone()
+    before = model.encode(["the cat sat on the mat"], convert_to_tensor=True)
+    extend_positions(model, 130)  # 2 reserved rows (padding_idx 1) + 128 positions
+    new = model[0].auto_model.embeddings.position_embeddings
+    assert new.padding_idx == 1 and model.max_seq_length == 128
+    torch.testing.assert_close(new.weight[:66], old)
+    torch.testing.assert_close(new.weight[66:130], old[2:66])  # the real positions again, not the padding rows
+    torch.testing.assert_close(model.encode(["the cat sat on the mat"], convert_to_tensor=True), before)
+    long_text = " ".join(["the cat sat on the mat"] * 40)
+    assert torch.isfinite(model.encode([long_text], convert_to_tensor=True)).all()  # 128 tokens read

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from pipeline_fixtures import RECIPE_HEAD, write_tiny_recipe
 from tests_helpers import LONG_DOC, encode_in_plain_subprocess, write_longdoc_folder
 
@@ -48,9 +49,16 @@ def test_long_context_stage_extends_trains_merges_and_saves_a_stock_model(tmp_pa
     assert info["extra"]["merge"]["partner_positions_extended_to"] == 256  # the base copied to merge
     assert info["late_chunking"] == {"mode": "late", "context length": "256 tokens",
                                      "trained on windows of": "40-256 tokens"}  # what the card states
-    # the training moved the weights; attention dropout is restored in the saved config
+    # the training moved the weights; the saved config keeps the base's attention dropout
+    base_weights = dict(base[0].auto_model.named_parameters())
+    moved = [n for n, p in trained[0].auto_model.named_parameters()
+             if p.shape == base_weights[n].shape and not torch.equal(p, base_weights[n])]  # fmt: skip
+    assert "encoder.layer.0.attention.self.query.weight" in moved
     config = json.loads((result.model_path / "config.json").read_text())
     assert config["max_position_embeddings"] == 256
+    assert config["attention_probs_dropout_prob"] == json.loads((tiny_bert_dir / "config.json").read_text())[
+        "attention_probs_dropout_prob"
+    ]
     text = LONG_DOC[:1500]  # well over the base model's 128 positions
     assert len(final.tokenize([text])["input_ids"][0]) == 256
     encode_in_plain_subprocess(result.model_path, [text])  # plain sentence-transformers reads it
@@ -87,7 +95,26 @@ def test_a_base_without_a_position_table_is_refused_before_any_work(tmp_path, ti
     write_longdoc_folder(tmp_path / "longdoc")
     with pytest.raises(RecipeError, match="the base model cannot be extended"):
         run_recipe(recipe, output_dir=tmp_path / "out", show_progress_bar=False)
-    assert not (tmp_path / "out" / "eval").exists()  # nothing evaluated or trained
+    assert not (tmp_path / "out").exists()  # refused before the output folder is made
+
+
+def test_an_inference_length_the_base_cannot_read_is_refused_before_any_work(tmp_path, tiny_bert_dir):
+    text = LONG.replace("max_seq_length: 32}", "max_seq_length: 32, inference_max_seq_length: 256}")
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, text)
+    write_longdoc_folder(tmp_path / "longdoc")
+    with pytest.raises(RecipeError, match=r"inference_max_seq_length \(256\) is more than the base model reads"):
+        run_recipe(recipe, output_dir=tmp_path / "out", show_progress_bar=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_rope_student_before_long_context_is_refused_with_its_line(tmp_path, tiny_bert_dir):
+    student = "  distill: {data: [data/texts.txt], student_preset: tiny}\n"
+    text = LONG.replace("  long_context:", student + "  long_context:")
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, text)
+    (tmp_path / "data" / "texts.txt").write_text("one text\nanother text\n")
+    write_longdoc_folder(tmp_path / "longdoc")
+    with pytest.raises(RecipeError, match=r"recipe\.yaml:\d+: stages\.long_context: a NomicBERT student"):
+        load_recipe(recipe)
 
 
 def test_bad_rows_in_the_long_document_folder_are_reported_with_file_and_line(tmp_path, tiny_bert_dir):
