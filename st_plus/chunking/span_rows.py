@@ -24,9 +24,15 @@ from st_plus.data.turn_spans import load_turn_spans
 SPECIAL_TOKEN_MARGIN = 8
 
 
-def line_char_spans(text: str, first_line: int, last_line: int) -> tuple[int, int] | None:
-    """Character span of lines ``first_line..last_line`` (inclusive, 0-based); ``None`` if absent."""
-    starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
+def line_char_spans(
+    text: str, first_line: int, last_line: int, starts: list[int] | None = None
+) -> tuple[int, int] | None:
+    """Character span of lines ``first_line..last_line`` (inclusive, 0-based); ``None`` if absent.
+
+    ``starts``: the text's line start offsets, when the caller reads many ranges of one text.
+    """
+    if starts is None:
+        starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
     if first_line >= len(starts):
         return None
     last_line = min(last_line, len(starts) - 1)
@@ -49,10 +55,8 @@ def crop_window(
         ``(window_start_char, window_end_char, span_start_char, span_end_char)`` with the span relative to the window
         and cut at its end; ``None`` when the span covers no token.
     """
-    ends = [end for _, end in offsets]
-    starts = [start for start, _ in offsets]
-    first = bisect.bisect_right(ends, span[0])
-    last = bisect.bisect_left(starts, span[1])
+    first = bisect.bisect_right(offsets, span[0], key=lambda o: o[1])  # first token ending after the start
+    last = bisect.bisect_left(offsets, span[1], key=lambda o: o[0])  # first token starting at or after the end
     if first >= last:
         return None
     n = len(offsets)
@@ -106,6 +110,7 @@ def long_document_span_rows(
     queries = {row["_id"]: row["text"] for row in data.queries}
     rng = random.Random(seed)
     offsets_cache: dict[str, list[tuple[int, int]]] = {}
+    line_starts: dict[str, list[int]] = {}
     rows: list[dict[str, Any]] = []
     for query_id in sorted(data.qrels):
         for doc_id in sorted(data.qrels[query_id]):
@@ -116,8 +121,9 @@ def long_document_span_rows(
             if doc_id not in offsets_cache:
                 encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
                 offsets_cache[doc_id] = [tuple(o) for o in encoding["offset_mapping"]]
+                line_starts[doc_id] = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
             for first_line, last_line in ranges:
-                span = line_char_spans(text, first_line, last_line)
+                span = line_char_spans(text, first_line, last_line, line_starts[doc_id])
                 length = rng.randint(min_tokens, max_tokens) - SPECIAL_TOKEN_MARGIN
                 window = crop_window(offsets_cache[doc_id], span, length, rng) if span else None
                 if window is None:

@@ -212,10 +212,11 @@ def run_merge(
         raise ValueError("`merge.with: base` needs `model.base` (a model pre-trained from scratch has no base).")
     base = load_model(partner, device="cpu")
     extra: dict[str, Any] = {"with": str(partner)}
-    if _positions(model) and _positions(base) and _positions(base) < _positions(model):
-        extend_positions(base, _positions(model))  # a long-context stage copied the table; copy the partner's too
+    trained_positions, partner_positions = _positions(model), _positions(base)
+    if trained_positions and partner_positions and partner_positions < trained_positions:
+        extend_positions(base, trained_positions)  # a long-context stage copied the table; copy the partner's too
         base.max_seq_length = model.max_seq_length
-        extra["partner_positions_extended_to"] = _positions(model)
+        extra["partner_positions_extended_to"] = trained_positions
     if spec.weight == "auto":
         choice = choose_merge_weight(
             model, base, spec.dev_tasks, grid=spec.grid or DEFAULT_MERGE_GRID, max_drop=spec.max_drop,
