@@ -94,6 +94,7 @@ def technique_citations(record: RunRecord | None) -> dict[str, str]:
             citations[heading] = bibtex
     if any(stage.dynamic_negatives for stage in record.stages):
         citations["Dynamic hard negatives (Conan-embedding)"] = CONAN_EMBEDDING
-    if record.late_chunking:
+    cited = [c for stage in record.stages for c in (stage.citations or {}).values() if c]
+    if record.late_chunking and not any("Late Chunking:" in c for c in cited):  # a span-pooling loss cites it
         citations["Late chunking"] = LATE_CHUNKING
     return citations

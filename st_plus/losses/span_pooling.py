@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
@@ -80,21 +80,31 @@ class SpanPoolingLoss(nn.Module):
         self.similarity_fct = similarity_fct
         self.token_modules, self.post_pooling_modules = split_at_pooling(model)
 
-    def embed_spans(self, features: dict[str, Tensor], token_spans: Tensor) -> Tensor:
-        """Span embeddings ``(batch, dim)`` from one forward over each (tokenised) document."""
-        size = self.document_batch_size or len(token_spans)
-        pooled = []
-        for start in range(0, len(token_spans), size):
+    def document_groups(self, features: dict[str, Tensor]) -> Iterator[tuple[int, dict[str, Tensor], Tensor]]:
+        """``(first row, features, token embeddings)`` per group of ``document_batch_size`` documents.
+
+        One forward per group, cut to the group's longest document.
+        """
+        rows = len(features["input_ids"])
+        size = self.document_batch_size or rows
+        for start in range(0, rows, size):
             part = {k: v[start : start + size] if isinstance(v, Tensor) else v for k, v in features.items()}
             if self.document_batch_size is not None and "attention_mask" in part:
                 longest = int(part["attention_mask"].sum(dim=1).max())
                 if part["attention_mask"][:, longest:].any():  # left padding: keep the batch as it is
                     longest = part["attention_mask"].shape[1]
                 part = {k: v[:, :longest] if isinstance(v, Tensor) and v.dim() == 2 else v for k, v in part.items()}
-            tokens = run_modules(self.token_modules, part)["token_embeddings"]
-            pooled.append(span_mean_pool(tokens, token_spans[start : start + size].to(tokens.device)))
-        pooled = torch.cat(pooled)
+            yield start, part, run_modules(self.token_modules, part)["token_embeddings"]
+
+    def finish_pooled(self, pooled: Tensor) -> Tensor:
+        """The model's modules after Pooling (e.g. Normalize) over pooled embeddings ``(n, dim)``."""
         return run_modules(self.post_pooling_modules, {"sentence_embedding": pooled})["sentence_embedding"]
+
+    def embed_spans(self, features: dict[str, Tensor], token_spans: Tensor) -> Tensor:
+        """Span embeddings ``(batch, dim)`` from one forward over each (tokenised) document."""
+        pooled = [span_mean_pool(tokens, token_spans[start : start + len(tokens)].to(tokens.device))
+                  for start, _, tokens in self.document_groups(features)]  # fmt: skip
+        return self.finish_pooled(torch.cat(pooled))
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:  # noqa: D102
         query_features, document_features = list(sentence_features)[:2]

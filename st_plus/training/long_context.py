@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from torch import nn
 
 from st_plus.chunking import SpanPoolingDataCollator
 from st_plus.chunking.span_rows import long_document_span_rows
-from st_plus.losses import SpanPoolingLoss
+from st_plus.losses import LateChunkDistillationLoss, SpanPoolingLoss
 from st_plus.models import extend_positions
 from st_plus.samplers import GroupAwareBatchSampler
 from st_plus.training.recipe import LongContextStage
@@ -53,16 +54,22 @@ def run_long_context(
         length and the chunking it was trained for.
     """
     start = time.perf_counter()
+    teacher = copy.deepcopy(model) if stage.distill_weight > 0 else None  # the model before this stage
     extend_positions(model, stage.max_positions)
+    max_tokens = stage.max_tokens or model.max_seq_length
     rows = long_document_span_rows(
-        stage.data, model.tokenizer, split=stage.split, min_tokens=stage.min_tokens, max_tokens=model.max_seq_length,
+        stage.data, model.tokenizer, split=stage.split, min_tokens=stage.min_tokens, max_tokens=max_tokens,
         seed=seed, max_rows=stage.max_rows,
     )  # fmt: skip
     groups = rows["group"]
     rows = rows.remove_columns("group")
     logger.info("Long-context rows: %d (query, gold span) windows of %d-%d tokens from %d documents", len(rows),
-                stage.min_tokens, model.max_seq_length, len(set(groups)))  # fmt: skip
-    loss = SpanPoolingLoss(model, scale=stage.scale, document_batch_size=1)  # no padding, no mask
+                stage.min_tokens, max_tokens, len(set(groups)))  # fmt: skip
+    if teacher is None:
+        loss = SpanPoolingLoss(model, scale=stage.scale, document_batch_size=1)  # no padding, no mask
+    else:
+        loss = LateChunkDistillationLoss(model, teacher, weight=stage.distill_weight,
+                                         chunk_tokens=stage.distill_chunk_tokens, scale=stage.scale)  # fmt: skip
     collator = SpanPoolingDataCollator(
         preprocess_fn=model.preprocess, tokenizer=model.tokenizer, max_seq_length=model.max_seq_length
     )
@@ -82,8 +89,17 @@ def run_long_context(
         info.update(train(trainer, folder, resume))
     info["seconds"] = round(time.perf_counter() - start, 1)
     info["extra"] = {"context_length": model.max_seq_length, "position_extension": "copy", "split": stage.split,
-                     "attention_dropout_off": changed, "window_tokens": [stage.min_tokens, model.max_seq_length],
+                     "attention_dropout_off": changed, "window_tokens": [stage.min_tokens, max_tokens],
+                     "chunk_window": stage.chunk_window or model.max_seq_length, "chunk_overlap": stage.chunk_overlap,
+                     "chunker": stage.chunker,
+                     "distill_weight": stage.distill_weight,
                      "chunking": "late chunking (one pass per window of up to the context length, span mean "
                                  "pooling)"}  # fmt: skip
+    if isinstance(loss, LateChunkDistillationLoss) and loss.history:  # the two terms at the start and the end
+        n = max(1, min(20, len(loss.history) // 2))
+        info["extra"]["loss_terms"] = {
+            part: {k: round(sum(t[k] for t in terms) / len(terms), 4) for k in ("contrastive", "distill")}
+            for part, terms in (("first_calls", loss.history[:n]), ("last_calls", loss.history[-n:]))
+        }
     info["log_history"] = trainer.state.log_history
     return model, info

@@ -407,6 +407,7 @@ class LongContextStage:
         split: Its qrels split to train on (never an evaluation split).
         max_positions: Positions after the extension (the longest window, and the saved ``max_seq_length``).
         min_tokens: Shortest window.
+        max_tokens: Longest window (default ``max_positions``).
         max_rows: At most this many (query, span) rows.
         epochs: Passes over the rows (ignored when ``max_steps`` is set).
         max_steps: Optimiser steps.
@@ -415,6 +416,15 @@ class LongContextStage:
         learning_rate: Peak learning rate.
         warmup_ratio: Share of the steps spent warming up.
         scale: Inverse temperature of the loss.
+        distill_weight: Weight of the late-chunking-aware distillation term
+            (:class:`~st_plus.losses.LateChunkDistillationLoss`: each block of ``distill_chunk_tokens`` tokens of a
+            window, span-pooled, is pulled toward the model before this stage reading that block alone); 0: none.
+        distill_chunk_tokens: Block length of the distillation term.
+        chunk_window: The late-chunking window the model is meant to be used with (tokens; default
+            ``max_positions``), stated in the model card.
+        chunk_overlap: Tokens of each window shared with the previous one as context (long late chunking), stated
+            in the card with the window.
+        chunker: The chunker it is meant to be used with (``st_plus.chunking.parse_chunker``), stated in the card.
         save_steps: Checkpoint interval (steps).
         evaluate: Tasks to evaluate after the stage: ``all``, ``none`` or task names.
     """
@@ -423,6 +433,7 @@ class LongContextStage:
     split: str = "train"
     max_positions: int = 2048
     min_tokens: int = 256
+    max_tokens: int | None = None
     max_rows: int | None = None
     epochs: float = 1.0
     max_steps: int | None = None
@@ -431,6 +442,11 @@ class LongContextStage:
     learning_rate: float = 2e-5
     warmup_ratio: float = 0.1
     scale: float = 20.0
+    distill_weight: float = 0.0
+    distill_chunk_tokens: int = 96
+    chunk_window: int | None = None
+    chunk_overlap: int = 0
+    chunker: str = "sentences:5"
     save_steps: int = 20
     evaluate: Evaluate = "all"
 

@@ -14,6 +14,7 @@ import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from st_plus.chunking import parse_chunker
 from st_plus.data.texts import first_row_keys
 from st_plus.models.nomic_bert_config import NOMIC_BERT_PRESETS as PRESETS
 from st_plus.training._yaml import KeyPath, RecipeError, dotted, line_of
@@ -340,6 +341,7 @@ def _check_long_context(stage: LongContextStage, recipe: Recipe, b: RecipeBuilde
     for name in (
         "max_positions",
         "min_tokens",
+        "max_tokens",
         "max_rows",
         "epochs",
         "max_steps",
@@ -353,8 +355,25 @@ def _check_long_context(stage: LongContextStage, recipe: Recipe, b: RecipeBuilde
     if not 16 < stage.min_tokens <= stage.max_positions:
         raise b.error((*key, "min_tokens"), f"must be in (16, max_positions={stage.max_positions}], "
                       f"got {stage.min_tokens}")  # fmt: skip
+    if stage.max_tokens is not None and not stage.min_tokens <= stage.max_tokens <= stage.max_positions:
+        raise b.error((*key, "max_tokens"), f"must be in [min_tokens={stage.min_tokens}, max_positions="
+                      f"{stage.max_positions}], got {stage.max_tokens}")  # fmt: skip
     if stage.batch_size < 2:
         raise b.error((*key, "batch_size"), "needs >= 2 rows per batch (in-batch negatives)")
+    if not stage.distill_weight >= 0:
+        raise b.error((*key, "distill_weight"), f"must be >= 0, got {stage.distill_weight}")
+    if not 8 <= stage.distill_chunk_tokens <= min(stage.max_positions, 512) - 2:
+        raise b.error((*key, "distill_chunk_tokens"), f"must be in [8, {min(stage.max_positions, 512) - 2}] (the "
+                      f"teacher reads each block alone), got {stage.distill_chunk_tokens}")  # fmt: skip
+    if stage.chunk_window is not None and not 16 < stage.chunk_window <= stage.max_positions:
+        raise b.error((*key, "chunk_window"), f"must be in (16, max_positions={stage.max_positions}], "
+                      f"got {stage.chunk_window}")  # fmt: skip
+    if not 0 <= stage.chunk_overlap < (stage.chunk_window or stage.max_positions):
+        raise b.error((*key, "chunk_overlap"), f"must be in [0, chunk_window), got {stage.chunk_overlap}")
+    try:  # stand-ins: the chunkers that need a tokenizer or a model only keep them
+        parse_chunker(stage.chunker, tokenizer=object(), model=object())
+    except (TypeError, ValueError) as error:
+        raise b.error((*key, "chunker"), str(error)) from None
     if not 0 <= stage.warmup_ratio < 1:
         raise b.error((*key, "warmup_ratio"), f"must be in [0, 1), got {stage.warmup_ratio}")
     if recipe.adapter is not None:

@@ -132,12 +132,23 @@ def check_recipe_data(recipe: Recipe) -> None:
 def _check_long_documents(folder: str, split: str, add) -> None:
     """The long_context stage's retrieval folder and gold spans, with the readers its rows are made by."""
     try:
-        load_retrieval(folder, split=split)
-        load_turn_spans(Path(folder) / "spans.jsonl")
+        data = load_retrieval(folder, split=split)
+        gold = load_turn_spans(Path(folder) / "spans.jsonl")
     except DataValidationError as exc:
         add(exc.issues, exc.total)
+        return
     except (OSError, ValueError) as exc:
         add([DataIssue(str(folder), None, None, str(exc))], 1)
+        return
+    documents = {row["_id"] for row in data.corpus}
+    queries = {row["_id"] for row in data.queries}
+    usable = sum(1 for q, docs in data.qrels.items() if q in queries for d in docs
+                 if d in documents and gold.spans.get(q, {}).get(d))  # fmt: skip
+    if not usable:  # the rows are (query, judged document, gold span) triples: none means nothing to train on
+        qrels = Path(folder) / "qrels" / f"{split}.tsv"
+        message = (f"no judged (query, document) pair of split {split!r} has gold spans in spans.jsonl, a query "
+                   f"text and a corpus document: nothing to train on")  # fmt: skip
+        add([DataIssue(str(qrels), None, None, message)], 1)
 
 
 def _check_texts(paths: list[str], add, fields: list[str] | None = None) -> None:

@@ -173,6 +173,11 @@ def run_info(recipe: Any, state: dict[str, Any], hardware: dict[str, Any]) -> Ru
         low, high = long["window_tokens"]
         info["late_chunking"] = {"mode": "late", "context length": f"{long['context_length']} tokens",
                                  "trained on windows of": f"{low}-{high} tokens"}  # fmt: skip
+        if "chunk_window" in long:  # runs before these keys state no window rather than a guessed one
+            window = f"{long['chunk_window']} tokens"
+            if long.get("chunk_overlap"):
+                window += f" ({long['chunk_overlap']} of them context shared with the previous window)"
+            info["late_chunking"].update({"expected window": window, "expected chunker": long["chunker"]})
     if last and recipe.evaluation.matryoshka_dims:
         dims = sorted({d for r in last.values() for d in r.get("by_dim", {})}, key=int, reverse=True)
         info["matryoshka"] = {

@@ -7,6 +7,7 @@ import logging
 from sentence_transformers.sentence_transformer.model_card import SentenceTransformerModelCardData
 
 from st_plus.hub.citations import recorded_losses, technique_citations
+from st_plus.losses import SpanPoolingLoss
 from st_plus.run_record import RunRecord
 
 
@@ -38,3 +39,10 @@ def test_technique_citations_follow_the_run(run_info):
     assert technique_citations(None) == {}
     record = RunRecord.from_dict({"st_plus_version": "0.1.0", "stages": [{"losses": ["GradCache"]}]})
     assert "GradCache" in technique_citations(record)
+
+
+def test_late_chunking_is_cited_once_when_a_span_pooling_loss_already_cites_it(run_info):
+    run_info["late_chunking"] = {"mode": "late"}
+    run_info["stages"][0]["losses"] = ["SpanPoolingLoss"]
+    run_info["stages"][0]["citations"] = {"SpanPoolingLoss": SpanPoolingLoss.citation.fget(None)}
+    assert "Late chunking" not in technique_citations(RunRecord.from_dict(run_info))

@@ -48,7 +48,8 @@ def test_long_context_stage_extends_trains_merges_and_saves_a_stock_model(tmp_pa
     assert info["extra"]["long_context"]["context_length"] == 256 and info["extra"]["long_context"]["split"] == "train"
     assert info["extra"]["merge"]["partner_positions_extended_to"] == 256  # the base copied to merge
     assert info["late_chunking"] == {"mode": "late", "context length": "256 tokens",
-                                     "trained on windows of": "40-256 tokens"}  # what the card states
+                                     "trained on windows of": "40-256 tokens", "expected window": "256 tokens",
+                                     "expected chunker": "sentences:5"}  # what the card states
     # the training moved the weights; the saved config keeps the base's attention dropout
     base_weights = dict(base[0].auto_model.named_parameters())
     moved = [n for n, p in trained[0].auto_model.named_parameters()
@@ -71,6 +72,18 @@ def test_long_context_stage_extends_trains_merges_and_saves_a_stock_model(tmp_pa
         (("batch_size: 2", "batch_size: 1"), r"stages\.long_context\.batch_size: needs >= 2"),
         (("data: longdoc", "data: nowhere"), r"stages\.long_context\.data: no task folder matches"),
         (("max_positions: 256", "max_positions: 256\n    split: dev"), r"stages\.long_context\.split: no qrels/dev"),
+        (("min_tokens: 40", "min_tokens: 40\n    distill_weight: -1"),
+         r"stages\.long_context\.distill_weight: must be >= 0"),
+        (("min_tokens: 40", "min_tokens: 40\n    distill_chunk_tokens: 300"),
+         r"stages\.long_context\.distill_chunk_tokens: must be in \[8, 254\]"),
+        (("min_tokens: 40", "min_tokens: 40\n    max_tokens: 300"),
+         r"stages\.long_context\.max_tokens: must be in \[min_tokens=40, max_positions=256\]"),
+        (("min_tokens: 40", "min_tokens: 40\n    chunk_overlap: 256"),
+         r"stages\.long_context\.chunk_overlap: must be in \[0, chunk_window\)"),
+        (("min_tokens: 40", "min_tokens: 40\n    chunk_window: 512"),
+         r"stages\.long_context\.chunk_window: must be in"),
+        (("min_tokens: 40", "min_tokens: 40\n    chunker: paragraphs:3"),
+         r"stages\.long_context\.chunker: .*sentences:N"),
     ],
 )
 def test_bad_long_context_settings_name_file_line_and_key(tmp_path, tiny_bert_dir, edit, message):
@@ -124,4 +137,37 @@ def test_bad_rows_in_the_long_document_folder_are_reported_with_file_and_line(tm
     spans[1] = spans[1].replace("[[10, 12]]", "[[12, 10]]")  # last line before first line
     (folder / "spans.jsonl").write_text("\n".join(spans) + "\n")
     with pytest.raises(RecipeDataError, match=r"spans\.jsonl:2: field 'relevant_turn_spans'"):
+        check_recipe_data(load_recipe(recipe))
+
+
+def test_distillation_term_trains_against_the_model_before_the_stage_and_the_card_states_the_window(
+    tmp_path, tiny_bert_dir
+):
+    keys = ("distill_weight: 0.5", "distill_chunk_tokens: 16", "chunk_window: 128", "chunk_overlap: 32",
+            "chunker: lines:4", "max_tokens: 64")  # fmt: skip
+    text = LONG.replace("min_tokens: 40", "min_tokens: 40" + "".join(f"\n    {k}" for k in keys))
+    text = text.replace("  merge: {weight: 0.5}\n", "")
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, text)
+    write_longdoc_folder(tmp_path / "longdoc")
+    result = run_recipe(recipe, output_dir=tmp_path / "out", show_progress_bar=False)
+    info = validate_run_info(json.loads((result.model_path / "st_plus_run.json").read_text()))
+    stage = info["stages"][0]
+    assert stage["losses"] == ["LateChunkDistillationLoss"] and stage["steps"] == 3
+    long = info["extra"]["long_context"]
+    assert long["distill_weight"] == 0.5
+    terms = long["loss_terms"]
+    assert terms["first_calls"]["distill"] > 0 and terms["first_calls"]["contrastive"] > 0
+    expected = "128 tokens (32 of them context shared with the previous window)"
+    assert info["late_chunking"]["expected window"] == expected
+    assert info["late_chunking"]["trained on windows of"] == "40-64 tokens"
+    assert info["late_chunking"]["expected chunker"] == "lines:4"
+    assert "Late chunking" not in info.get("citations", {})  # the loss cites the paper: the card cites it once
+
+
+def test_a_split_without_gold_spans_is_refused_before_any_work(tmp_path, tiny_bert_dir):
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, LONG)
+    folder = write_longdoc_folder(tmp_path / "longdoc")
+    spans = (folder / "spans.jsonl").read_text().splitlines()
+    (folder / "spans.jsonl").write_text(spans[2] + "\n")  # only the test query's spans are left
+    with pytest.raises(RecipeDataError, match=r"qrels/train\.tsv: .*split 'train' has gold spans"):
         check_recipe_data(load_recipe(recipe))
