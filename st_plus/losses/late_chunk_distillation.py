@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from sentence_transformers import SentenceTransformer, util
 from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
 
 from st_plus.losses._functional import info_nce_loss
 from st_plus.losses.span_pooling import SpanPoolingLoss, span_mean_pool
@@ -92,13 +93,8 @@ class LateChunkDistillationLoss(SpanPoolingLoss):
         """The teacher's embeddings of each block read alone, between the document's own end tokens."""
         first, last = input_ids[:1], input_ids[-1:]
         rows = [torch.cat([first, input_ids[s:e], last]) for s, e in blocks]
-        longest = max(len(r) for r in rows)
-        ids = torch.zeros(len(rows), longest, dtype=input_ids.dtype, device=input_ids.device)
-        mask = torch.zeros_like(ids)
-        for i, row in enumerate(rows):
-            ids[i, : len(row)] = row
-            mask[i, : len(row)] = 1
-        self.teacher.eval()
+        ids = pad_sequence(rows, batch_first=True)
+        mask = pad_sequence([torch.ones_like(row) for row in rows], batch_first=True)
         with torch.no_grad():
             return self.teacher({"input_ids": ids, "attention_mask": mask})["sentence_embedding"]
 

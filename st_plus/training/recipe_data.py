@@ -142,8 +142,8 @@ def _check_long_documents(folder: str, split: str, add) -> None:
         return
     documents = {row["_id"] for row in data.corpus}
     queries = {row["_id"] for row in data.queries}
-    usable = sum(1 for q, docs in data.qrels.items() if q in queries for d in docs
-                 if d in documents and gold.spans.get(q, {}).get(d))  # fmt: skip
+    usable = any(d in documents and gold.spans.get(q, {}).get(d)
+                 for q, docs in data.qrels.items() if q in queries for d in docs)  # fmt: skip
     if not usable:  # the rows are (query, judged document, gold span) triples: none means nothing to train on
         qrels = Path(folder) / "qrels" / f"{split}.tsv"
         message = (f"no judged (query, document) pair of split {split!r} has gold spans in spans.jsonl, a query "
