@@ -20,6 +20,12 @@ curve; that scoring time is reported and left out of (c)'s wall time, so (d) vs 
 Usage:
     python benchmarks/bench_dynamic_negatives.py [--train-rows 1600] [--epochs 3] [--plot OUT.png]
 
+The gain of (d) over (c) against run length (issue 14): ``--runs c d --lr-schedule constant_with_warmup
+--warmup-steps 10 --curve-epochs 1 2 3`` scores the held-out split at the end of those epochs as well. With a constant
+learning rate after a fixed warm-up, the model at the end of epoch k is the model a k-epoch run trains (same seed,
+same batches), so one run per arm gives every point.
+``benchmarks/dynamic_negatives_curve.py`` pairs the seeds and plots the curve.
+
 Prints a table and the goal checks: (d) >= (b) + 1.0 nDCG@10 on the held-out split; (d)'s wall <= 1.15 x (c)'s.
 Noisy shared machine: compare within one run.
 """
@@ -90,16 +96,33 @@ def _model(args):
     return model
 
 
+def _epoch_scorer(model, held, epochs: list[int], curve: list):
+    """A callback that appends ``(epoch, step, held-out nDCG@10)`` at the end of each epoch in ``epochs``."""
+    from transformers import TrainerCallback
+
+    class EpochScorer(TrainerCallback):
+        def on_epoch_end(self, args, state, control, **kwargs):
+            epoch = round(state.epoch or 0)
+            if epoch in epochs:
+                start = time.perf_counter()
+                score = _held_out_ndcg(model, held)
+                curve.append((epoch, state.global_step, score, time.perf_counter() - start))
+                print(f"    epoch {epoch} (step {state.global_step}): held-out {curve[-1][2]:.4f}", flush=True)
+
+    return EpochScorer()
+
+
 def _train(model, dataset, args, callbacks=()):
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
+    warmup = 0.1 if args.warmup_steps is None else args.warmup_steps
     with tempfile.TemporaryDirectory() as out:
         training_args = SentenceTransformerTrainingArguments(
             output_dir=out, per_device_train_batch_size=args.batch_size, num_train_epochs=args.epochs,
-            learning_rate=args.lr, warmup_steps=0.1, seed=args.seed, data_seed=args.seed, report_to=[],
+            learning_rate=args.lr, warmup_steps=warmup, seed=args.seed, data_seed=args.seed, report_to=[],
             save_strategy="no", logging_steps=10**9, disable_tqdm=True, bf16=args.precision == "bf16",
-            use_cpu=args.precision == "bf16",
+            use_cpu=args.precision == "bf16", lr_scheduler_type=args.lr_schedule,
         )  # fmt: skip
         trainer = SentenceTransformerTrainer(
             model=model, args=training_args, train_dataset=dataset, loss=MultipleNegativesRankingLoss(model),
@@ -128,6 +151,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--precision", choices=("bf16", "fp32"), default="bf16", help="training precision")
     parser.add_argument("--runs", nargs="*", default=["a", "b", "c", "d"])
+    parser.add_argument("--lr-schedule", choices=("linear", "constant_with_warmup"), default="linear",
+                        help="constant_with_warmup: the model after epoch k is a k-epoch run's (for --curve-epochs)")
+    parser.add_argument("--warmup-steps", type=int, default=None, help="default: 10%% of the run")
+    parser.add_argument("--curve-epochs", nargs="*", type=int, default=[],
+                        help="(c) and (d): score the held-out split at the end of these epochs")
     parser.add_argument("--plot", type=Path, default=REPO / "benchmarks" / "results" / "dynamic_negatives.png")
     parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "dynamic_negatives.json")
     args = parser.parse_args()
@@ -186,7 +214,11 @@ def main() -> None:
             refresh_steps=args.refresh_steps, replace=replace, reindex_steps=args.reindex_steps if replace else None
         )
         callback = DynamicNegativesCallback(negatives, model, config)
-        wall = _train(model, negatives.dataset(), args, callbacks=[callback])
+        held_curve: list = []
+        scorer = [_epoch_scorer(model, held, args.curve_epochs, held_curve)] if args.curve_epochs else []
+        wall = _train(model, negatives.dataset(), args, callbacks=[callback, *scorer])
+        if scorer:  # the held-out scoring inside the run is not training time
+            wall -= sum(h[3] for h in held_curve)
         summary = callback.summary()
         name = "(c) st_plus static hybrid" if run == "c" else "(d) st_plus dynamic"
         if run == "d" and args.reindex_steps:
@@ -194,6 +226,9 @@ def main() -> None:
         results[run] = {"name": name, "rows": len(mined.dataset), "mining": mining_c, "wall_with_scoring": wall,
                         "scoring": summary["seconds"], "wall": wall - summary["seconds"] if run == "c" else wall,
                         "summary": summary, "scores": _scores(model, held)}  # fmt: skip
+        if scorer:
+            results[run]["held_out_curve"] = [{"epoch": e, "step": st, "held-out": sc, "seconds": round(t, 1)}
+                                              for e, st, sc, t in held_curve]  # fmt: skip
         curves[run] = [(h["step"], h["mean_negative_score"], h["mean_positive_score"]) for h in callback.history]
         print(f"  {results[run]}", flush=True)
 

@@ -49,6 +49,7 @@ from st_plus.evaluation import evaluate_suite
 from st_plus.models import load_model, position_count
 from st_plus.run_record import RUN_INFO_FILE
 from st_plus.training import stages as st
+from st_plus.training._yaml import dotted, line_of, load_yaml_with_lines
 from st_plus.training.adapters import adapter_summary, apply_adapter, merge_adapter
 from st_plus.training.checkpoints import (
     atomic_save_model,
@@ -414,25 +415,43 @@ def _run(run: _Run) -> PipelineResult:
 
 
 def check_positions(recipe: Recipe, base: SentenceTransformer) -> None:
-    """Refuses, before any work, a ``long_context`` stage the base model cannot take.
+    """Refuses, before any work, a ``long_context`` stage the base model cannot take (``FILE:LINE: key`` errors).
 
-    Also refuses an explicit ``model.inference_max_seq_length`` longer than the base model reads before the stage.
+    Also refuses an explicit ``model.inference_max_seq_length`` longer than the base model reads before the stage,
+    and distillation blocks (``distill_chunk_tokens`` plus ``[CLS]`` and ``[SEP]``) longer than the teacher reads:
+    the teacher is the base model, read at its own position count.
     """
     stage = recipe.stages.long_context
     try:
         count = position_count(base)
     except ValueError as exc:
-        raise RecipeError(f"{recipe.source}: stages.long_context: the base model cannot be extended: {exc}") from None
+        raise _key_error(recipe, ("stages", "long_context"), f"the base model cannot be extended: {exc}") from None
     if count > stage.max_positions:
-        raise RecipeError(f"{recipe.source}: stages.long_context.max_positions ({stage.max_positions}) is below the "
-                          f"base model's {count} positions")  # fmt: skip
+        raise _key_error(recipe, ("stages", "long_context", "max_positions"),
+                         f"{stage.max_positions} is below the base model's {count} positions")  # fmt: skip
+    if stage.distill_weight > 0 and stage.distill_chunk_tokens + 2 > count:
+        raise _key_error(
+            recipe, ("stages", "long_context", "distill_chunk_tokens"),
+            f"the teacher (the base model, {count} positions) reads each block alone with [CLS] and [SEP]: "
+            f"blocks of {stage.distill_chunk_tokens} tokens need {stage.distill_chunk_tokens + 2}; use at most "
+            f"{count - 2}",
+        )  # fmt: skip
     explicit = recipe.model.inference_max_seq_length
     if explicit is not None and explicit > count:
-        raise RecipeError(
-            f"{recipe.source}: model.inference_max_seq_length ({explicit}) is more than the base model reads "
-            f"({count} positions) before stages.long_context; leave it out: after the stage "
-            "evaluations and the saved model read stages.long_context.max_positions"
-        )
+        raise _key_error(
+            recipe, ("model", "inference_max_seq_length"),
+            f"{explicit} is more than the base model reads ({count} positions) before stages.long_context; leave it "
+            "out: after the stage evaluations and the saved model read stages.long_context.max_positions",
+        )  # fmt: skip
+
+
+def _key_error(recipe: Recipe, key: tuple, message: str) -> RecipeError:
+    """``FILE:LINE: key: message`` for a check that needs the base model (the recipe file is read again for lines)."""
+    line = None
+    if recipe.source is not None and Path(recipe.source).is_file():
+        line = line_of(load_yaml_with_lines(recipe.source)[1], key)
+    where = f"{recipe.source}:{line}" if line is not None else str(recipe.source)
+    return RecipeError(f"{where}: {dotted(key)}: {message}")
 
 
 def _stage1_pairs(run: _Run, pairs: Any) -> Any:

@@ -106,7 +106,7 @@ def test_training_on_an_evaluated_split_is_refused(tmp_path, tiny_bert_dir):
 def test_a_base_without_a_position_table_is_refused_before_any_work(tmp_path, tiny_model_dir):
     recipe = write_tiny_recipe(tmp_path, tiny_model_dir, LONG)
     write_longdoc_folder(tmp_path / "longdoc")
-    with pytest.raises(RecipeError, match="the base model cannot be extended"):
+    with pytest.raises(RecipeError, match=r"recipe\.yaml:\d+: stages\.long_context: the base model cannot be"):
         run_recipe(recipe, output_dir=tmp_path / "out", show_progress_bar=False)
     assert not (tmp_path / "out").exists()  # refused before the output folder is made
 
@@ -115,7 +115,20 @@ def test_an_inference_length_the_base_cannot_read_is_refused_before_any_work(tmp
     text = LONG.replace("max_seq_length: 32}", "max_seq_length: 32, inference_max_seq_length: 256}")
     recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, text)
     write_longdoc_folder(tmp_path / "longdoc")
-    with pytest.raises(RecipeError, match=r"inference_max_seq_length \(256\) is more than the base model reads"):
+    with pytest.raises(RecipeError, match=r"recipe\.yaml:\d+: model\.inference_max_seq_length: 256 is more than"):
+        run_recipe(recipe, output_dir=tmp_path / "out", show_progress_bar=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_distillation_blocks_longer_than_the_teacher_reads_are_refused_with_their_line(tmp_path, tiny_bert_dir):
+    count = position_count(load_model(tiny_bert_dir))  # the teacher is the base model before the stage
+    text = LONG.replace("max_positions: 256", f"max_positions: 256\n    distill_weight: 1.0\n    "
+                        f"distill_chunk_tokens: {count - 1}")  # fmt: skip
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, text)
+    write_longdoc_folder(tmp_path / "longdoc")
+    line = text.splitlines().index(f"    distill_chunk_tokens: {count - 1}") + 1
+    with pytest.raises(RecipeError, match=rf"recipe\.yaml:{line}: stages\.long_context\.distill_chunk_tokens: the "
+                       rf"teacher \(the base model, {count} positions\).*use at most {count - 2}"):  # fmt: skip
         run_recipe(recipe, output_dir=tmp_path / "out", show_progress_bar=False)
     assert not (tmp_path / "out").exists()
 
