@@ -50,8 +50,8 @@ def _with_static(files: list[Path], runs: list[dict], static: Path) -> None:
         if not other.is_file():
             raise SystemExit(f"{other}: no static run of seed {r['args']['seed']}")
         s = json.loads(other.read_text())
-        if _settings(s, ignore) != _settings(r, ignore) or s["args"]["seed"] != r["args"]["seed"] or "c" not in s[
-                "results"]:  # fmt: skip
+        same = _settings(s, ignore) == _settings(r, ignore) and s["args"]["seed"] == r["args"]["seed"]
+        if not same or "c" not in s["results"]:
             raise SystemExit(f"{other}: not the static arm (c) of {f}'s settings and seed: cannot pair them")
         r["results"]["c"], r["curves"]["c"] = s["results"]["c"], s["curves"]["c"]
 

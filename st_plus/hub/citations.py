@@ -8,11 +8,13 @@ data). The pipeline records each loss's ``citation`` from the objects it trained
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from st_plus.run_record import RunRecord
 
 logger = logging.getLogger(__name__)
+_ARXIV_ID = re.compile(r"\b\d{4}\.\d{4,5}\b")
 
 COSENT_BLOG = """
 @online{su2022cosent,
@@ -94,7 +96,8 @@ def technique_citations(record: RunRecord | None) -> dict[str, str]:
             citations[heading] = bibtex
     if any(stage.dynamic_negatives for stage in record.stages):
         citations["Dynamic hard negatives (Conan-embedding)"] = CONAN_EMBEDDING
-    cited = [c for stage in record.stages for c in (stage.citations or {}).values() if c]
-    if record.late_chunking and not any("Late Chunking:" in c for c in cited):  # a span-pooling loss cites it
+    if record.late_chunking:
         citations["Late chunking"] = LATE_CHUNKING
-    return citations
+    # a paper a recorded loss already cites (same arXiv id, e.g. SpanPoolingLoss and late chunking) is cited once
+    cited = {i for stage in record.stages for c in (stage.citations or {}).values() if c for i in _ARXIV_ID.findall(c)}
+    return {heading: bibtex for heading, bibtex in citations.items() if not cited & set(_ARXIV_ID.findall(bibtex))}

@@ -49,7 +49,7 @@ from st_plus.evaluation import evaluate_suite
 from st_plus.models import load_model, position_count
 from st_plus.run_record import RUN_INFO_FILE
 from st_plus.training import stages as st
-from st_plus.training._yaml import dotted, line_of, load_yaml_with_lines
+from st_plus.training._yaml import dotted, load_yaml_with_lines
 from st_plus.training.adapters import adapter_summary, apply_adapter, merge_adapter
 from st_plus.training.checkpoints import (
     atomic_save_model,
@@ -61,6 +61,7 @@ from st_plus.training.distill import run_distill
 from st_plus.training.long_context import run_long_context
 from st_plus.training.merge_weights import run_merge
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe, recipe_to_dict
+from st_plus.training.recipe_checks import RecipeBuilder
 from st_plus.training.recipe_data import check_recipe_data
 from st_plus.training.report import plot_curves, run_info, table
 from st_plus.training.stages import filter_pairs, read_pairs
@@ -447,11 +448,9 @@ def check_positions(recipe: Recipe, base: SentenceTransformer) -> None:
 
 def _key_error(recipe: Recipe, key: tuple, message: str) -> RecipeError:
     """``FILE:LINE: key: message`` for a check that needs the base model (the recipe file is read again for lines)."""
-    line = None
     if recipe.source is not None and Path(recipe.source).is_file():
-        line = line_of(load_yaml_with_lines(recipe.source)[1], key)
-    where = f"{recipe.source}:{line}" if line is not None else str(recipe.source)
-    return RecipeError(f"{where}: {dotted(key)}: {message}")
+        return RecipeBuilder(Path(recipe.source), load_yaml_with_lines(recipe.source)[1]).error(key, message)
+    return RecipeError(f"{recipe.source}: {dotted(key)}: {message}")  # a Recipe built in code: no file
 
 
 def _stage1_pairs(run: _Run, pairs: Any) -> Any:

@@ -362,9 +362,9 @@ def _check_long_context(stage: LongContextStage, recipe: Recipe, b: RecipeBuilde
         raise b.error((*key, "batch_size"), "needs >= 2 rows per batch (in-batch negatives)")
     if not stage.distill_weight >= 0:
         raise b.error((*key, "distill_weight"), f"must be >= 0, got {stage.distill_weight}")
-    if not 8 <= stage.distill_chunk_tokens <= min(stage.max_positions, 512) - 2:
-        raise b.error((*key, "distill_chunk_tokens"), f"must be in [8, {min(stage.max_positions, 512) - 2}] (the "
-                      f"teacher reads each block alone), got {stage.distill_chunk_tokens}")  # fmt: skip
+    if not 8 <= stage.distill_chunk_tokens <= stage.max_positions - 2:  # the teacher's own bound: check_positions
+        raise b.error((*key, "distill_chunk_tokens"), f"must be in [8, {stage.max_positions - 2}] (a block and its "
+                      f"[CLS] and [SEP] fit in a window), got {stage.distill_chunk_tokens}")  # fmt: skip
     if stage.chunk_window is not None and not 16 < stage.chunk_window <= stage.max_positions:
         raise b.error((*key, "chunk_window"), f"must be in (16, max_positions={stage.max_positions}], "
                       f"got {stage.chunk_window}")  # fmt: skip
