@@ -64,6 +64,29 @@ def test_filter_keeps_consistent_pairs_and_records_the_rest(tiny_model_dir, pair
     assert all("reason" in row and "score" in row for row in dropped)
 
 
+@pytest.mark.parametrize("command", ["mine", "filter"])
+def test_dtype_bfloat16_encodes_with_a_bfloat16_store(tiny_bert_dir, pairs_file, tmp_path, monkeypatch, command):
+    import st_plus.mining.retrievers as retrievers
+
+    dtypes = []
+    real = retrievers.EmbeddingCache
+
+    def recording(*args, **kwargs):
+        dtypes.append(kwargs.get("dtype"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(retrievers, "EmbeddingCache", recording)
+    band = ["--range-min", "1", "--range-max", "20", "--num-negatives", "2"]
+    extra = band if command == "mine" else ["--top-k", "3"]
+    out = tmp_path / f"{command}.jsonl"
+    args = [command, "--model", str(tiny_bert_dir), "--data", str(pairs_file), *extra, "--output", str(out)]
+    assert main([*args, "--dtype", "bfloat16"]) == 0
+    assert dtypes and set(dtypes) == {"bfloat16"}
+    dtypes.clear()
+    assert main([*args, "--overwrite"]) == 0  # the default stays float32 (sentence-transformers' encode)
+    assert set(dtypes) == {"float32"}
+
+
 def test_filter_keeps_the_negatives_of_triplets_and_refuses_clashing_paths(tiny_model_dir, tmp_path, capsys):
     rows = [{"anchor": CORPUS[i], "positive": CORPUS[(i + 1) % 10], "negative": CORPUS[(i + 5) % 10]}
             for i in range(10)]  # fmt: skip

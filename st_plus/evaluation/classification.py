@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
@@ -46,20 +47,37 @@ def _probe(seed: int, max_iter: int):
     return LogisticRegression(max_iter=max_iter, random_state=seed)
 
 
+def _label_codes(y_true: Sequence[Hashable], y_pred: Sequence[Hashable]) -> tuple[np.ndarray, np.ndarray]:
+    """``y_true`` and ``y_pred`` as integer codes of one shared label set, numbered in sklearn's (sorted) label order.
+
+    Equal labels get equal codes and the per-label scores come out in the same order, so every average is summed
+    exactly as sklearn sums it on the labels themselves.
+    """
+    labels = list(dict.fromkeys([*y_true, *y_pred]))
+    with contextlib.suppress(TypeError):  # labels of mixed types: any numbering gives the same scores
+        labels = sorted(labels)
+    codes = {label: code for code, label in enumerate(labels)}
+    return (np.fromiter((codes[y] for y in y_true), dtype=np.int64, count=len(y_true)),
+            np.fromiter((codes[y] for y in y_pred), dtype=np.int64, count=len(y_pred)))  # fmt: skip
+
+
 def classification_metrics(y_true: Sequence[Hashable], y_pred: Sequence[Hashable]) -> dict[str, float | None]:
     """Accuracy, macro / weighted F1, precision and recall; AP for binary 0/1 labels (MTEB's set)."""
     from sklearn.metrics import accuracy_score, average_precision_score, f1_score, precision_score, recall_score
 
+    # The averaged metrics do not depend on what the labels are called: scored on integer codes, sklearn skips
+    # its slow per-call handling of string labels (np.unique over object arrays, ~8 s per Banking77 evaluation)
+    true_codes, pred_codes = _label_codes(y_true, y_pred)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # undefined precision for never-predicted labels is 0, as in MTEB
         scores: dict[str, float | None] = {
-            "accuracy": float(accuracy_score(y_true, y_pred)),
-            "f1": float(f1_score(y_true, y_pred, average="macro")),
-            "f1_weighted": float(f1_score(y_true, y_pred, average="weighted")),
-            "precision": float(precision_score(y_true, y_pred, average="macro")),
-            "precision_weighted": float(precision_score(y_true, y_pred, average="weighted")),
-            "recall": float(recall_score(y_true, y_pred, average="macro")),
-            "recall_weighted": float(recall_score(y_true, y_pred, average="weighted")),
+            "accuracy": float(accuracy_score(true_codes, pred_codes)),
+            "f1": float(f1_score(true_codes, pred_codes, average="macro")),
+            "f1_weighted": float(f1_score(true_codes, pred_codes, average="weighted")),
+            "precision": float(precision_score(true_codes, pred_codes, average="macro")),
+            "precision_weighted": float(precision_score(true_codes, pred_codes, average="weighted")),
+            "recall": float(recall_score(true_codes, pred_codes, average="macro")),
+            "recall_weighted": float(recall_score(true_codes, pred_codes, average="weighted")),
             "ap": None,
             "ap_weighted": None,
         }

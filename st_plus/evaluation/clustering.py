@@ -41,7 +41,9 @@ def bootstrapped_clustering_scores(
     from sklearn.cluster import MiniBatchKMeans
     from sklearn.metrics.cluster import adjusted_mutual_info_score, v_measure_score
 
-    label_array = np.array(list(labels))
+    # integer codes in the labels' sorted order: the same contingency tables, without sklearn's per-call np.unique
+    # over string arrays
+    label_array = np.unique(np.array(list(labels)), return_inverse=True)[1].reshape(-1)
     kmeans = MiniBatchKMeans(
         n_clusters=np.unique(label_array).size,
         batch_size=kmeans_batch_size,

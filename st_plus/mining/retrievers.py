@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 from sentence_transformers import SentenceTransformer
 
-from st_plus.encoding import EmbeddingCache
+from st_plus.encoding import EmbeddingCache, check_encoding_options
 from st_plus.mining._text import bm25_tokenize
 
 logger = logging.getLogger(__name__)
@@ -32,13 +32,21 @@ class CorpusEmbeddingStore:
 
     Args:
         max_states: How many model states to keep (oldest dropped first).
-        batch_size: Encoding batch size.
+        batch_size: Encoding batch size (float32).
+        dtype: ``"float32"`` (sentence-transformers' ``encode``) or ``"bfloat16"`` (token-budget batches on a
+            bfloat16 copy of the weights, see :func:`~st_plus.encoding.encode_by_token_budget`): what the recipes use
+            when they train in bf16.
     """
 
-    def __init__(self, *, max_states: int = 2, batch_size: int = 64, show_progress_bar: bool | None = None) -> None:
+    def __init__(
+        self, *, max_states: int = 2, batch_size: int = 64, show_progress_bar: bool | None = None,
+        dtype: Literal["float32", "bfloat16"] = "float32",
+    ) -> None:  # fmt: skip
+        check_encoding_options(batch_size, dtype)
         self.max_states = max_states
         self.batch_size = batch_size
         self.show_progress_bar = show_progress_bar
+        self.dtype = dtype
         self._caches: dict[str, EmbeddingCache] = {}
 
     def encode(
@@ -52,8 +60,10 @@ class CorpusEmbeddingStore:
         """Unit-normalised float32 embeddings of ``texts`` under the model's current weights."""
         key = fingerprint or model_fingerprint(model)
         cache = self._caches.get(key)
-        if cache is None or cache.model is not model:
-            cache = EmbeddingCache(model, batch_size=self.batch_size, show_progress_bar=self.show_progress_bar)
+        if cache is None or cache.model is not model or cache.dtype != self.dtype:
+            cache = EmbeddingCache(
+                model, batch_size=self.batch_size, show_progress_bar=self.show_progress_bar, dtype=self.dtype
+            )
             self._caches[key] = cache
             while len(self._caches) > self.max_states:
                 self._caches.pop(next(iter(self._caches)))

@@ -238,6 +238,8 @@ class _Run:
         self.recipe, self.out, self.state, self.resume = recipe, out, state, resume
         self.show_progress_bar = show_progress_bar
         self.bf16 = resolve_precision(recipe.precision)
+        # the filter, the mining and the dynamic refreshes: bfloat16 token-budget encoding when training in bf16
+        self.mining_bf16 = self.bf16 if recipe.mining_precision == "auto" else recipe.mining_precision == "bfloat16"
         self.warnings: list[str] = []  # the st_plus WARNINGs of this process (recorded in st_plus_run.json)
 
     def save_state(self) -> None:
@@ -381,6 +383,7 @@ def _run(run: _Run) -> PipelineResult:
                 model, info = st.run_multitask(
                     spec, model, folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
                     stage1_pairs=_stage1_pairs(run, pairs), callbacks=[_LogFileCallback(name)],
+                    mining_bf16=run.mining_bf16,
                 )  # fmt: skip
             if recipe.adapter is not None and name in ("contrastive", "multitask"):
                 info.setdefault("extra", {})["adapter"] = adapter_summary(model, recipe.adapter)
@@ -466,7 +469,7 @@ def _stage1_pairs(run: _Run, pairs: Any) -> Any:
 
 def _filter(run: _Run, spec: Any, model: SentenceTransformer, pairs: Any) -> None:
     pairs = pairs if pairs is not None else read_pairs(spec.data, run.recipe.seed)
-    kept, result = filter_pairs(spec, model, pairs)
+    kept, result = filter_pairs(spec, model, pairs, bf16=run.mining_bf16)
     folder = run.out / "stages" / "contrastive"
     if _is_main():
         text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in kept)

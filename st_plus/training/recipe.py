@@ -543,6 +543,10 @@ class Recipe:
         output_dir: Where everything goes (``--output-dir`` wins); relative to the current folder.
         precision: ``auto`` (bf16 autocast where the CPU has AMX / AVX512-BF16 or the GPU supports bf16),
             ``bf16`` or ``fp32``.
+        mining_precision: How the consistency filter, hard-negative mining and dynamic-negative refreshes encode:
+            ``auto`` (``bfloat16`` when the run trains in bf16, else ``float32``), ``bfloat16`` (token-budget
+            batches on a bfloat16 copy of the weights: 2.5-3.5x faster on the quickstart's data with AMX) or
+            ``float32`` (sentence-transformers' ``encode``).
         model: The starting model.
         stages: The stages.
         adapter: Train a LoRA adapter in stages 1 and 2 instead of every weight.
@@ -555,6 +559,7 @@ class Recipe:
     seed: int = 42
     output_dir: str | None = None
     precision: Literal["auto", "bf16", "fp32"] = "auto"
+    mining_precision: Literal["auto", "bfloat16", "float32"] = "auto"
     model: ModelSpec = field(default_factory=ModelSpec)
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
     adapter: AdapterSpec | None = None

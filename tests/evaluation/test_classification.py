@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from reference import naive_metrics as naive
@@ -75,6 +77,26 @@ def test_classification_metrics_add_average_precision_for_binary_labels(seed):
         assert scores[key] == pytest.approx(value, abs=1e-12), key
     assert scores["ap"] == pytest.approx(naive.average_precision(y_true, y_pred), abs=1e-12)
     assert scores["ap_weighted"] == scores["ap"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_classification_metrics_on_string_labels_equal_sklearn_on_the_labels_bit_for_bit(seed):
+    # the metrics are computed on integer codes of the labels; every average must be summed as sklearn sums it
+    from sklearn.metrics import f1_score, precision_score, recall_score
+
+    rng = np.random.default_rng(seed)
+    names = [f"intent_{i:02d}" for i in rng.permutation(12)]
+    y_true = [names[i] for i in rng.integers(0, 12, size=200)]
+    y_pred = [names[i] for i in rng.integers(0, 9, size=200)]  # three labels never predicted
+
+    scores = classification_metrics(y_true, y_pred)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, metric in (("f1", f1_score), ("precision", precision_score), ("recall", recall_score)):
+            assert scores[name] == float(metric(y_true, y_pred, average="macro")), name
+            assert scores[f"{name}_weighted"] == float(metric(y_true, y_pred, average="weighted")), name
+    assert scores["ap"] is None
 
 
 def test_classification_metrics_count_a_never_predicted_label_as_zero_precision():

@@ -383,6 +383,10 @@ def test_refresh_scores_in_the_trainers_bf16_precision(tiny_bert, tmp_path):
     _train(tiny_bert, negatives, callback, tmp_path, max_steps=2, bf16=True, use_cpu=True)
     assert dtypes and set(dtypes) == {torch.bfloat16}
     assert callback.history[0]["rows_scored"] > 0 and -1 <= callback.history[0]["mean_negative_score"] <= 1
+    # bf16 training: the refresh encodes with token-budget batches on a bfloat16 copy of the weights
+    assert [store.dtype for store in callback._stores] == ["bfloat16", "bfloat16"]
+    assert {cache.dtype for store in callback._stores for cache in store._caches.values()} <= {"bfloat16"}
+    assert any(store._caches for store in callback._stores)
 
 
 @pytest.mark.parametrize("reindex_steps", [None, 2])

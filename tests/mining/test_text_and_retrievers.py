@@ -117,3 +117,16 @@ def test_store_encodes_each_text_once_per_model_state(tiny_model):
     finally:
         with torch.no_grad():
             next(tiny_model.parameters()).sub_(1.0)
+
+
+def test_bfloat16_store_agrees_with_float32_and_keeps_its_own_cache(tiny_bert):
+    store = CorpusEmbeddingStore()
+    full = store.encode(tiny_bert, DOCS)
+    store.dtype = "bfloat16"
+    half = store.encode(tiny_bert, DOCS)
+    assert {cache.dtype for cache in store._caches.values()} == {"bfloat16"}  # not the float32 cache's vectors
+    assert not np.array_equal(half, full)
+    cosine = (half * full).sum(axis=1)  # both unit-normalised
+    assert cosine.min() > 0.99
+    with pytest.raises(ValueError, match="dtype"):
+        CorpusEmbeddingStore(dtype="float16")

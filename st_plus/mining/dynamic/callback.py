@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sentence_transformers import SentenceTransformer
 from torch.utils.data import ConcatDataset
@@ -28,8 +28,8 @@ class DynamicNegativesCallback(TrainerCallback):
     """Re-scores and replaces hard negatives every ``refresh_steps`` (Conan-embedding's dynamic hard negatives).
 
     Use with a plain ``SentenceTransformerTrainer`` trained on ``negatives.dataset()``. The model is put in eval
-    mode for scoring (in the trainer's precision: bf16 / fp16 autocast when the training arguments ask for it)
-    and back in training mode afterwards. The state is saved in every checkpoint
+    mode for scoring (in the trainer's precision: with ``bf16``, token-budget batches on a bfloat16 copy of the
+    weights; with ``fp16``, autocast) and back in training mode afterwards. The state is saved in every checkpoint
     (``dynamic_negatives.json``, written atomically) and restored when training resumes from one.
 
     Each refresh (rows scored and replaced, mean positive and negative scores, seconds) is logged: an entry of
@@ -45,6 +45,9 @@ class DynamicNegativesCallback(TrainerCallback):
             their checkpoint files (``dynamic_negatives.<name>.json``, ...), log keys (``dynamic_negatives/<name>/*``)
             and model card entry (``dynamic_negatives/<name>``). ``None``: ``dynamic_negatives.json`` etc.
         resume_from: The checkpoint folder training resumes from, when it is not ``output_dir/checkpoint-<step>``.
+        dtype: How refreshes encode: ``"auto"`` (``"bfloat16"`` when the trainer trains in bf16), ``"bfloat16"``
+            (token-budget batches on a bfloat16 copy of the weights) or ``"float32"`` (sentence-transformers'
+            ``encode``, under the trainer's autocast).
 
     Example:
         ::
@@ -64,7 +67,11 @@ class DynamicNegativesCallback(TrainerCallback):
         *,
         name: str | None = None,
         resume_from: str | Path | None = None,
+        dtype: Literal["auto", "float32", "bfloat16"] = "auto",
     ) -> None:
+        if dtype not in ("auto", "float32", "bfloat16"):
+            raise ValueError(f"`dtype` must be 'auto', 'float32' or 'bfloat16', got {dtype!r}.")
+        self.dtype = dtype
         self.name = name
         self.log_prefix = LOG_PREFIX if name is None else f"{LOG_PREFIX}{name}/"
         self.resume_from = Path(resume_from) if resume_from is not None else None
@@ -75,10 +82,14 @@ class DynamicNegativesCallback(TrainerCallback):
         self._pending_log: dict[str, Any] = {}
         # separate stores: the sharded encoder caches only this process's share, which the scorer must not reuse
         # (other batches, other rounding: processes could take different decisions)
-        self._score_fn = model_score_fn(model, CorpusEmbeddingStore(max_states=1))
-        self._encode_fn = sharded_encode_fn(model, CorpusEmbeddingStore(max_states=1))
+        self._stores = (CorpusEmbeddingStore(max_states=1), CorpusEmbeddingStore(max_states=1))
+        self._score_fn = model_score_fn(model, self._stores[0])
+        self._encode_fn = sharded_encode_fn(model, self._stores[1])
 
     def on_train_begin(self, args, state, control, **kwargs):  # noqa: D102
+        dtype = self.dtype if self.dtype != "auto" else "bfloat16" if getattr(args, "bf16", False) else "float32"
+        for store in self._stores:  # bfloat16: token-budget batches on a bfloat16 copy of the weights
+            store.dtype = dtype
         if args.dataloader_num_workers:
             raise ValueError(
                 "DynamicNegativesCallback needs dataloader_num_workers=0: the negatives are read from this "
