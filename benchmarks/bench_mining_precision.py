@@ -102,8 +102,9 @@ def main() -> None:
     pairs_of_rows = zip(mined_negs["fp32"], mined_negs["bf16"], strict=True) if same_rows else []
     negative_overlap = [len(a & b) / task.negatives.num_negatives for a, b in pairs_of_rows]
     depth = task.negatives.range_max
+    candidate_pairs = zip(mined["fp32"].candidates, mined["bf16"].candidates, strict=True) if same_rows else []
     candidate_overlap = [len(set(a[:depth]) & set(b[:depth])) / max(1, min(depth, len(a), len(b)))
-                         for a, b in zip(mined["fp32"].candidates, mined["bf16"].candidates, strict=True)]  # fmt: skip
+                         for a, b in candidate_pairs] or [float("nan")]  # fmt: skip
     medians = {name: statistics.median(values) for name, values in seconds.items()}
     result = {
         "setup": {"recipe": str(RECIPE.relative_to(REPO)), "model": args.model, "rounds": args.rounds,

@@ -70,13 +70,14 @@ def compare(arms: dict[str, list[Path]], point: str | None = None) -> dict:
     record: dict = {"arms": {name: [str(f) for f in folders] for name, folders in arms.items()},
                     "point": points.pop(), "seeds": seeds, "tasks": {}}  # fmt: skip
     for task in [*tasks, "mean"]:
-        per_arm = {}
+        per_arm, exact = {}, {}
         for name in arms:
-            values = [runs[name][s][task] if task != "mean" else statistics.mean(runs[name][s].values())
-                      for s in seeds]  # fmt: skip
-            mean, sd = _spread(values)
-            per_arm[name] = {"per_seed": [round(v, 4) for v in values], "mean": round(mean, 4), "sd": round(sd, 4)}
-        diffs = [a - b for a, b in zip(per_arm[first]["per_seed"], per_arm[second]["per_seed"], strict=True)]
+            exact[name] = [runs[name][s][task] if task != "mean" else statistics.mean(runs[name][s].values())
+                           for s in seeds]  # fmt: skip
+            mean, sd = _spread(exact[name])
+            rounded = [round(v, 4) for v in exact[name]]
+            per_arm[name] = {"per_seed": rounded, "mean": round(mean, 4), "sd": round(sd, 4)}
+        diffs = [a - b for a, b in zip(exact[first], exact[second], strict=True)]  # from the unrounded scores
         mean, sd = _spread(diffs)
         record["tasks"][task] = {**per_arm, "difference": {"per_seed": [round(d, 4) for d in diffs],
                                                             "mean": round(mean, 4), "sd": round(sd, 4)}}  # fmt: skip

@@ -138,7 +138,8 @@ def encode_by_token_budget(
                     key: value[rows, :longest] if torch.is_tensor(value) and value.dim() == 2 else value
                     for key, value in features.items()
                 }  # fmt: skip
-                embeddings = model(batch_to_device(batch, model.device))["sentence_embedding"]
+                # [:, :dim]: a model with ``truncate_dim`` returns the full width, which encode() truncates
+                embeddings = model(batch_to_device(batch, model.device))["sentence_embedding"][:, :dim]
                 out[chunk[rows]] = embeddings.float().cpu()
                 i += len(rows)
     return out

@@ -147,6 +147,10 @@ def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool)
         saved = yaml.safe_load((out / RECIPE_FILE).read_text(encoding="utf-8"))
         saved.pop("output_dir", None)
         current = {k: v for k, v in resolved.items() if k != "output_dir"}
+        if "mining_precision" not in saved and current.get("mining_precision") in ("auto", "float32"):
+            # started before the key existed, by an st_plus that filtered and mined in float32: resume that way
+            saved["mining_precision"] = current["mining_precision"]
+            recipe.mining_precision = "float32"
         if json.loads(json.dumps(saved)) != json.loads(json.dumps(current)):
             changed = sorted(k for k in current if saved.get(k) != json.loads(json.dumps(current[k])))
             raise RecipeError(

@@ -46,3 +46,14 @@ def test_other_models_fall_back_to_encode(tiny_bert, tiny_model):
     assert encode_by_token_budget(tiny_bert, []).shape == (0, 32)
     with pytest.raises(ValueError, match="`token_budget` must be >= 1"):
         encode_by_token_budget(tiny_bert, TEXTS, token_budget=0)
+
+
+def test_a_truncate_dim_model_gets_the_truncated_embeddings_of_encode(tiny_bert):
+    tiny_bert.truncate_dim = 16
+    try:
+        expected = tiny_bert.encode(TEXTS, convert_to_tensor=True)
+        actual = encode_by_token_budget(tiny_bert, TEXTS, token_budget=64)
+    finally:
+        tiny_bert.truncate_dim = None
+    assert actual.shape == (len(TEXTS), 16)
+    torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-4)

@@ -371,7 +371,8 @@ def test_refresh_scores_in_the_trainers_bf16_precision(tiny_bert, tmp_path):
 
     mined = _mined(tiny_bert)
     negatives = DynamicNegatives(mined, initial_scores=[10.0] * len(mined.dataset))
-    callback = DynamicNegativesCallback(negatives, tiny_bert, DynamicNegativesConfig(refresh_steps=2, offset=2))
+    callback = DynamicNegativesCallback(negatives, tiny_bert, DynamicNegativesConfig(refresh_steps=2, offset=2),
+                                        dtype="auto")  # fmt: skip
     dtypes = []
     score = callback._score_fn
 

@@ -57,3 +57,26 @@ def test_dynamic_callback_rejects_an_unknown_dtype():
 
     with pytest.raises(ValueError, match="dtype"):
         DynamicNegativesCallback(None, None, dtype="float16")
+
+
+def test_a_run_started_before_mining_precision_existed_resumes_in_float32(tmp_path, tiny_bert_dir):
+    import json
+
+    import yaml
+
+    from st_plus.training.pipeline import RECIPE_FILE, STATE_FILE, _prepare_output, _Run
+    from st_plus.training.recipe import load_recipe, recipe_to_dict
+
+    (tmp_path / "pairs.jsonl").write_text('{"anchor": "a", "positive": "b"}\n')
+    path = tmp_path / "recipe.yaml"
+    path.write_text(f"name: r\nprecision: bf16\nmodel: {{base: {tiny_bert_dir}}}\n"
+                    "stages:\n  contrastive:\n    data: [pairs.jsonl]\n")  # fmt: skip
+    out = tmp_path / "run"
+    out.mkdir()
+    old = {k: v for k, v in recipe_to_dict(load_recipe(path)).items() if k != "mining_precision"}
+    (out / RECIPE_FILE).write_text(yaml.safe_dump(old, sort_keys=False))
+    (out / STATE_FILE).write_text(json.dumps({"length_unit": "tokens", "done": {}, "evaluations": {}}))
+    recipe = load_recipe(path)
+    state = _prepare_output(out, recipe, resume=True, overwrite=False)
+    run = _Run(recipe, out, state, resume=True, show_progress_bar=False)
+    assert run.bf16 and not run.mining_bf16  # that st_plus mined in float32: the resumed run keeps doing so

@@ -28,9 +28,10 @@ class DynamicNegativesCallback(TrainerCallback):
     """Re-scores and replaces hard negatives every ``refresh_steps`` (Conan-embedding's dynamic hard negatives).
 
     Use with a plain ``SentenceTransformerTrainer`` trained on ``negatives.dataset()``. The model is put in eval
-    mode for scoring (in the trainer's precision: with ``bf16``, token-budget batches on a bfloat16 copy of the
-    weights; with ``fp16``, autocast) and back in training mode afterwards. The state is saved in every checkpoint
-    (``dynamic_negatives.json``, written atomically) and restored when training resumes from one.
+    mode for scoring (in the trainer's precision: bf16 / fp16 autocast, or with ``dtype="auto"`` and ``bf16``
+    token-budget batches on a bfloat16 copy of the weights) and back in training mode afterwards. The state is
+    saved in every checkpoint (``dynamic_negatives.json``, written atomically) and restored when training resumes
+    from one.
 
     Each refresh (rows scored and replaced, mean positive and negative scores, seconds) is logged: an entry of
     ``dynamic_negatives/*`` keys in ``trainer.state.log_history`` (saved in ``trainer_state.json``), the same
@@ -45,9 +46,10 @@ class DynamicNegativesCallback(TrainerCallback):
             their checkpoint files (``dynamic_negatives.<name>.json``, ...), log keys (``dynamic_negatives/<name>/*``)
             and model card entry (``dynamic_negatives/<name>``). ``None``: ``dynamic_negatives.json`` etc.
         resume_from: The checkpoint folder training resumes from, when it is not ``output_dir/checkpoint-<step>``.
-        dtype: How refreshes encode: ``"auto"`` (``"bfloat16"`` when the trainer trains in bf16), ``"bfloat16"``
-            (token-budget batches on a bfloat16 copy of the weights) or ``"float32"`` (sentence-transformers'
-            ``encode``, under the trainer's autocast).
+        dtype: How refreshes encode: ``"float32"`` (the default: sentence-transformers' ``encode``, under the
+            trainer's autocast), ``"bfloat16"`` (token-budget batches on a bfloat16 copy of the weights: faster on
+            CPU; the copy needs the whole model in one process, so not under ZeRO-3 / FSDP sharding) or ``"auto"``
+            (``"bfloat16"`` when the trainer trains in bf16; what the recipes use).
 
     Example:
         ::
@@ -67,7 +69,7 @@ class DynamicNegativesCallback(TrainerCallback):
         *,
         name: str | None = None,
         resume_from: str | Path | None = None,
-        dtype: Literal["auto", "float32", "bfloat16"] = "auto",
+        dtype: Literal["auto", "float32", "bfloat16"] = "float32",
     ) -> None:
         if dtype not in ("auto", "float32", "bfloat16"):
             raise ValueError(f"`dtype` must be 'auto', 'float32' or 'bfloat16', got {dtype!r}.")
