@@ -43,9 +43,10 @@ def bootstrapped_clustering_scores(
 
     # integer codes in the labels' sorted order: the same contingency tables, without sklearn's per-call np.unique
     # over string arrays
-    label_array = np.unique(np.array(list(labels)), return_inverse=True)[1].reshape(-1)
+    classes, label_array = np.unique(np.array(list(labels)), return_inverse=True)
+    label_array = label_array.reshape(-1)
     kmeans = MiniBatchKMeans(
-        n_clusters=np.unique(label_array).size,
+        n_clusters=classes.size,
         batch_size=kmeans_batch_size,
         init="k-means++",
         n_init=1,
