@@ -96,6 +96,12 @@ def test_shipped_recipes_are_valid():
                 load_recipe(path)  # a clear FILE:LINE error on a clone without them ...
             assert "make_dev_suite.py --chinese-training runs/chinese_training" in text  # ... whose header says how
             continue
+        dev_suite = "runs/dev_suite/" in text  # the development suite make_dev_suite.py builds, never shipped
+        if dev_suite and not (repo / "runs" / "dev_suite").is_dir():
+            with pytest.raises(RecipeError, match=r"no task folder matches .*runs/dev_suite/"):
+                load_recipe(path)  # a clear FILE:LINE error on a clone without it ...
+            assert "make_dev_suite.py --output runs/dev_suite" in text  # ... whose header says how to build it
+            continue
         shared = "shared/data/" in text  # the long-context recipe trains on QMSum's train split, not shipped
         if shared and not (repo.parent / "shared" / "data").is_dir():
             with pytest.raises(RecipeError, match=r"no task folder matches .*shared/data/"):
