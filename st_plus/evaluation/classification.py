@@ -54,6 +54,9 @@ def _label_codes(y_true: Sequence[Hashable], y_pred: Sequence[Hashable]) -> tupl
     exactly as sklearn sums it on the labels themselves.
     """
     labels = list(dict.fromkeys([*y_true, *y_pred]))
+    for label in labels:  # sklearn's rule: fractional, NaN or infinite float labels are a continuous target
+        if isinstance(label, (float, np.floating)) and not float(label).is_integer():
+            raise ValueError(f"Classification metrics need discrete labels, got the float label {label!r}")
     with contextlib.suppress(TypeError):  # labels of mixed types: any numbering gives the same scores
         labels = sorted(labels)
     codes = {label: code for code, label in enumerate(labels)}

@@ -59,6 +59,7 @@ from st_plus.training.checkpoints import (
 )
 from st_plus.training.distill import run_distill
 from st_plus.training.long_context import run_long_context
+from st_plus.training.memory import ReleaseMemoryCallback, release_memory
 from st_plus.training.merge_weights import run_merge
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe, recipe_to_dict
 from st_plus.training.recipe_checks import RecipeBuilder
@@ -138,6 +139,13 @@ class _LogFileCallback(TrainerCallback):
             logger.info("[%s] step %d: %s", self.stage, state.global_step, json.dumps(logs, default=str))
 
 
+#: Top-level recipe keys added after runs could be resumed: for each, the value an st_plus without the key behaved
+#: as, and the values a resuming recipe may give it (its default and that value) to go on that way.
+_KEYS_ADDED_SINCE_RUNS_COULD_RESUME: dict[str, tuple[Any, tuple[Any, ...]]] = {
+    "mining_precision": ("float32", ("auto", "float32")),  # filtering and mining were float32 before the key
+}
+
+
 def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool) -> dict[str, Any]:
     """Checks the output folder against the flags; returns the saved state (empty for a new run)."""
     resolved = recipe_to_dict(recipe)
@@ -147,10 +155,10 @@ def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool)
         saved = yaml.safe_load((out / RECIPE_FILE).read_text(encoding="utf-8"))
         saved.pop("output_dir", None)
         current = {k: v for k, v in resolved.items() if k != "output_dir"}
-        if "mining_precision" not in saved and current.get("mining_precision") in ("auto", "float32"):
-            # started before the key existed, by an st_plus that filtered and mined in float32: resume that way
-            saved["mining_precision"] = current["mining_precision"]
-            recipe.mining_precision = "float32"
+        for key, (behaved_as, compatible) in _KEYS_ADDED_SINCE_RUNS_COULD_RESUME.items():
+            if key not in saved and current.get(key) in compatible:  # started by an st_plus without the key
+                saved[key] = current[key]
+                setattr(recipe, key, behaved_as)  # resume as that st_plus ran
         if json.loads(json.dumps(saved)) != json.loads(json.dumps(current)):
             changed = sorted(k for k in current if saved.get(k) != json.loads(json.dumps(current[k])))
             raise RecipeError(
@@ -243,7 +251,7 @@ class _Run:
         self.show_progress_bar = show_progress_bar
         self.bf16 = resolve_precision(recipe.precision)
         # the filter, the mining and the dynamic refreshes: bfloat16 token-budget encoding when training in bf16
-        self.mining_bf16 = self.bf16 if recipe.mining_precision == "auto" else recipe.mining_precision == "bfloat16"
+        self.mining_dtype = recipe.mining_dtype(self.bf16)
         self.warnings: list[str] = []  # the st_plus WARNINGs of this process (recorded in st_plus_run.json)
 
     def save_state(self) -> None:
@@ -271,6 +279,8 @@ class _Run:
             }  # fmt: skip
             for r in results:
                 logger.info("[%s] %s %s = %.4f", point, r.task_name, r.main_score_name, r.main_score)
+            del results
+            release_memory()  # the evaluation's embeddings and batches
         self.save_state()
         self.state = json.loads((self.out / STATE_FILE).read_text(encoding="utf-8"))
 
@@ -356,25 +366,26 @@ def _run(run: _Run) -> PipelineResult:
                 discard_incomplete_checkpoints(folder) if _is_main() else None
                 _barrier()
             torch.manual_seed(recipe.seed)
+            callbacks = [_LogFileCallback(name), ReleaseMemoryCallback()]  # trims the heap after each step
             if name == "mlm":
                 base = _load(model_path, seq) if model_path is not None else None
                 model, info = st.run_mlm(spec, seed=recipe.seed, max_seq_length=infer, base=base, bf16=run.bf16)
             elif name == "distill":
                 model, info = run_distill(
                     spec, _load(model_path, seq), folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
-                    callbacks=[_LogFileCallback(name)],
+                    callbacks=callbacks,
                 )  # fmt: skip
             elif name == "contrastive":
                 model = _adapted(_load(model_path, seq), recipe)
                 st.freeze_unused(model)
                 model, pairs, info = st.run_contrastive(
                     spec, model, folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
-                    callbacks=[_LogFileCallback(name)],
+                    callbacks=callbacks,
                 )  # fmt: skip
             elif name == "long_context":
                 model, info = run_long_context(
                     spec, _load(model_path, None), folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
-                    callbacks=[_LogFileCallback(name)],
+                    callbacks=callbacks,
                 )  # fmt: skip
             elif name == "merge":  # weighted parameter averaging with the base (no forgetting): the final model
                 ev = recipe.evaluation
@@ -386,8 +397,8 @@ def _run(run: _Run) -> PipelineResult:
                 st.freeze_unused(model)
                 model, info = st.run_multitask(
                     spec, model, folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
-                    stage1_pairs=_stage1_pairs(run, pairs), callbacks=[_LogFileCallback(name)],
-                    mining_bf16=run.mining_bf16,
+                    stage1_pairs=_stage1_pairs(run, pairs), callbacks=callbacks,
+                    mining_dtype=run.mining_dtype,
                 )  # fmt: skip
             if recipe.adapter is not None and name in ("contrastive", "multitask"):
                 info.setdefault("extra", {})["adapter"] = adapter_summary(model, recipe.adapter)
@@ -395,6 +406,7 @@ def _run(run: _Run) -> PipelineResult:
             logger.info("Stage %s done: %s", name, {k: v for k, v in info.items() if k in ("steps", "seconds")})
         new_length = name == "long_context" and recipe.model.inference_max_seq_length is None
         model = _load(model_path, None if new_length else infer)  # every stage starts from what was saved
+        release_memory()  # the stage's trainer and activations: not resident on top of the next step
         if new_length:  # from here on, evaluations and the saved model read the new context length
             infer = model.max_seq_length
         if name == "contrastive" and spec.filter is not None and "filter" not in run.state["done"]:
@@ -473,7 +485,7 @@ def _stage1_pairs(run: _Run, pairs: Any) -> Any:
 
 def _filter(run: _Run, spec: Any, model: SentenceTransformer, pairs: Any) -> None:
     pairs = pairs if pairs is not None else read_pairs(spec.data, run.recipe.seed)
-    kept, result = filter_pairs(spec, model, pairs, bf16=run.mining_bf16)
+    kept, result = filter_pairs(spec, model, pairs, dtype=run.mining_dtype)
     folder = run.out / "stages" / "contrastive"
     if _is_main():
         text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in kept)

@@ -533,6 +533,10 @@ class EvaluationSpec:
     dtype: Literal["float32", "bfloat16"] = "float32"
 
 
+#: How the consistency filter, the miner and the dynamic-negative refreshes encode (``Recipe.mining_precision``).
+MiningDtype = Literal["float32", "bfloat16"]
+
+
 @dataclass
 class Recipe:
     """A training recipe.
@@ -564,6 +568,12 @@ class Recipe:
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
     adapter: AdapterSpec | None = None
     source: str | None = field(default=None, metadata={"internal": True})
+
+    def mining_dtype(self, bf16: bool) -> MiningDtype:
+        """``mining_precision`` resolved for a run that trains in bf16 (``bf16``) or not."""
+        if self.mining_precision == "auto":
+            return "bfloat16" if bf16 else "float32"
+        return self.mining_precision
 
     def stage_names(self) -> list[str]:
         """The configured stages, in run order."""

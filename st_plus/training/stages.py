@@ -42,7 +42,7 @@ from st_plus.models import (
 from st_plus.samplers import GroupAwareBatchSampler, token_lengths
 from st_plus.training.checkpoints import CheckpointCommitCallback, last_complete_checkpoint
 from st_plus.training.multitask import TrainingTask, _task_type, build_multitask
-from st_plus.training.recipe import ContrastiveStage, DataSpec, MlmStage, MultitaskStage, TaskSpec
+from st_plus.training.recipe import ContrastiveStage, DataSpec, MiningDtype, MlmStage, MultitaskStage, TaskSpec
 from st_plus.training.recipe_data import base_column, read_rows
 from st_plus.training.task_losses import TaskLossCallback
 
@@ -282,18 +282,18 @@ def run_contrastive(
     return model, pairs, info
 
 
-def mining_store(bf16: bool) -> CorpusEmbeddingStore:
-    """The embedding store of a stage's filtering and mining: bfloat16 token-budget encoding when it trains in bf16."""
-    return CorpusEmbeddingStore(dtype="bfloat16" if bf16 else "float32")
+def mining_store(dtype: MiningDtype) -> CorpusEmbeddingStore:
+    """The embedding store of a stage's filtering and mining (``"bfloat16"``: token-budget batches on bf16 weights)."""
+    return CorpusEmbeddingStore(dtype=dtype)
 
 
 def filter_pairs(
-    stage: ContrastiveStage, model: SentenceTransformer, pairs: Dataset, *, bf16: bool = False
+    stage: ContrastiveStage, model: SentenceTransformer, pairs: Dataset, *, dtype: MiningDtype = "float32"
 ) -> tuple[Dataset, Any]:
     """Consistency filtering of the stage-1 pairs with the stage-1 model (rows of one group do not compete)."""
     result = consistency_filter(
         pairs, model, top_k=stage.filter.top_k, min_score=stage.filter.min_score, group_column="group",
-        store=mining_store(bf16),
+        store=mining_store(dtype),
     )  # fmt: skip
     return result.dataset, result
 
@@ -318,13 +318,14 @@ def _corpus(neg: Any) -> list[str] | None:
 
 def run_multitask(
     stage: MultitaskStage, model: SentenceTransformer, folder: Path, *, seed: int, bf16: bool, resume: bool,
-    stage1_pairs: Dataset | None = None, callbacks: list[Any] = (), mining_bf16: bool | None = None,
+    stage1_pairs: Dataset | None = None, callbacks: list[Any] = (), mining_dtype: MiningDtype | None = None,
 ) -> tuple[SentenceTransformer, dict[str, Any]]:  # fmt: skip
     """Builds every task (mining hard negatives where asked), then trains the multi-task recipe.
 
-    ``mining_bf16``: mine and refresh dynamic negatives with bfloat16 token-budget encoding (``None``: as ``bf16``).
+    ``mining_dtype``: how hard negatives are mined and dynamic negatives refreshed (``None``: ``"bfloat16"`` when
+    ``bf16``, else ``"float32"``; see :func:`mining_store`).
     """
-    mining_bf16 = bf16 if mining_bf16 is None else mining_bf16
+    mining_dtype = mining_dtype or ("bfloat16" if bf16 else "float32")
     tasks, datasets_info, mining_info = [], [], {}
     dynamic: dict[str, DynamicNegativesCallback] = {}  # by task: each task's state, files and summary
     # one dynamic task keeps the plain file and log names (runs resume from their checkpoints as before)
@@ -341,16 +342,14 @@ def run_multitask(
                 range_min=neg.range_min, range_max=neg.range_max, num_negatives=neg.num_negatives,
                 group_column=group, output_scores=True, too_few="pad", seed=seed,
                 candidate_depth=neg.range_max + 6 * neg.num_negatives if neg.dynamic else None,
-                store=mining_store(mining_bf16),
+                store=mining_store(mining_dtype),
             )  # fmt: skip
             mining_info[task.name] = {**_plain(mined.stats), "seconds": round(time.perf_counter() - start, 1)}
             if neg.dynamic:
                 negatives = DynamicNegatives(mined)
                 config = DynamicNegativesConfig(refresh_steps=neg.refresh_steps, reindex_steps=neg.reindex_steps)
                 name = task.name if several_dynamic else None
-                dynamic[task.name] = DynamicNegativesCallback(
-                    negatives, model, config, name=name, dtype="bfloat16" if mining_bf16 else "float32"
-                )
+                dynamic[task.name] = DynamicNegativesCallback(negatives, model, config, name=name, dtype=mining_dtype)
                 rows = negatives.dataset()
             else:
                 keep = [c for c in mined.dataset.column_names if c == "anchor" or c == "positive"

@@ -108,6 +108,23 @@ def test_classification_metrics_count_a_never_predicted_label_as_zero_precision(
     assert scores["ap"] is None
 
 
+@pytest.mark.parametrize("bad", [0.5, float("nan"), float("inf")])
+def test_classification_metrics_reject_a_continuous_label_as_sklearn_does(bad):
+    from sklearn.metrics import accuracy_score
+
+    with pytest.raises(ValueError):
+        accuracy_score([0.0, 1.0, bad], [0.0, 1.0, 1.0])  # sklearn refuses these labels ...
+    with pytest.raises(ValueError, match="discrete labels"):
+        classification_metrics([0.0, 1.0, bad], [0.0, 1.0, 1.0])  # ... and so do the integer codes
+
+
+def test_classification_metrics_accept_integral_float_labels_as_sklearn_does():
+    from sklearn.metrics import f1_score
+
+    y_true, y_pred = [0.0, 1.0, 2.0, 2.0], [0.0, 2.0, 2.0, 1.0]
+    assert classification_metrics(y_true, y_pred)["f1"] == float(f1_score(y_true, y_pred, average="macro"))
+
+
 def reference_probe(train_embeddings, train_labels, test_embeddings, test_labels, experiments):
     """One fresh ``LogisticRegression(max_iter=100, random_state=42)`` per experiment; metrics averaged."""
     reports = []

@@ -9,8 +9,8 @@ from st_plus.training import stages
 from st_plus.training.recipe import ContrastiveStage, DataSpec, FilterSpec
 
 
-@pytest.mark.parametrize(("bf16", "dtype"), [(True, "bfloat16"), (False, "float32")])
-def test_filter_pairs_encodes_in_the_training_precision(monkeypatch, bf16, dtype):
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+def test_filter_pairs_encodes_in_the_given_precision(monkeypatch, dtype):
     seen = {}
 
     def fake_filter(pairs, model, **kwargs):
@@ -20,9 +20,9 @@ def test_filter_pairs_encodes_in_the_training_precision(monkeypatch, bf16, dtype
     monkeypatch.setattr(stages, "consistency_filter", fake_filter)
     stage = ContrastiveStage(data=[DataSpec(path="pairs.jsonl")], filter=FilterSpec(top_k=3))
     pairs = Dataset.from_dict({"anchor": ["a"], "positive": ["b"], "group": ["g"]})
-    stages.filter_pairs(stage, object(), pairs, bf16=bf16)
+    stages.filter_pairs(stage, object(), pairs, dtype=dtype)
     assert seen["store"].dtype == dtype and seen["top_k"] == 3 and seen["group_column"] == "group"
-    assert stages.mining_store(bf16).dtype == dtype
+    assert stages.mining_store(dtype).dtype == dtype
 
 
 def test_mining_precision_follows_the_training_precision_unless_the_recipe_sets_it(tmp_path, tiny_bert_dir):
@@ -32,13 +32,13 @@ def test_mining_precision_follows_the_training_precision_unless_the_recipe_sets_
     recipe_text = (f"name: r\nprecision: PRECISION\nMINING\nmodel: {{base: {tiny_bert_dir}}}\n"
                    "stages:\n  contrastive:\n    data: [pairs.jsonl]\n")  # fmt: skip
     (tmp_path / "pairs.jsonl").write_text('{"anchor": "a", "positive": "b"}\n')
-    cases = [("fp32", "", False), ("bf16", "", True), ("bf16", "mining_precision: float32", False),
-             ("fp32", "mining_precision: bfloat16", True)]  # fmt: skip
+    cases = [("fp32", "", "float32"), ("bf16", "", "bfloat16"), ("bf16", "mining_precision: float32", "float32"),
+             ("fp32", "mining_precision: bfloat16", "bfloat16")]  # fmt: skip
     for precision, mining, expected in cases:
         path = tmp_path / "recipe.yaml"
         path.write_text(recipe_text.replace("PRECISION", precision).replace("MINING", mining))
         run = _Run(load_recipe(path), tmp_path / "out", {}, resume=False, show_progress_bar=False)
-        assert run.mining_bf16 is expected, (precision, mining)
+        assert run.mining_dtype == expected, (precision, mining)
 
 
 def test_a_bad_mining_precision_is_an_error_with_its_line(tmp_path, tiny_bert_dir):
@@ -79,4 +79,4 @@ def test_a_run_started_before_mining_precision_existed_resumes_in_float32(tmp_pa
     recipe = load_recipe(path)
     state = _prepare_output(out, recipe, resume=True, overwrite=False)
     run = _Run(recipe, out, state, resume=True, show_progress_bar=False)
-    assert run.bf16 and not run.mining_bf16  # that st_plus mined in float32: the resumed run keeps doing so
+    assert run.bf16 and run.mining_dtype == "float32"  # that st_plus mined in float32: the resumed run keeps doing so

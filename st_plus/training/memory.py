@@ -1,0 +1,66 @@
+"""Hands the memory a finished pipeline step freed back to the operating system.
+
+PyTorch's CPU tensors come from the C allocator. Between steps of a recipe (a stage, an evaluation) the freed
+activations of the last step stay resident in glibc's heap, fragmented by the many batch shapes, and the next step
+(other shapes) takes fresh pages on top of them: the process's peak grows with every stage.
+:func:`release_memory` collects unreachable objects (a finished trainer and its callbacks form reference cycles)
+and asks glibc to return its free pages (``malloc_trim``). Elsewhere (another C library, macOS, Windows) only the
+collection runs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import gc
+import logging
+import sys
+
+from transformers import TrainerCallback
+
+logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def _malloc_trim():
+    """The C library's ``malloc_trim`` (glibc), or ``None`` where it has none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):  # musl and other C libraries
+        return None
+
+
+def trim_heap() -> bool:
+    """Returns glibc's free heap pages to the system (``malloc_trim(0)``); whether it ran."""
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
+def release_memory() -> bool:
+    """Collects garbage, then returns glibc's free heap pages to the system; whether the trim ran."""
+    gc.collect()
+    return trim_heap()
+
+
+class ReleaseMemoryCallback(TrainerCallback):
+    """Trims the C heap after every ``every_steps`` optimizer steps (see the module's docstring).
+
+    Batches of different lengths leave differently sized holes in the heap; without a trim the resident memory
+    of a length-grouped stage grows step after step above what any one step needs.
+    """
+
+    def __init__(self, every_steps: int = 1) -> None:
+        if every_steps < 1:
+            raise ValueError(f"`every_steps` must be >= 1, got {every_steps}.")
+        self.every_steps = every_steps
+
+    def on_step_end(self, args, state, control, **kwargs):  # noqa: D102 - TrainerCallback hook
+        if state.global_step % self.every_steps == 0:
+            trim_heap()
