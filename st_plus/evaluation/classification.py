@@ -52,6 +52,10 @@ def _label_codes(y_true: Sequence[Hashable], y_pred: Sequence[Hashable]) -> tupl
 
     Equal labels get equal codes and the per-label scores come out in the same order, so every average is summed
     exactly as sklearn sums it on the labels themselves.
+
+    Raises:
+        ValueError: A fractional, NaN or infinite float label (sklearn's "continuous" target). Labels of mixed
+            types (which sklearn also refuses) are numbered in first-seen order; st_plus's readers never give them.
     """
     labels = list(dict.fromkeys([*y_true, *y_pred]))
     for label in labels:  # sklearn's rule: fractional, NaN or infinite float labels are a continuous target
@@ -65,7 +69,11 @@ def _label_codes(y_true: Sequence[Hashable], y_pred: Sequence[Hashable]) -> tupl
 
 
 def classification_metrics(y_true: Sequence[Hashable], y_pred: Sequence[Hashable]) -> dict[str, float | None]:
-    """Accuracy, macro / weighted F1, precision and recall; AP for binary 0/1 labels (MTEB's set)."""
+    """Accuracy, macro / weighted F1, precision and recall; AP for binary 0/1 labels (MTEB's set).
+
+    Raises:
+        ValueError: A fractional, NaN or infinite float label, as sklearn raises.
+    """
     from sklearn.metrics import accuracy_score, average_precision_score, f1_score, precision_score, recall_score
 
     # The averaged metrics do not depend on what the labels are called: scored on integer codes, sklearn skips

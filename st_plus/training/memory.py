@@ -5,13 +5,12 @@ activations of the last step stay resident in glibc's heap, fragmented by the ma
 (other shapes) takes fresh pages on top of them: the process's peak grows with every stage.
 :func:`release_memory` collects unreachable objects (a finished trainer and its callbacks form reference cycles)
 and asks glibc to return its free pages (``malloc_trim``). Elsewhere (another C library, macOS, Windows) only the
-collection runs.
+collection runs. Both act on host memory only (not on GPU memory, which PyTorch's CUDA allocator manages).
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import gc
 import logging
@@ -28,10 +27,11 @@ def _malloc_trim():
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc.malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim  # the C library the process already runs on
     except (OSError, AttributeError):  # musl and other C libraries
         return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
 
 
 def trim_heap() -> bool:

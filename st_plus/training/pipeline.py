@@ -144,6 +144,9 @@ class _LogFileCallback(TrainerCallback):
 _KEYS_ADDED_SINCE_RUNS_COULD_RESUME: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "mining_precision": ("float32", ("auto", "float32")),  # filtering and mining were float32 before the key
 }
+#: Top-level recipe keys that change no result: a run resumes with any value of them (e.g. ``trim_memory: true``
+#: added to resume a run that ran out of memory).
+_RESULT_NEUTRAL_KEYS = ("output_dir", "trim_memory")
 
 
 def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool) -> dict[str, Any]:
@@ -153,8 +156,9 @@ def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool)
     if resume and state_path.is_file():
         state = json.loads(state_path.read_text(encoding="utf-8"))
         saved = yaml.safe_load((out / RECIPE_FILE).read_text(encoding="utf-8"))
-        saved.pop("output_dir", None)
-        current = {k: v for k, v in resolved.items() if k != "output_dir"}
+        for key in _RESULT_NEUTRAL_KEYS:
+            saved.pop(key, None)
+        current = {k: v for k, v in resolved.items() if k not in _RESULT_NEUTRAL_KEYS}
         for key, (behaved_as, compatible) in _KEYS_ADDED_SINCE_RUNS_COULD_RESUME.items():
             if key not in saved and current.get(key) in compatible:  # started by an st_plus without the key
                 saved[key] = current[key]
@@ -366,7 +370,7 @@ def _run(run: _Run) -> PipelineResult:
                 discard_incomplete_checkpoints(folder) if _is_main() else None
                 _barrier()
             torch.manual_seed(recipe.seed)
-            callbacks = [_LogFileCallback(name), ReleaseMemoryCallback()]  # trims the heap after each step
+            callbacks = [_LogFileCallback(name), *([ReleaseMemoryCallback()] if recipe.trim_memory else [])]
             if name == "mlm":
                 base = _load(model_path, seq) if model_path is not None else None
                 model, info = st.run_mlm(spec, seed=recipe.seed, max_seq_length=infer, base=base, bf16=run.bf16)
