@@ -1,8 +1,8 @@
 """Hands the memory a finished pipeline step freed back to the operating system.
 
-PyTorch's CPU tensors come from the C allocator. Between steps of a recipe (a stage, an evaluation) the freed
-activations of the last step stay resident in glibc's heap, fragmented by the many batch shapes, and the next step
-(other shapes) takes fresh pages on top of them: the process's peak grows with every stage.
+PyTorch's CPU tensors come from the C allocator. Freed activations stay resident in glibc's heap, fragmented by
+the many batch shapes: the quickstart's resident memory grows step after step within a stage and stays high
+between the steps of a recipe (a stage, an evaluation).
 :func:`release_memory` collects unreachable objects (a finished trainer and its callbacks form reference cycles)
 and asks glibc to return its free pages (``malloc_trim``). Elsewhere (another C library, macOS, Windows) only the
 collection runs. Both act on host memory only (not on GPU memory, which PyTorch's CUDA allocator manages).
@@ -13,12 +13,9 @@ from __future__ import annotations
 import ctypes
 import functools
 import gc
-import logging
 import sys
 
 from transformers import TrainerCallback
-
-logger = logging.getLogger(__name__)
 
 
 @functools.cache

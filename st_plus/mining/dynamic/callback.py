@@ -49,7 +49,7 @@ class DynamicNegativesCallback(TrainerCallback):
         dtype: How refreshes encode: ``"float32"`` (the default: sentence-transformers' ``encode``, under the
             trainer's autocast), ``"bfloat16"`` (token-budget batches on a bfloat16 copy of the weights: faster on
             CPU; the copy needs the whole model in one process, so not under ZeRO-3 / FSDP sharding) or ``"auto"``
-            (``"bfloat16"`` when the trainer trains in bf16; what the recipes use).
+            (``"bfloat16"`` when the trainer trains in bf16). The recipes pass their resolved ``mining_precision``.
 
     Example:
         ::
