@@ -101,7 +101,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         model, info = run_multitask(stage, _load(start_model, seq), Path(tmp) / "plus", seed=recipe.seed, bf16=bf16,
-                                    resume=False, stage1_pairs=pairs)  # fmt: skip
+                                    resume=False, stage1_pairs=pairs,
+                                    mining_dtype=recipe.mining_dtype(bf16))  # fmt: skip
         steps = info["steps"]
         results["st_plus stage 2"] = {"seconds": time.perf_counter() - start, "steps": steps,
                                       "scores": {r.task_name: r.main_score for r in

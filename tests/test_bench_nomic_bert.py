@@ -50,3 +50,39 @@ def test_summary_takes_medians_over_rounds_and_ratios_to_bert():
         "nomic_fast": {"speed_ge_1x": True, "peak_rss_le_bert": True},
         "nomic": {"speed_ge_1x": False, "peak_rss_le_bert": False},
     }
+
+
+def test_saved_for_backward_counts_each_saved_storage_once_and_no_parameter():
+    import torch
+
+    model = torch.nn.Linear(8, 8, bias=False)
+    inputs = torch.randn(16, 8)
+    # linear saves its input (16 x 8 floats) and the weight (a parameter: not counted); pow saves linear's output
+    measured = _module().saved_for_backward_mib(model, lambda: (model(inputs) ** 2).sum())
+    assert measured == pytest.approx(2 * 16 * 8 * 4 / 2**20)
+
+
+@pytest.mark.parametrize("padding", ["half", "none"])
+def test_worker_pads_half_the_rows_or_none(padding):
+    row = _module().worker("nomic_fast", 16, "tiny", tokens=64, iters=1, match="params", padding=padding)
+    assert row["padding"] == padding and row["saved_for_backward_mib"] > 0
+
+
+def test_summary_and_goals_keep_each_padding_and_allocator_apart():
+    def row(arch, train, rss, padding, allocator):
+        return {"arch": arch, "length": 512, "params_m": 1.0, "intermediate_size": 8, "padding": padding,
+                "allocator": allocator, "train_tokens_per_s": train, "encode_tokens_per_s": train,
+                "peak_rss_mib": rss, "saved_for_backward_mib": rss / 2}  # fmt: skip
+
+    rows = [row("bert", 100, 1000, "half", "default"), row("nomic_fast", 120, 1100, "half", "default")]
+    rows += [row("bert", 100, 900, "none", "fixed"), row("nomic_fast", 90, 800, "none", "fixed")]
+    rows += [{k: v for k, v in r.items() if k not in ("padding", "allocator")} for r in rows[:1]]  # an old row
+    bench = _module()
+    summary = {(e["arch"], e["padding"], e["allocator"]): e for e in bench.summarize(rows)}
+    assert summary["bert", "half", "default"]["rounds"] == 2  # the row without the keys counts as half / default
+    assert summary["nomic_fast", "none", "fixed"]["peak_rss_vs_bert"] == pytest.approx(800 / 900, abs=1e-3)
+    assert summary["nomic_fast", "none", "fixed"]["saved_vs_bert"] == pytest.approx(400 / 450, abs=1e-3)
+    assert bench.goals(list(summary.values())) == {
+        "nomic_fast": {"speed_ge_1x": True, "peak_rss_le_bert": False, "saved_for_backward_le_bert": False},
+        "nomic_fast/none/fixed": {"speed_ge_1x": False, "peak_rss_le_bert": True, "saved_for_backward_le_bert": True},
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
@@ -47,22 +46,40 @@ def _probe(seed: int, max_iter: int):
     return LogisticRegression(max_iter=max_iter, random_state=seed)
 
 
+def _as_one_kind(labels: Sequence[Hashable]) -> list[Hashable]:
+    """The labels as ``np.asarray`` gives them to sklearn: in a list holding strings, every label becomes a string."""
+    labels = list(labels)
+    if any(isinstance(label, str) for label in labels) and not all(isinstance(label, str) for label in labels):
+        return [label if isinstance(label, str) else str(label) for label in labels]
+    return labels
+
+
 def _label_codes(y_true: Sequence[Hashable], y_pred: Sequence[Hashable]) -> tuple[np.ndarray, np.ndarray]:
     """``y_true`` and ``y_pred`` as integer codes of one shared label set, numbered in sklearn's (sorted) label order.
 
     Equal labels get equal codes and the per-label scores come out in the same order, so every average is summed
-    exactly as sklearn sums it on the labels themselves.
+    exactly as sklearn sums it on the labels themselves. As in sklearn, a list that holds strings is read as strings
+    (``["a", 1]`` as ``["a", "1"]``).
 
     Raises:
-        ValueError: A fractional, NaN or infinite float label (sklearn's "continuous" target). Labels of mixed
-            types (which sklearn also refuses) are numbered in first-seen order; st_plus's readers never give them.
+        ValueError: A fractional, NaN or infinite float label (sklearn's "continuous" target); string labels on one
+            side and numbers on the other (sklearn's "Mix of label input types"); labels that cannot be ordered.
     """
+    y_true, y_pred = _as_one_kind(y_true), _as_one_kind(y_pred)
+    kinds = {isinstance(labels[0], str) for labels in (y_true, y_pred) if labels}
+    if len(kinds) > 1:
+        raise ValueError(
+            f"Classification metrics need labels of one kind, got strings on one side and numbers on the other "
+            f"({y_true[0]!r} and {y_pred[0]!r}); sklearn refuses this mix of label input types too"
+        )
     labels = list(dict.fromkeys([*y_true, *y_pred]))
     for label in labels:  # sklearn's rule: fractional, NaN or infinite float labels are a continuous target
         if isinstance(label, (float, np.floating)) and not float(label).is_integer():
             raise ValueError(f"Classification metrics need discrete labels, got the float label {label!r}")
-    with contextlib.suppress(TypeError):  # labels of mixed types: any numbering gives the same scores
+    try:
         labels = sorted(labels)
+    except TypeError as error:  # e.g. tuples beside numbers
+        raise ValueError(f"Classification labels cannot be ordered: {error}") from None
     codes = {label: code for code, label in enumerate(labels)}
     return (np.fromiter((codes[y] for y in y_true), dtype=np.int64, count=len(y_true)),
             np.fromiter((codes[y] for y in y_pred), dtype=np.int64, count=len(y_pred)))  # fmt: skip

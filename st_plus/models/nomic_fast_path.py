@@ -57,17 +57,16 @@ class _SwiGLUDown(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         gate, up, weight = ctx.saved_tensors
-        sigmoid = torch.sigmoid(gate)
-        silu = gate * sigmoid
+        silu = F.silu(gate)
         hidden = silu * up  # recomputed: the forward kept only gate and up
         grad_weight = grad_out.flatten(0, -2).t() @ hidden.flatten(0, -2)  # (hidden, intermediate)
         del hidden
         grad_hidden = grad_out @ weight.to(grad_out.dtype)  # (..., intermediate)
         grad_up = grad_hidden * silu
-        # d silu(g) / dg = s (1 + g (1 - s)) = s + silu (1 - s); in place, so that backward adds few temporaries
-        dsilu = silu.mul_(torch.sub(1, sigmoid)).add_(sigmoid)
-        del sigmoid
-        grad_gate = grad_hidden.mul_(up).mul_(dsilu)
+        del silu
+        # d loss / d silu(gate) in place, then silu's own backward kernel (one pass, no temporaries): at most three
+        # activation-sized tensors live at once
+        grad_gate = torch.ops.aten.silu_backward(grad_hidden.mul_(up), gate)
         return grad_gate, grad_up, grad_weight.to(weight.dtype)
 
 

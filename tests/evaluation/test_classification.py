@@ -118,6 +118,44 @@ def test_classification_metrics_reject_a_continuous_label_as_sklearn_does(bad):
         classification_metrics([0.0, 1.0, bad], [0.0, 1.0, 1.0])  # ... and so do the integer codes
 
 
+@pytest.mark.parametrize(("y_true", "y_pred"), [(["a", "b", "a"], [0, 1, 0]), (["1", "2", "1"], [1, 2, 2])])
+def test_classification_metrics_reject_strings_against_numbers_as_sklearn_does(y_true, y_pred):
+    from sklearn.metrics import f1_score
+
+    with pytest.raises(ValueError, match="Mix of label input types"):
+        f1_score(y_true, y_pred, average="macro")  # sklearn refuses the mix ...
+    with pytest.raises(ValueError, match="labels of one kind"):
+        classification_metrics(y_true, y_pred)  # ... and so do the integer codes, instead of scoring it
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_pred"),
+    [
+        (["a", "b", 1], ["a", "b", "1"]),
+        (["a", 2.0, "a", True], ["a", "2.0", "True", "True"]),
+        ([1, 2, 1], [1, 2.0, 2]),
+    ],
+)
+def test_classification_metrics_read_a_list_holding_strings_as_strings_as_sklearn_does(y_true, y_pred):
+    from sklearn.metrics import f1_score, precision_score
+
+    assert classification_metrics(y_true, y_pred)["f1"] == float(f1_score(y_true, y_pred, average="macro"))
+    expected = float(precision_score(y_true, y_pred, average="weighted", zero_division=0))
+    assert classification_metrics(y_true, y_pred)["precision_weighted"] == expected
+
+
+def test_classification_metrics_reject_labels_that_cannot_be_ordered():
+    with pytest.raises(ValueError, match="cannot be ordered"):
+        classification_metrics([(0, 1), 1, 1], [1, 1, 1])
+
+
+def test_classification_metrics_accept_numpy_labels_beside_python_ones():
+    from sklearn.metrics import f1_score
+
+    y_true, y_pred = [np.int64(0), 1, 2, 1], [0, np.int64(2), 2, 1]
+    assert classification_metrics(y_true, y_pred)["f1"] == float(f1_score(y_true, y_pred, average="macro"))
+
+
 def test_classification_metrics_accept_integral_float_labels_as_sklearn_does():
     from sklearn.metrics import f1_score
 
