@@ -86,3 +86,43 @@ def test_summary_and_goals_keep_each_padding_and_allocator_apart():
         "nomic_fast": {"speed_ge_1x": True, "peak_rss_le_bert": False, "saved_for_backward_le_bert": False},
         "nomic_fast/none/fixed": {"speed_ge_1x": False, "peak_rss_le_bert": True, "saved_for_backward_le_bert": True},
     }
+
+
+def test_goals_compare_the_medians_not_the_rounded_ratios():
+    def row(arch, encode):
+        return {"arch": arch, "length": 512, "params_m": 1.0, "intermediate_size": 8, "train_tokens_per_s": 100.0,
+                "encode_tokens_per_s": encode, "peak_rss_mib": 10.0}  # fmt: skip
+
+    bench = _module()
+    summary = bench.summarize([row("bert", 8620.8), row("nomic_fast", 8620.4)])
+    assert next(e for e in summary if e["arch"] == "nomic_fast")["encode_vs_bert"] == 1.0  # rounded for the table
+    assert bench.goals(summary)["nomic_fast"]["speed_ge_1x"] is False  # but 0.99995x is below BERT
+
+
+def test_rows_of_an_earlier_file_are_summarised_again_without_measuring(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    def row(arch, train, rss):
+        return {"arch": arch, "length": 512, "params_m": 1.0, "intermediate_size": 8, "padding": "none",
+                "allocator": "fixed", "train_tokens_per_s": train, "encode_tokens_per_s": train,
+                "peak_rss_mib": rss, "saved_for_backward_mib": 1.0, "round": 0}  # fmt: skip
+
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps({"config": {"match": "params"}, "rows": [row("bert", 10, 5), row("nomic", 9, 4)]}))
+    again = tmp_path / "again.json"
+    done = subprocess.run([sys.executable, str(SCRIPT), "--rows", str(earlier), "--output", str(again)],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    written = json.loads(again.read_text())
+    assert written["config"] == {"match": "params"} and len(written["rows"]) == 2
+    assert written["goals_at_512"]["nomic/none/fixed"]["peak_rss_le_bert"] is True
+    assert "| 512 | none | fixed | nomic |" in done.stdout
+
+
+def test_the_default_allocator_does_not_pass_on_a_threshold_from_the_environment():
+    bench = _module()
+    caller = {"PATH": "/bin", "MALLOC_MMAP_THRESHOLD_": "65536"}
+    assert bench.worker_environment("default", caller) == {"PATH": "/bin"}
+    assert bench.worker_environment("fixed", caller) == {"PATH": "/bin", "MALLOC_MMAP_THRESHOLD_": "131072"}
+    assert caller["MALLOC_MMAP_THRESHOLD_"] == "65536"  # the caller's own environment is left as it was

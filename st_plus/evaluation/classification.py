@@ -47,11 +47,33 @@ def _probe(seed: int, max_iter: int):
 
 
 def _as_one_kind(labels: Sequence[Hashable]) -> list[Hashable]:
-    """The labels as ``np.asarray`` gives them to sklearn: in a list holding strings, every label becomes a string."""
-    labels = list(labels)
-    if any(isinstance(label, str) for label in labels) and not all(isinstance(label, str) for label in labels):
-        return [label if isinstance(label, str) else str(label) for label in labels]
-    return labels
+    """The labels as sklearn reads them, through ``np.asarray``.
+
+    A list that holds strings becomes a string array, so its numbers become strings (``1`` as ``"1"``, ``2.0`` as
+    ``"2.0"``, bytes decoded). An object array (``None`` beside strings, a pandas column with NaN) stays as it is,
+    and sklearn refuses strings mixed with anything else there: so does this.
+
+    Raises:
+        ValueError: Labels that are not a flat sequence, a ``None`` label, or an object array mixing strings with
+            other labels.
+    """
+    try:
+        array = np.asarray(labels)
+    except ValueError as error:  # ragged rows, e.g. tuples of different lengths
+        raise ValueError(f"Classification labels must be a flat sequence: {error}") from None
+    if array.ndim != 1:
+        raise ValueError(f"Classification labels must be a flat sequence of labels, got the shape {array.shape}")
+    values = array.tolist()
+    if array.dtype.kind == "O":
+        if any(value is None for value in values):
+            raise ValueError("Classification labels include None (a missing label)")
+        if len({isinstance(value, str) for value in values}) > 1:
+            example = {isinstance(value, str): value for value in values}
+            raise ValueError(
+                f"Classification metrics need labels of one kind, got strings mixed with other labels "
+                f"({example[True]!r} and {example[False]!r}); sklearn refuses this mix of label input types too"
+            )
+    return values
 
 
 def _label_codes(y_true: Sequence[Hashable], y_pred: Sequence[Hashable]) -> tuple[np.ndarray, np.ndarray]:

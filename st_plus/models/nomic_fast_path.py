@@ -32,6 +32,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 from transformers import NomicBertModel as _StockNomicBertModel
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.models.nomic_bert.modeling_nomic_bert import NomicBertMLP as _StockNomicBertMLP
@@ -55,6 +56,7 @@ class _SwiGLUDown(torch.autograd.Function):
         return F.linear(F.silu(gate) * up, weight.to(gate.dtype))
 
     @staticmethod
+    @once_differentiable  # silu_backward has no derivative of its own: a double backward gets a clear error
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         gate, up, weight = ctx.saved_tensors
         silu = F.silu(gate)

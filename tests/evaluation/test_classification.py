@@ -144,9 +144,37 @@ def test_classification_metrics_read_a_list_holding_strings_as_strings_as_sklear
     assert classification_metrics(y_true, y_pred)["precision_weighted"] == expected
 
 
-def test_classification_metrics_reject_labels_that_cannot_be_ordered():
+@pytest.mark.parametrize(
+    ("y_true", "y_pred"),
+    [
+        (["a", "b", "a"], ["a", None, "a"]),
+        (["a", "1", "a"], np.array(["a", 1, "1"], dtype=object)),
+        (["a", "nan", "a"], np.array(["a", np.nan, "a"], dtype=object)),
+    ],
+)
+def test_classification_metrics_reject_what_sklearn_reads_as_an_object_array_of_mixed_labels(y_true, y_pred):
+    from sklearn.metrics import f1_score
+
+    with pytest.raises((TypeError, ValueError)):
+        f1_score(y_true, y_pred, average="macro")  # sklearn refuses these ...
+    with pytest.raises(ValueError, match="None|labels of one kind"):
+        classification_metrics(y_true, y_pred)  # ... and so does st_plus, with a ValueError
+
+
+def test_classification_metrics_decode_bytes_in_a_list_of_strings_as_sklearn_does():
+    from sklearn.metrics import f1_score
+
+    y_true, y_pred = ["a", "x", "a"], ["a", b"x", "a"]
+    assert classification_metrics(y_true, y_pred)["f1"] == float(f1_score(y_true, y_pred, average="macro")) == 1.0
+
+
+def test_classification_metrics_reject_labels_that_cannot_be_ordered_or_are_not_flat():
     with pytest.raises(ValueError, match="cannot be ordered"):
+        classification_metrics([frozenset(), 1, 1], [1, 1, 1])
+    with pytest.raises(ValueError, match="flat sequence"):
         classification_metrics([(0, 1), 1, 1], [1, 1, 1])
+    with pytest.raises(ValueError, match="flat sequence"):
+        classification_metrics([(0, 1), (1, 0)], [(0, 1), (0, 1)])
 
 
 def test_classification_metrics_accept_numpy_labels_beside_python_ones():
