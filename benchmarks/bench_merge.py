@@ -128,6 +128,8 @@ def evaluate_runs(args) -> dict:
 
 def _goal(table: list, weight: float, base_scores: dict) -> dict:
     """The issue's goal at ``weight``: worst drop below the start model and the in-domain gain kept."""
+    from st_plus.training.merge_weights import within_tolerance
+
     by_weight = {round(p["weight"], 6): p["scores"] for p in table}
     scores, full = by_weight[round(weight, 6)], by_weight[1.0]
     drops = {task: base_scores[task] - s for task, s in scores.items()}
@@ -138,11 +140,11 @@ def _goal(table: list, weight: float, base_scores: dict) -> dict:
     return {
         "worst_drop": round(drops[worst], 5),
         "worst_task": worst,
-        "tasks_below_tolerance": sorted(t for t, d in drops.items() if d > MAX_DROP),
+        "tasks_below_tolerance": sorted(t for t, d in drops.items() if not within_tolerance(d, MAX_DROP)),
         "in_domain_gain": round(gain, 5),
         "in_domain_gain_unmerged": round(gain_unmerged, 5),
         "in_domain_retention": round(retention, 4),
-        "met": bool(drops[worst] <= MAX_DROP and retention >= MIN_RETENTION),
+        "met": bool(within_tolerance(drops[worst], MAX_DROP) and retention >= MIN_RETENTION),
     }
 
 

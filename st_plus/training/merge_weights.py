@@ -83,6 +83,16 @@ def grid_point(weight: float, scores: Mapping[str, float], base_scores: Mapping[
     return MergeGridPoint(float(weight), dict(scores), mean, drops.get(worst_task, float("nan")), worst_task)
 
 
+# scores are means of many examples: a drop of exactly the tolerance (15.40% -> 15.10% accuracy) comes out of the
+# subtraction as 0.0030000000000000304; differences below this are float error, not a drop
+SCORE_EPSILON = 1e-9
+
+
+def within_tolerance(drop: float, max_drop: float) -> bool:
+    """``drop <= max_drop``, up to float error in the scores' subtraction (:data:`SCORE_EPSILON`)."""
+    return drop <= max_drop + SCORE_EPSILON
+
+
 def select_merge_weight(table: Sequence[MergeGridPoint], *, max_drop: float = 0.003) -> tuple[float, str]:
     """The rule: the largest weight whose worst drop is at most ``max_drop``, else the weight with the best mean.
 
@@ -91,7 +101,7 @@ def select_merge_weight(table: Sequence[MergeGridPoint], *, max_drop: float = 0.
     """
     if not table:
         raise ValueError("`table` is empty: evaluate at least one grid weight.")
-    within = [point for point in table if point.worst_drop <= max_drop]
+    within = [point for point in table if within_tolerance(point.worst_drop, max_drop)]
     if within:
         return max(point.weight for point in within), RULE_WITHIN
     best = max(table, key=lambda point: (point.mean, point.weight))

@@ -18,6 +18,7 @@ from st_plus.training.merge_weights import (
     choose_merge_weight,
     grid_point,
     select_merge_weight,
+    within_tolerance,
 )
 from st_plus.training.recipe import RecipeError, load_recipe, recipe_to_dict
 
@@ -59,6 +60,14 @@ def test_the_rule_keeps_the_largest_weight_within_the_tolerance_else_the_best_me
     assert select_merge_weight(table, max_drop=0.0005) == (0.9, RULE_BEST_MEAN)  # means 0.6595, 0.674, 0.685
     with pytest.raises(ValueError, match="empty"):
         select_merge_weight([])
+
+
+def test_a_drop_of_exactly_the_tolerance_is_within_it_despite_float_error():
+    base = {"tnews": 0.15400000000000003}  # a mean accuracy as the evaluator returns it
+    point = grid_point(0.5, {"tnews": 0.151}, base)  # 0.30 points below: 0.0030000000000000304 after subtraction
+    assert point.worst_drop > 0.003 and within_tolerance(point.worst_drop, 0.003)
+    assert select_merge_weight([point], max_drop=0.003) == (0.5, RULE_WITHIN)
+    assert not within_tolerance(0.00301, 0.003)
 
 
 def test_choose_merge_weight_evaluates_every_grid_point_and_leaves_the_model_unchanged(tiny_bert, tmp_path):
