@@ -111,7 +111,8 @@ def classification_metrics(y_true: Sequence[Hashable], y_pred: Sequence[Hashable
     """Accuracy, macro / weighted F1, precision and recall; AP for binary 0/1 labels (MTEB's set).
 
     Raises:
-        ValueError: A fractional, NaN or infinite float label, as sklearn raises.
+        ValueError: Labels sklearn refuses (see :func:`_label_codes`): fractional, NaN or infinite floats, strings
+            against numbers, ``None``, or labels that are not a flat sequence.
     """
     from sklearn.metrics import accuracy_score, average_precision_score, f1_score, precision_score, recall_score
 
