@@ -35,7 +35,7 @@ def read_texts(
 
     Raises:
         FileNotFoundError: A path that does not exist.
-        ValueError: A JSONL line that is not an object (file and line named), or no texts at all.
+        ValueError: A JSONL line that is not valid JSON or not an object (file and line named), or no texts at all.
     """
     texts: dict[str, None] = {}
     fields = TEXT_FIELDS if fields is None else fields
@@ -52,7 +52,10 @@ def read_texts(
                 if not is_jsonl:
                     texts[line] = None
                     continue
-                row = json.loads(line)
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}, line {number}: invalid JSON ({exc.msg})") from None
                 if not isinstance(row, dict):
                     raise ValueError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}")
                 for field in fields:

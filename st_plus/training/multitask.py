@@ -15,7 +15,7 @@ from sentence_transformers.sentence_transformer.losses import CachedMultipleNega
 from torch import nn
 
 from st_plus.data.descriptor import normalize_task_type
-from st_plus.losses import CachedConsentLoss, ConsentLoss, InfoNCELoss, WeightedLoss
+from st_plus.losses import CachedConsentLoss, ConsentLoss, InfoNCELoss, MSECosineDistillLoss, WeightedLoss
 from st_plus.samplers.length_grouped import token_lengths
 from st_plus.samplers.rank_synchronized import RankSynchronizedBatchSampler, Strategy
 
@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 _RETRIEVAL_LIKE = {"Retrieval", "Reranking", "NLI"}
 _RANKING_LIKE = {"STS", "PairClassification", "Graded"}
 _LABEL_LIKE = {"Classification", "Clustering"}
-_TRAINING_ONLY = {"nli": "NLI", "graded": "Graded", "graded_list": "Graded"}
+_PRESERVE = {"Preserve"}  # texts with the start model's embeddings: a distillation term against forgetting
+_TRAINING_ONLY = {"nli": "NLI", "graded": "Graded", "graded_list": "Graded", "preserve": "Preserve"}
 
 
 def _task_type(value: str) -> str:
@@ -42,7 +43,9 @@ class TrainingTask:
         name: Dataset name (key of the ``DatasetDict`` and of the loss dict).
         task_type: ``retrieval`` / ``reranking`` / ``nli`` (rows ``anchor, positive[, negative_1..n]``),
             ``sts`` / ``pair_classification`` (``sentence1, sentence2, score|label``) or ``graded`` (graded lists),
-            ``classification`` / ``clustering`` (``text, label``, turned into triplets). MTEB spellings work too.
+            ``classification`` / ``clustering`` (``text, label``, turned into triplets), or ``preserve``
+            (``text, label`` where ``label`` is the start model's embedding of the text: keeps the model near it on
+            general text). MTEB spellings work too.
         dataset: The rows (e.g. from :func:`st_plus.data.load_training_rows` or ``load_labelled_texts``).
         prompts: ``{"query": ..., "document": ...}`` (first column gets the query prompt, the others the document
             prompt) or ``{"text": ...}`` (every column).
@@ -59,7 +62,7 @@ class TrainingTask:
 
     def __post_init__(self) -> None:
         self.task_type = _task_type(self.task_type)
-        known = _RETRIEVAL_LIKE | _RANKING_LIKE | _LABEL_LIKE
+        known = _RETRIEVAL_LIKE | _RANKING_LIKE | _LABEL_LIKE | _PRESERVE
         if self.task_type not in known:
             raise ValueError(f"Task {self.name!r}: `task_type` {self.task_type!r} is not one of {sorted(known)}.")
         unknown = set(self.prompts) - {"query", "document", "text"}
@@ -178,7 +181,10 @@ def build_multitask(
     - retrieval / reranking / NLI rows -> :class:`~st_plus.losses.InfoNCELoss` (MNRL: in-batch + hard negatives);
     - STS / pair classification / graded lists -> :class:`~st_plus.losses.ConsentLoss`;
     - classification / clustering texts -> label triplets with explicit negatives only
-      (``InfoNCELoss(in_batch_negatives=False)``: other rows may share the anchor's label).
+      (``InfoNCELoss(in_batch_negatives=False)``: other rows may share the anchor's label);
+    - preserve texts (``text`` and the start model's embedding in ``label``) ->
+      :class:`~st_plus.losses.MSECosineDistillLoss`, never wrapped in ``MatryoshkaLoss``: keeping the whole vector
+      near the start model's is the point, and it is one encoder pass per batch.
 
     Args:
         model: The model being trained.
@@ -211,9 +217,11 @@ def build_multitask(
     datasets, losses, prompts, batch_sizes = {}, {}, {}, {}
     for task in tasks:
         dataset = task.dataset
-        if task.task_type in _LABEL_LIKE:
+        if task.task_type in _PRESERVE:
+            loss: nn.Module = MSECosineDistillLoss(model)
+        elif task.task_type in _LABEL_LIKE:
             dataset = triplets_from_labels(dataset, num_negatives=num_label_negatives, seed=seed)
-            loss: nn.Module = InfoNCELoss(
+            loss = InfoNCELoss(
                 model, scale=scale, in_batch_negatives=False, gather_across_devices=gather_across_devices
             )
         elif task.task_type in _RETRIEVAL_LIKE:
@@ -228,7 +236,7 @@ def build_multitask(
                 if mini_batch_size
                 else ConsentLoss(model, consent_scale, gather_across_devices=gather_across_devices)
             )
-        if matryoshka_dims:
+        if matryoshka_dims and task.task_type not in _PRESERVE:
             loss = MatryoshkaLoss(model, loss, list(matryoshka_dims))
         if task.weight != 1.0:
             loss = WeightedLoss(loss, task.weight)
@@ -258,7 +266,11 @@ def _check_columns(task: TrainingTask) -> None:
     columns = task.dataset.column_names
     label = next((c for c in ("label", "score") if c in columns), None)
     texts = [c for c in columns if c not in ("label", "score")]
-    if task.task_type in _LABEL_LIKE:
+    if task.task_type in _PRESERVE:
+        first = task.dataset[0]["label"] if "label" in columns and len(task.dataset) else None
+        ok = set(columns) == {"text", "label"} and (first is None or _is_vector(first))
+        want = "columns text, label (the start model's embedding of the text, a list of floats)"
+    elif task.task_type in _LABEL_LIKE:
         ok, want = set(columns) == {"text", "label"}, "columns text, label"
     elif task.task_type in _RETRIEVAL_LIKE:
         ok, want = label is None and len(texts) >= 2, "(anchor, positive[, negatives...]) text columns and no label"
@@ -269,6 +281,10 @@ def _check_columns(task: TrainingTask) -> None:
         ok, want = label is not None and len(texts) == 2, "two text columns and a float score/label"
     if not ok:
         raise ValueError(f"Task {task.name!r} ({task.task_type}) needs {want}; got columns {columns}.")
+
+
+def _is_vector(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) > 0 and all(isinstance(x, float) for x in value)
 
 
 def _info_nce(model: SentenceTransformer, scale: float, gather: bool, mini_batch_size: int | None) -> nn.Module:

@@ -274,7 +274,11 @@ class TaskSpec:
     Attributes:
         name: Unique task name.
         type: ``retrieval`` / ``reranking`` / ``nli`` (pairs or n-tuples), ``sts`` / ``pair_classification``
-            (scored pairs), ``classification`` / ``clustering`` (``text, label`` rows, trained as label triplets).
+            (scored pairs), ``classification`` / ``clustering`` (``text, label`` rows, trained as label triplets),
+            or ``preserve``: general texts kept near the start model's (``model.base``) embeddings of them with
+            ``MSECosineDistillLoss`` (against forgetting; see :mod:`st_plus.training.preserve`). A preserve task's
+            ``data`` is any text file: JSONL rows give the strings of ``data.columns`` (default: the usual text
+            fields), other files one text per line; ``data.rows`` distinct texts are drawn with the recipe's seed.
         data: The training file, or ``stage1`` for the (filtered) stage-1 pairs.
         rows: With ``data: stage1``: use a sample of ``rows`` filtered pairs (drawn with the recipe's seed).
         weight: Factor on the task's loss.

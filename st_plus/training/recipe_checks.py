@@ -18,7 +18,7 @@ from st_plus.chunking import parse_chunker
 from st_plus.data.texts import first_row_keys
 from st_plus.models.nomic_bert_config import NOMIC_BERT_PRESETS as PRESETS
 from st_plus.training._yaml import KeyPath, RecipeError, dotted, line_of
-from st_plus.training.multitask import _LABEL_LIKE, _RETRIEVAL_LIKE, _task_type
+from st_plus.training.multitask import _LABEL_LIKE, _PRESERVE, _RETRIEVAL_LIKE, _task_type
 
 if TYPE_CHECKING:
     from st_plus.training.recipe import (
@@ -192,7 +192,7 @@ def check_recipe(recipe: Recipe, b: RecipeBuilder) -> None:
     if stages.contrastive is not None:
         _check_contrastive(stages.contrastive, b)
     if stages.multitask is not None:
-        _check_multitask(stages.multitask, stages.contrastive is not None, b)
+        _check_multitask(stages.multitask, stages.contrastive is not None, b, has_base=recipe.model.base is not None)
     ev = recipe.evaluation
     ev.tasks = [f for i, p in enumerate(ev.tasks) for f in b.folders(p, ("evaluation", "tasks", i))]
     ev.tasks = list(dict.fromkeys(ev.tasks))
@@ -268,7 +268,7 @@ def _check_contrastive(stage: ContrastiveStage, b: RecipeBuilder) -> None:
         _positive(b, (*key, "filter", "top_k"), stage.filter.top_k)
 
 
-def _check_multitask(stage: MultitaskStage, has_stage1: bool, b: RecipeBuilder) -> None:
+def _check_multitask(stage: MultitaskStage, has_stage1: bool, b: RecipeBuilder, *, has_base: bool) -> None:
     key = ("stages", "multitask")
     if not stage.tasks:
         raise b.error((*key, "tasks"), "needs at least one task")
@@ -288,6 +288,8 @@ def _check_multitask(stage: MultitaskStage, has_stage1: bool, b: RecipeBuilder) 
             kind = _task_type(task.type)
         except ValueError as exc:
             raise b.error((*tkey, "type"), str(exc)) from None
+        if kind in _PRESERVE:
+            _check_preserve(task, has_base, b, tkey)
         if task.data == "stage1":
             if not has_stage1:
                 raise b.error((*tkey, "data"), "`stage1` needs `stages.contrastive`")
@@ -305,7 +307,7 @@ def _check_multitask(stage: MultitaskStage, has_stage1: bool, b: RecipeBuilder) 
         _positive(b, (*tkey, "rows"), task.rows)
         _positive(b, (*tkey, "weight"), task.weight)
         _positive(b, (*tkey, "batch_size"), task.batch_size)
-        allowed = {"text"} if kind in _LABEL_LIKE else {"query", "document", "text"}
+        allowed = {"text"} if kind in _LABEL_LIKE | _PRESERVE else {"query", "document", "text"}
         _check_prompts(task.prompts, b, (*tkey, "prompts"), allowed)
         neg = task.negatives
         if neg is not None:
@@ -318,6 +320,16 @@ def _check_multitask(stage: MultitaskStage, has_stage1: bool, b: RecipeBuilder) 
             if neg.range_min >= neg.range_max:
                 raise b.error((*nkey, "range_max"), f"must exceed range_min ({neg.range_min})")
             neg.corpus = [b.file(p, (*nkey, "corpus", j)) for j, p in enumerate(neg.corpus)]
+
+
+def _check_preserve(task: Any, has_base: bool, b: RecipeBuilder, key: KeyPath) -> None:
+    """A preserve task: general texts from a file, kept near the start model (which must exist)."""
+    if not has_base:
+        raise b.error((*key, "type"), "`preserve` keeps the start model's embeddings: it needs `model.base`")
+    if task.data == "stage1":
+        raise b.error((*key, "data"), "`preserve` reads general texts from a file, not the stage-1 pairs")
+    if task.data.group_column is not None:
+        raise b.error((*key, "data", "group_column"), "a preserve task has no negatives for groups to guard")
 
 
 def _check_long_context(stage: LongContextStage, recipe: Recipe, b: RecipeBuilder) -> None:

@@ -22,7 +22,7 @@ from st_plus.data import (
 from st_plus.data.texts import load_texts
 from st_plus.data.turn_spans import load_turn_spans
 from st_plus.models import read_texts
-from st_plus.training.multitask import _LABEL_LIKE, TrainingTask, _check_columns, _task_type
+from st_plus.training.multitask import _LABEL_LIKE, _PRESERVE, TrainingTask, _check_columns, _task_type
 from st_plus.training.recipe import DataSpec, Recipe
 
 __all__ = ["RecipeDataError", "base_column", "check_recipe_data", "read_rows"]
@@ -119,7 +119,9 @@ def check_recipe_data(recipe: Recipe) -> None:
             check(spec, None, _STAGE1)
     if stages.multitask is not None:
         for task in stages.multitask.tasks:
-            if task.data != "stage1":
+            if task.data != "stage1" and _task_type(task.type) in _PRESERVE:
+                _check_texts([task.data.path], add, task.data.columns)
+            elif task.data != "stage1":
                 check(task.data, task.type, task.name)
             if task.negatives is not None and task.negatives.corpus:
                 _check_texts(task.negatives.corpus, add, task.negatives.corpus_fields)

@@ -35,6 +35,7 @@ from st_plus.models import (
     continue_mlm,
     encoder_from_mlm,
     extend_vocabulary,
+    load_model,
     pretrain_mlm,
     read_texts,
     train_wordpiece_tokenizer,
@@ -42,6 +43,7 @@ from st_plus.models import (
 from st_plus.samplers import GroupAwareBatchSampler, token_lengths
 from st_plus.training.checkpoints import CheckpointCommitCallback, last_complete_checkpoint
 from st_plus.training.multitask import TrainingTask, _task_type, build_multitask
+from st_plus.training.preserve import preserve_dataset
 from st_plus.training.recipe import ContrastiveStage, DataSpec, MiningDtype, MlmStage, MultitaskStage, TaskSpec
 from st_plus.training.recipe_data import base_column, read_rows
 from st_plus.training.task_losses import TaskLossCallback
@@ -319,19 +321,25 @@ def _corpus(neg: Any) -> list[str] | None:
 def run_multitask(
     stage: MultitaskStage, model: SentenceTransformer, folder: Path, *, seed: int, bf16: bool, resume: bool,
     stage1_pairs: Dataset | None = None, callbacks: list[Any] = (), mining_dtype: MiningDtype | None = None,
+    start_model: str | Path | None = None,
 ) -> tuple[SentenceTransformer, dict[str, Any]]:  # fmt: skip
     """Builds every task (mining hard negatives where asked), then trains the multi-task recipe.
 
     ``mining_dtype``: how hard negatives are mined and dynamic negatives refreshed (``None``: ``"bfloat16"`` when
-    ``bf16``, else ``"float32"``; see :func:`mining_store`).
+    ``bf16``, else ``"float32"``; see :func:`mining_store`). ``start_model``: the model whose embeddings the
+    ``preserve`` tasks keep (the recipe's ``model.base``; needed only when there is one).
     """
     mining_dtype = mining_dtype or ("bfloat16" if bf16 else "float32")
-    tasks, datasets_info, mining_info = [], [], {}
+    tasks, datasets_info, mining_info, preserve_info = [], [], {}, {}
+    preserve_rows = _preserve_rows(stage, model, start_model, seed, preserve_info)
     dynamic: dict[str, DynamicNegativesCallback] = {}  # by task: each task's state, files and summary
     # one dynamic task keeps the plain file and log names (runs resume from their checkpoints as before)
     several_dynamic = sum(1 for t in stage.tasks if t.negatives is not None and t.negatives.dynamic) > 1
     for task in stage.tasks:
-        rows, group = _task_rows(task, stage1_pairs, seed)
+        if task.name in preserve_rows:
+            rows, group = preserve_rows[task.name], None
+        else:
+            rows, group = _task_rows(task, stage1_pairs, seed)
         spec = DataSpec(path="stage1 (filtered)", name=task.name) if task.data == "stage1" else task.data
         datasets_info.append(_dataset_entry(spec, len(rows), _task_type(task.type)))
         neg = task.negatives
@@ -380,7 +388,31 @@ def run_multitask(
     info["log_history"] = trainer.state.log_history
     if dynamic:
         info["dynamic_negatives"] = {name: callback.summary() for name, callback in dynamic.items()}
+    if preserve_info:  # the record's free-form part (texts, start model, seconds per task)
+        info.setdefault("extra", {})["preserve"] = preserve_info
     return model, info
+
+
+def _preserve_rows(
+    stage: MultitaskStage, model: SentenceTransformer, start_model: str | Path | None, seed: int,
+    info: dict[str, Any],
+) -> dict[str, Dataset]:  # fmt: skip
+    """Each ``preserve`` task's ``text, label`` rows (the start model loaded once for all); fills ``info``."""
+    wanted = [t for t in stage.tasks if _task_type(t.type) == "Preserve"]
+    if not wanted:
+        return {}
+    if start_model is None:
+        raise ValueError("A `preserve` task needs the start model (the recipe's `model.base`).")
+    start = load_model(start_model)
+    rows = {}
+    for task in wanted:
+        spec: DataSpec = task.data
+        rows[task.name], info[task.name] = preserve_dataset(
+            spec.path, start_model, fields=spec.columns, rows=spec.rows, seed=seed,
+            max_seq_length=model.max_seq_length, prompt=task.prompts.get("text"), start=start,
+        )  # fmt: skip
+    del start
+    return rows
 
 
 def _loss_parts(loss: torch.nn.Module) -> list[torch.nn.Module]:
