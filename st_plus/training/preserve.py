@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from datasets import Dataset
+from datasets import Dataset, Features, Value
+from datasets import Sequence as Sequence_
 from sentence_transformers import SentenceTransformer
 
 from st_plus.models import load_model, read_texts
@@ -30,7 +32,7 @@ def preserve_texts(path: str | Path, *, fields: Sequence[str] | None, rows: int 
 
 def start_model_targets(
     texts: Sequence[str], start: SentenceTransformer, *, max_seq_length: int | None = None, prompt: str | None = None,
-    batch_size: int = 64,
+    dim: int | None = None, batch_size: int = 64,
 ) -> Dataset:  # fmt: skip
     """``text, label`` rows: each text and the start model's float32 embedding of it (the distillation target).
 
@@ -38,8 +40,14 @@ def start_model_targets(
         texts: The general texts.
         start: The start model (read only; its ``max_seq_length`` is restored afterwards).
         max_seq_length: Truncate as the trained model reads the texts during training (default: the start model's).
-        prompt: The task's ``text`` prompt, which the trainer adds to the trained model's inputs too.
+        prompt: The task's ``text`` prompt, which the trainer adds to the trained model's inputs too. ``None``: no
+            prompt at all (not the start model's default prompt, which the trainer would not add).
+        dim: The trained model's embedding size, when it is narrower (a distilled Matryoshka student): the targets
+            are the first ``dim`` dimensions, unit length again, as :func:`st_plus.training.distill` trains them.
         batch_size: Encoding batch size.
+
+    Raises:
+        ValueError: No texts, or ``dim`` wider than the start model's embeddings.
     """
     if not texts:
         raise ValueError("A preserve task needs at least one text.")
@@ -48,16 +56,24 @@ def start_model_targets(
         start.max_seq_length = max_seq_length
     try:
         with torch.inference_mode():
-            embeddings = start.encode(list(texts), batch_size=batch_size, prompt=prompt, convert_to_numpy=True,
-                                      show_progress_bar=False).astype("float32")  # fmt: skip
+            embeddings = start.encode(list(texts), batch_size=batch_size, prompt=prompt or "", convert_to_numpy=True,
+                                      show_progress_bar=False).astype(np.float32)  # fmt: skip
     finally:
         start.max_seq_length = length
-    return Dataset.from_dict({"text": list(texts), "label": embeddings.tolist()})
+    if dim is not None and dim != embeddings.shape[1]:
+        if dim > embeddings.shape[1]:
+            raise ValueError(f"The trained model's embeddings ({dim}) are wider than the start model's "
+                             f"({embeddings.shape[1]}): a preserve task cannot target them.")  # fmt: skip
+        embeddings = embeddings[:, :dim]
+        embeddings /= np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+    features = Features({"text": Value("string"), "label": Sequence_(Value("float32"))})
+    return Dataset.from_dict({"text": list(texts), "label": list(embeddings)}, features=features)
 
 
 def preserve_dataset(
     path: str | Path, start_model: str | Path, *, fields: Sequence[str] | None, rows: int | None, seed: int,
     max_seq_length: int | None, prompt: str | None = None, start: SentenceTransformer | None = None,
+    dim: int | None = None,
 ) -> tuple[Dataset, dict[str, Any]]:  # fmt: skip
     """One preserve task's rows from its file, and what the run record keeps (texts, start model, seconds).
 
@@ -66,7 +82,7 @@ def preserve_dataset(
     begin = time.perf_counter()
     texts = preserve_texts(path, fields=fields, rows=rows, seed=seed)
     model = start if start is not None else load_model(start_model)
-    dataset = start_model_targets(texts, model, max_seq_length=max_seq_length, prompt=prompt)
+    dataset = start_model_targets(texts, model, max_seq_length=max_seq_length, prompt=prompt, dim=dim)
     info = {"texts": len(texts), "start_model": str(start_model), "seconds": round(time.perf_counter() - begin, 1)}
     logger.info("Preserve task from %s: %d texts with the start model's (%s) embeddings", path, len(texts),
                 start_model)  # fmt: skip

@@ -410,6 +410,7 @@ def _preserve_rows(
         rows[task.name], info[task.name] = preserve_dataset(
             spec.path, start_model, fields=spec.columns, rows=spec.rows, seed=seed,
             max_seq_length=model.max_seq_length, prompt=task.prompts.get("text"), start=start,
+            dim=model.get_embedding_dimension(),
         )  # fmt: skip
     del start
     return rows

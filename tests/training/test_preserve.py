@@ -41,6 +41,22 @@ def test_targets_are_the_start_models_embeddings_at_the_training_length_with_the
         start_model_targets([], tiny_bert)
 
 
+def test_targets_ignore_the_start_models_default_prompt_which_training_never_adds(tiny_bert):
+    plain = np.array(start_model_targets(GENERAL[:4], tiny_bert)["label"], dtype=np.float32)
+    tiny_bert.prompts, tiny_bert.default_prompt_name = {"q": "query: "}, "q"
+    np.testing.assert_allclose(np.array(start_model_targets(GENERAL[:4], tiny_bert)["label"]), plain, atol=1e-6)
+    assert not np.allclose(tiny_bert.encode(GENERAL[:4]), plain, atol=1e-4)  # encode alone would add it
+
+
+def test_targets_of_a_narrower_trained_model_are_the_unit_length_prefix(tiny_bert):
+    full = np.array(start_model_targets(GENERAL[:4], tiny_bert)["label"], dtype=np.float32)
+    cut = np.array(start_model_targets(GENERAL[:4], tiny_bert, dim=16)["label"], dtype=np.float32)
+    expected = full[:, :16] / np.linalg.norm(full[:, :16], axis=1, keepdims=True)
+    np.testing.assert_allclose(cut, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="wider than the start model's"):
+        start_model_targets(GENERAL[:4], tiny_bert, dim=64)
+
+
 def test_texts_are_distinct_drawn_with_the_seed_and_cut_to_rows(tmp_path):
     path = tmp_path / "general.jsonl"
     write_jsonl(path, [{"text": t, "other": "ignored " + t} for t in [*GENERAL, *GENERAL[:5]]])
@@ -56,7 +72,8 @@ def test_preserve_dataset_records_texts_and_start_model(tmp_path, tiny_bert, tin
     path.write_text("\n".join(GENERAL), encoding="utf-8")
     rows, info = preserve_dataset(path, tiny_bert_dir, fields=None, rows=12, seed=0, max_seq_length=16)
     assert len(rows) == 12 and len(rows[0]["label"]) == tiny_bert.get_embedding_dimension()
-    assert info["texts"] == 12 and info["start_model"] == str(tiny_bert_dir) and info["seconds"] >= 0
+    assert info["texts"] == 12 and info["start_model"] == str(tiny_bert_dir)
+    assert rows.features["label"].feature.dtype == "float32"  # not float64 lists
 
 
 def test_a_preserve_task_gets_the_distillation_loss_outside_matryoshka(tiny_bert):
@@ -131,7 +148,8 @@ def _write_general(folder):
         ("data: {path: data/general.txt, rows: 12}", "data: stage1", "reads general texts from a file"),
         ("data: {path: data/general.txt, rows: 12}", "data: {path: data/general.txt, group_column: source}",
          "data.group_column: a preserve task has no negatives"),
-        ("weight: 2, data", "weight: 2, prompts: {query: 'q: '}, data", "prompts"),
+        ("weight: 2, data", "weight: 2, prompts: {query: 'q: '}, data",
+         "tasks[3].prompts.query: unknown prompt role; use ['text']"),
         ("model: {base: {base}, max_seq_length: 32}",
          "model: {base: null}\nstages:\n  mlm: {data: [data/general.txt]}",
          "tasks[3].type: `preserve` keeps the start model's embeddings: it needs `model.base`"),
