@@ -210,28 +210,34 @@ def paired(results: dict, other: dict, other_name: str) -> dict:
         return next((p for p in run["table"] if abs(p["weight"] - weight) < 1e-9), None)
 
     by_weight = {}
+    domain = results.get("in_domain_task", IN_DOMAIN)
+    unmerged = [point(theirs[s], 1.0) for s in seeds]
     for weight in sorted({p["weight"] for r in results["runs"] for p in r["table"]}):
-        pairs = [(point(mine[s], weight), point(theirs[s], weight)) for s in seeds]
-        if any(a is None or b is None for a, b in pairs):
+        mine_at = [point(mine[s], weight) for s in seeds]
+        theirs_at = [point(theirs[s], weight) for s in seeds]
+        if any(a is None for a in mine_at):
             continue
-        domain = results.get("in_domain_task", IN_DOMAIN)
-        goals = [(_goal(mine[s]["table"], weight, base, domain), _goal(theirs[s]["table"], weight, base, domain))
-                 for s in seeds]  # fmt: skip
-        unmerged = [point(theirs[s], 1.0) for s in seeds]
-        against_unmerged = {}
+        entry: dict = {}
+        if all(b is not None for b in theirs_at):  # both files hold this weight: the paired differences
+            goals = [(_goal(mine[s]["table"], weight, base, domain), _goal(theirs[s]["table"], weight, base, domain))
+                     for s in seeds]  # fmt: skip
+            pairs = list(zip(mine_at, theirs_at, strict=True))
+            entry = {
+                "tasks": {t: _stats([100 * (a["scores"][t] - b["scores"][t]) for a, b in pairs]) for t in base},
+                "mean_over_tasks": _stats([100 * (a["mean"] - b["mean"]) for a, b in pairs]),
+                "worst_drop": _stats([100 * (g["worst_drop"] - h["worst_drop"]) for g, h in goals]),
+                "goal_met_per_seed": {"this": [g["met"] for g, _ in goals], "other": [h["met"] for _, h in goals]},
+            }  # fmt: skip
+        else:  # only this file holds it: the goal here, and the comparison with the other file's unmerged models
+            entry = {"goal_met_per_seed": {"this": [_goal(mine[s]["table"], weight, base, domain)["met"]
+                                                    for s in seeds], "other": None}}  # fmt: skip
         if all(u is not None for u in unmerged):
-            both = [(a, u) for (a, _), u in zip(pairs, unmerged, strict=True)]
-            against_unmerged = {
+            both = list(zip(mine_at, unmerged, strict=True))
+            entry["against_other_unmerged"] = {
                 "mean_over_tasks": _stats([100 * (a["mean"] - u["mean"]) for a, u in both]),
                 domain: _stats([100 * (a["scores"][domain] - u["scores"][domain]) for a, u in both]),
             }
-        by_weight[f"{weight:.2f}"] = {
-            "tasks": {t: _stats([100 * (a["scores"][t] - b["scores"][t]) for a, b in pairs]) for t in base},
-            "against_other_unmerged": against_unmerged,
-            "mean_over_tasks": _stats([100 * (a["mean"] - b["mean"]) for a, b in pairs]),
-            "worst_drop": _stats([100 * (g["worst_drop"] - h["worst_drop"]) for g, h in goals]),
-            "goal_met_per_seed": {"this": [g["met"] for g, _ in goals], "other": [h["met"] for _, h in goals]},
-        }
+        by_weight[f"{weight:.2f}"] = entry
     return {"other": other_name, "seeds": seeds, "by_weight": by_weight}
 
 
@@ -247,15 +253,26 @@ def paired_table(comparison: dict) -> str:
         return f"{stats['mean']:+.2f} ± {stats['std'] or 0:.2f} ({seeds})"
 
     by_weight = comparison["by_weight"]
-    for task in by_weight[weights[0]]["tasks"]:
-        lines.append(f"| {task} | " + " | ".join(cell(by_weight[w]["tasks"][task]) for w in weights) + " |")
+
+    def row(label: str, get) -> str:
+        cells = [cell(get(by_weight[w])) if get(by_weight[w]) else "" for w in weights]
+        return f"| {label} | " + " | ".join(cells) + " |"
+
+    tasks = next((v["tasks"] for v in by_weight.values() if "tasks" in v), {})
+    for task in tasks:
+        lines.append(row(task, lambda v, t=task: v.get("tasks", {}).get(t)))
     for label, key in (("mean over tasks", "mean_over_tasks"), ("largest drop below start", "worst_drop")):
-        lines.append(f"| {label} | " + " | ".join(cell(by_weight[w][key]) for w in weights) + " |")
-    for key in by_weight[weights[0]]["against_other_unmerged"]:
-        cells = " | ".join(cell(by_weight[w]["against_other_unmerged"][key]) for w in weights)
-        lines.append(f"| {key}, against that file's unmerged models | {cells} |")
-    goal = " | ".join(f"{sum(by_weight[w]['goal_met_per_seed']['this'])} vs "
-                      f"{sum(by_weight[w]['goal_met_per_seed']['other'])}" for w in weights)  # fmt: skip
+        lines.append(row(label, lambda v, k=key: v.get(k)))
+    keys = next((list(v["against_other_unmerged"]) for v in by_weight.values() if "against_other_unmerged" in v), [])
+    for key in keys:
+        lines.append(row(f"{key}, against that file's unmerged models",
+                         lambda v, k=key: v.get("against_other_unmerged", {}).get(k)))  # fmt: skip
+
+    def met(values: list | None) -> str:
+        return "-" if values is None else str(sum(values))
+
+    goal = " | ".join(f"{met(by_weight[w]['goal_met_per_seed']['this'])} vs "
+                      f"{met(by_weight[w]['goal_met_per_seed']['other'])}" for w in weights)  # fmt: skip
     lines.append(f"| goal met (seeds): this vs that | {goal} |")
     return "\n".join(lines)
 

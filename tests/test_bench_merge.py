@@ -42,7 +42,10 @@ def test_paired_differences_are_per_seed_at_the_weights_both_files_hold():
     that = _results([_run(2, {0.7: (0.8, 0.2), 1.0: (0.84, 0.19)}), _run(1, {1.0: (0.86, 0.195)}),
                      _run(3, {1.0: (0.9, 0.3)})])  # fmt: skip
     comparison = bench.paired(this, that, "that.json")
-    assert comparison["seeds"] == [1, 2] and list(comparison["by_weight"]) == ["1.00"]  # 0.5 is not in `that`
+    assert comparison["seeds"] == [1, 2] and list(comparison["by_weight"]) == ["0.50", "1.00"]
+    half = comparison["by_weight"]["0.50"]  # not in `that`: this goal (67% / 60% kept), `that`'s unmerged models
+    assert "tasks" not in half and half["goal_met_per_seed"] == {"this": [False, False], "other": None}
+    assert half["against_other_unmerged"]["retrieval_debian_dev_en"]["per_seed"] == pytest.approx([-2.0, -1.0])
     one = comparison["by_weight"]["1.00"]
     assert one["tasks"]["classification_tnews_dev_zh"]["per_seed"] == pytest.approx([0.4, 1.0])
     assert one["tasks"]["retrieval_debian_dev_en"]["per_seed"] == pytest.approx([0.0, 1.0])
@@ -51,7 +54,9 @@ def test_paired_differences_are_per_seed_at_the_weights_both_files_hold():
     assert one["goal_met_per_seed"] == {"this": [True, True], "other": [False, False]}
     against = one["against_other_unmerged"]  # at w = 1 the same pairs as above
     assert against["retrieval_debian_dev_en"]["per_seed"] == pytest.approx([0.0, 1.0])
-    assert "| classification_tnews_dev_zh | +0.70 ± 0.42 (+0.40 / +1.00) |" in bench.paired_table(comparison)
+    text = bench.paired_table(comparison)
+    assert "| classification_tnews_dev_zh |  | +0.70 ± 0.42 (+0.40 / +1.00) |" in text
+    assert "| goal met (seeds): this vs that | 0 vs - | 2 vs 0 |" in text
 
 
 def test_paired_refuses_files_that_do_not_compare():
