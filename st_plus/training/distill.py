@@ -36,6 +36,7 @@ from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
 from st_plus.losses import MSECosineDistillLoss
 from st_plus.models import add_characters, build_nomic_bert, prune_layers, read_texts
 from st_plus.models.recovery import LengthGroupedBatchSampler
+from st_plus.training.preserve import unit_prefix
 from st_plus.training.recipe import DistillStage
 from st_plus.training.stages import build_trainer, train
 
@@ -95,10 +96,7 @@ def teacher_embeddings(
     vectors = teacher.encode(list(texts), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
     if dim > vectors.shape[1]:
         raise ValueError(f"the student's embeddings ({dim}) are wider than the teacher's ({vectors.shape[1]}).")
-    if dim < vectors.shape[1]:  # a Matryoshka prefix, unit length again like the student's output
-        vectors = vectors[:, :dim]
-        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    return vectors.astype(np.float32)
+    return unit_prefix(vectors, dim)
 
 
 def distill_dataset(

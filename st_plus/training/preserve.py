@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from datasets import Dataset, Features, Value
 from datasets import Sequence as Sequence_
 from sentence_transformers import SentenceTransformer
@@ -23,6 +22,15 @@ from sentence_transformers import SentenceTransformer
 from st_plus.models import load_model, read_texts
 
 logger = logging.getLogger(__name__)
+
+
+def unit_prefix(vectors: np.ndarray, dim: int) -> np.ndarray:
+    """The first ``dim`` dimensions of each row, unit length again when cut (a Matryoshka prefix), as float32."""
+    vectors = vectors.astype(np.float32)
+    if dim < vectors.shape[1]:
+        vectors = vectors[:, :dim]
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return vectors
 
 
 def preserve_texts(path: str | Path, *, fields: Sequence[str] | None, rows: int | None, seed: int) -> list[str]:
@@ -55,17 +63,14 @@ def start_model_targets(
     if max_seq_length:
         start.max_seq_length = max_seq_length
     try:
-        with torch.inference_mode():
-            embeddings = start.encode(list(texts), batch_size=batch_size, prompt=prompt or "", convert_to_numpy=True,
-                                      show_progress_bar=False).astype(np.float32)  # fmt: skip
+        embeddings = start.encode(list(texts), batch_size=batch_size, prompt=prompt or "", convert_to_numpy=True,
+                                  show_progress_bar=False)  # fmt: skip
     finally:
         start.max_seq_length = length
-    if dim is not None and dim != embeddings.shape[1]:
-        if dim > embeddings.shape[1]:
-            raise ValueError(f"The trained model's embeddings ({dim}) are wider than the start model's "
-                             f"({embeddings.shape[1]}): a preserve task cannot target them.")  # fmt: skip
-        embeddings = embeddings[:, :dim]
-        embeddings /= np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+    if dim is not None and dim > embeddings.shape[1]:
+        raise ValueError(f"The trained model's embeddings ({dim}) are wider than the start model's "
+                         f"({embeddings.shape[1]}): a preserve task cannot target them.")  # fmt: skip
+    embeddings = unit_prefix(embeddings, dim or embeddings.shape[1])
     features = Features({"text": Value("string"), "label": Sequence_(Value("float32"))})
     return Dataset.from_dict({"text": list(texts), "label": list(embeddings)}, features=features)
 
