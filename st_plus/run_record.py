@@ -27,7 +27,7 @@ wherever a key is optional. Scores are on MTEB's 0-1 scale. Shape::
                    "language": "en", "split": "test", "metric": "ndcg_at_10", "value": 0.9318, "before": 0.93}],
       "hardware": {"cpu": "...", "gpu": null, "processes": 1},
       "training_seconds": 612.0,
-      "extra": {...}                                          # free-form, not shown on the card
+      "extra": {...}                                          # free-form; the card shows only its "merge" entry
     }
 """
 

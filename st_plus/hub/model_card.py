@@ -44,6 +44,31 @@ def _languages(results: list[ResultRecord]) -> list[str]:
     return found
 
 
+def _merge_text(merge: Any) -> str | None:
+    """One line for the card from the run record's ``extra.merge`` (``None`` when absent or not as training writes it).
+
+    For example ``weighted parameter average (LM-Cocktail): trained model 0.70, default 0.30; the weight chosen on 14
+    development tasks (largest weight with no task below the base by more than max_drop, max_drop 0.3 points)``.
+    """
+    if not isinstance(merge, dict):
+        return None
+    parts = [
+        f"{item['model']} {float(item['weight']):.2f}"
+        for item in merge.get("ingredients") or []
+        if isinstance(item, dict) and "model" in item and isinstance(item.get("weight"), (int, float))
+    ]
+    if not parts:
+        return None
+    text = f"{merge.get('method') or 'weighted parameter average'}: {', '.join(parts)}"
+    choice = merge.get("choice")
+    if isinstance(choice, dict) and choice.get("rule"):
+        tasks = choice.get("dev_tasks") or []
+        tolerance = choice.get("max_drop")
+        tolerance_text = f", max_drop {100 * tolerance:.2g} points" if isinstance(tolerance, (int, float)) else ""
+        text += f"; the weight chosen on {len(tasks)} development tasks ({choice['rule']}{tolerance_text})"
+    return text
+
+
 def results_to_eval_results(results: list[ResultRecord]) -> list[EvalResult]:
     """The run record's results as huggingface_hub ``EvalResult`` objects (one per task, its main score)."""
     return [
@@ -144,7 +169,7 @@ class StPlusModelCardData(SentenceTransformerModelCardData):
         return {
             "st_plus_version": record.st_plus_version,
             "recipe": record.recipe,
-            "stages": [self._stage_view(stage) for stage in record.stages],
+            "stages": [self._stage_view(stage, _merge_text(record.extra.get("merge"))) for stage in record.stages],
             "results_rows": [
                 {
                     **result.to_dict(),
@@ -168,7 +193,7 @@ class StPlusModelCardData(SentenceTransformerModelCardData):
         }
 
     @staticmethod
-    def _stage_view(stage: StageRecord) -> dict[str, Any]:
+    def _stage_view(stage: StageRecord, merge_text: str | None = None) -> dict[str, Any]:
         mining = stage.mining
         dynamic = stage.dynamic_negatives or {}  # task name -> DynamicNegativesCallback.summary()
         return {
@@ -180,6 +205,7 @@ class StPlusModelCardData(SentenceTransformerModelCardData):
             "batch_size": stage.batch_size,
             "seconds_text": format_duration(stage.seconds) if stage.seconds is not None else None,
             "filtering_items": list(stage.filtering.to_dict().items()) if stage.filtering else [],
+            "merge_text": merge_text if stage.name == "merge" else None,
             "mining_text": mining if isinstance(mining, str) else None,
             "mining_items": list(mining.items()) if isinstance(mining, dict) else [],
             "dynamic_tasks": [

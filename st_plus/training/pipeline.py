@@ -403,6 +403,7 @@ def _run(run: _Run) -> PipelineResult:
                     spec, model, folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
                     stage1_pairs=_stage1_pairs(run, pairs), callbacks=callbacks,
                     mining_dtype=run.mining_dtype, start_model=recipe.model.base,
+                    stage1_data=recipe.stages.contrastive.data if recipe.stages.contrastive else (),
                 )  # fmt: skip
             if recipe.adapter is not None and name in ("contrastive", "multitask"):
                 info.setdefault("extra", {})["adapter"] = adapter_summary(model, recipe.adapter)

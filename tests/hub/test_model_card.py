@@ -99,3 +99,35 @@ def test_importing_the_hub_package_does_not_import_matplotlib():
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "False"
+
+
+def test_card_states_the_merge_weights_and_how_they_were_chosen(tiny_bert, run_info):
+    run_info["stages"].append({"name": "merge", "seconds": 0.2})
+    run_info["extra"] = {
+        "merge": {
+            "with": "default",
+            "method": "weighted parameter average (LM-Cocktail)",
+            "ingredients": [
+                {"model": "trained model", "weight": 0.7, "weight_given": 0.7},
+                {"model": "default", "weight": 0.30000000000000004, "weight_given": 0.3},
+            ],
+            "choice": {"rule": "largest weight with no task below the base by more than max_drop", "max_drop": 0.003,
+                       "dev_tasks": ["sts_a", "retrieval_b"]},
+        }
+    }  # fmt: skip
+    readme = render_model_card(tiny_bert, StPlusModelCardData(run_info=run_info))
+    assert (
+        "- **Merge:** weighted parameter average (LM-Cocktail): trained model 0.70, default 0.30; the weight chosen"
+        " on 2 development tasks (largest weight with no task below the base by more than max_drop,"
+        " max_drop 0.3 points)"
+    ) in readme
+    check_card(readme)
+
+
+@pytest.mark.parametrize("merge", [None, "odd", {"ingredients": [{"model": "x"}]}, {"ingredients": "odd"}])
+def test_a_merge_entry_not_as_training_writes_it_adds_no_line(tiny_bert, run_info, merge):
+    run_info["stages"].append({"name": "merge", "seconds": 0.2})
+    run_info["extra"] = {"merge": merge}
+    readme = render_model_card(tiny_bert, StPlusModelCardData(run_info=run_info))
+    assert "**Merge:**" not in readme
+    assert "### Stage 3: merge" in readme

@@ -21,7 +21,7 @@ stages:
 
 RECIPE = RECIPE_HEAD + """\
   contrastive:
-    data: [{path: data/pairs.jsonl, group_column: source}]
+    data: [{path: data/pairs.jsonl, group_column: source, license: MIT}]
     batch_size: 8
     max_steps: 4
     save_steps: 2

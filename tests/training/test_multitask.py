@@ -173,3 +173,16 @@ def test_multitask_recipe_trains_the_bundled_model_on_shipped_real_data(tmp_path
     after = model.encode(["how do I top up my card?"], convert_to_tensor=True)
     assert math.isfinite(result.training_loss) and result.training_loss > 0
     assert not np.allclose(before.numpy(), after.numpy())
+
+
+def test_a_stage1_task_carries_stage1_licences_distinct_and_none_when_one_is_unknown():
+    from st_plus.training.recipe import DataSpec
+    from st_plus.training.stages import _stage1_spec
+
+    def spec(license):
+        return DataSpec(path="x.jsonl", license=license)
+
+    assert _stage1_spec("t", [spec("MIT"), spec("CC BY 4.0"), spec("MIT")]).license == "MIT; CC BY 4.0"
+    assert _stage1_spec("t", [spec("MIT"), spec(None)]).license is None
+    assert _stage1_spec("t", []).license is None
+    assert _stage1_spec("t", [spec("MIT")]).name == "t"

@@ -52,6 +52,9 @@ def test_a_recipe_runs_end_to_end_and_leaves_every_artefact(tmp_path, tiny_bert_
     info = validate_run_info(json.loads((result.model_path / "st_plus_run.json").read_text()))
     assert [s["name"] for s in info["stages"]] == ["contrastive", "multitask"]
     assert info["stages"][0]["filtering"]["rows_in"] == 24 and info["stages"][1]["dynamic_negatives"]["pairs"]
+    assert info["stages"][1]["datasets"][0] == {  # `data: stage1` carries stage 1's licence to the card
+        "name": "pairs", "path": "stage1 (filtered)", "rows": len(kept), "task_type": "Retrieval", "license": "MIT"
+    }
     assert {r["task"] for r in info["results"]} == {"sts_tiny", "retrieval_tiny"}
     assert info["matryoshka"]["dims"] == [32, 16]
     # one loss curve per task: each task's own loss is logged next to the mixed `loss`
