@@ -240,6 +240,16 @@ def _load(path: str | Path, max_seq_length: int | None) -> SentenceTransformer:
     return model
 
 
+def _inference_length(model: SentenceTransformer, infer: int | None) -> int:
+    """``infer`` (the length evaluations and the final model read), at most the model's positions; else unchanged."""
+    if infer is None:
+        return model.max_seq_length
+    try:
+        return min(infer, position_count(model))
+    except ValueError:  # no position table to read (e.g. rotary positions): the length is a choice, not a limit
+        return infer
+
+
 def _adapted(model: SentenceTransformer, recipe: Recipe) -> SentenceTransformer:
     """The model with the recipe's LoRA adapter (added, or made trainable again after a reload); else unchanged."""
     if recipe.adapter is None:
@@ -407,6 +417,8 @@ def _run(run: _Run) -> PipelineResult:
                 )  # fmt: skip
             if recipe.adapter is not None and name in ("contrastive", "multitask"):
                 info.setdefault("extra", {})["adapter"] = adapter_summary(model, recipe.adapter)
+            if not (name == "long_context" and recipe.model.inference_max_seq_length is None):
+                model.max_seq_length = _inference_length(model, infer)  # the stage's folder reads what the final does
             model_path = run.finish_stage(name, model, info)
             logger.info("Stage %s done: %s", name, {k: v for k, v in info.items() if k in ("steps", "seconds")})
         new_length = name == "long_context" and recipe.model.inference_max_seq_length is None

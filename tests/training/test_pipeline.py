@@ -64,6 +64,8 @@ def test_a_recipe_runs_end_to_end_and_leaves_every_artefact(tmp_path, tiny_bert_
     # training truncated at 32 tokens; evaluations and the saved model keep the base model's own length
     base_length = load_model(tiny_bert_dir).max_seq_length
     assert base_length != 32 and load_model(result.model_path).max_seq_length == base_length
+    for stage in ("contrastive", "multitask"):  # each stage's folder reads what the final model reads
+        assert load_model(out / "stages" / stage / "model").max_seq_length == base_length
     assert (result.model_path / "recipe.resolved.yaml").is_file()
 
     expected = load_model(out / "stages" / "multitask" / "model").encode(CORPUS[:4])
