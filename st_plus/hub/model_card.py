@@ -44,28 +44,46 @@ def _languages(results: list[ResultRecord]) -> list[str]:
     return found
 
 
-def _merge_text(merge: Any) -> str | None:
+def _one_line(value: Any) -> str:
+    return " ".join(str(value).split())
+
+
+def _shown_model(name: Any, base_model: str | None) -> str:
+    """An ingredient as the card names it: ``default`` is the bundled model's Hub id, a local folder its last name."""
+    name = _one_line(name)
+    if name == "default":
+        return base_model if base_model and "/" in base_model else "sentence-transformers/all-MiniLM-L6-v2"
+    if name.startswith(("/", "./", "../", "~")) or "\\" in name:
+        return Path(name.replace("\\", "/")).name
+    return name
+
+
+def _merge_text(merge: Any, base_model: str | None = None) -> str | None:
     """One line for the card from the run record's ``extra.merge`` (``None`` when absent or not as training writes it).
 
-    For example ``weighted parameter average (LM-Cocktail): trained model 0.70, default 0.30; the weight chosen on 14
-    development tasks (largest weight with no task below the base by more than max_drop, max_drop 0.3 points)``.
+    For example ``weighted parameter average (LM-Cocktail): trained model 0.70,
+    sentence-transformers/all-MiniLM-L6-v2 0.30; the weight chosen on 14 development tasks (largest weight with no
+    task below the base by more than max_drop, max_drop 0.3 points)``. Local folders are shown by their last name.
     """
-    if not isinstance(merge, dict):
+    if not isinstance(merge, dict) or not isinstance(merge.get("ingredients"), list):
         return None
     parts = [
-        f"{item['model']} {float(item['weight']):.2f}"
-        for item in merge.get("ingredients") or []
+        f"{_shown_model(item['model'], base_model)} {float(item['weight']):.2f}"
+        for item in merge["ingredients"]
         if isinstance(item, dict) and "model" in item and isinstance(item.get("weight"), (int, float))
     ]
     if not parts:
         return None
-    text = f"{merge.get('method') or 'weighted parameter average'}: {', '.join(parts)}"
+    text = f"{_one_line(merge.get('method') or 'weighted parameter average')}: {', '.join(parts)}"
     choice = merge.get("choice")
     if isinstance(choice, dict) and choice.get("rule"):
-        tasks = choice.get("dev_tasks") or []
+        tasks = choice.get("dev_tasks")
+        where = f" on {len(tasks)} development tasks" if isinstance(tasks, list) else " on development tasks"
         tolerance = choice.get("max_drop")
-        tolerance_text = f", max_drop {100 * tolerance:.2g} points" if isinstance(tolerance, (int, float)) else ""
-        text += f"; the weight chosen on {len(tasks)} development tasks ({choice['rule']}{tolerance_text})"
+        tolerance_text = (
+            f", max_drop {round(100 * tolerance, 4):g} points" if isinstance(tolerance, (int, float)) else ""
+        )
+        text += f"; the weight chosen{where} ({_one_line(choice['rule'])}{tolerance_text})"
     return text
 
 
@@ -166,10 +184,11 @@ class StPlusModelCardData(SentenceTransformerModelCardData):
         tasks = list(dict.fromkeys(task for dim in dims for task in scores.get(dim, {})))
         hardware = record.hardware.to_dict() if record.hardware else {}
         seconds = record.training_seconds
+        merge_text = _merge_text(record.extra.get("merge"), record.base_model)
         return {
             "st_plus_version": record.st_plus_version,
             "recipe": record.recipe,
-            "stages": [self._stage_view(stage, _merge_text(record.extra.get("merge"))) for stage in record.stages],
+            "stages": [self._stage_view(stage, merge_text) for stage in record.stages],
             "results_rows": [
                 {
                     **result.to_dict(),

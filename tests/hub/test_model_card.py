@@ -117,17 +117,37 @@ def test_card_states_the_merge_weights_and_how_they_were_chosen(tiny_bert, run_i
     }  # fmt: skip
     readme = render_model_card(tiny_bert, StPlusModelCardData(run_info=run_info))
     assert (
-        "- **Merge:** weighted parameter average (LM-Cocktail): trained model 0.70, default 0.30; the weight chosen"
+        "- **Merge:** weighted parameter average (LM-Cocktail): trained model 0.70,"
+        " sentence-transformers/all-MiniLM-L6-v2 0.30; the weight chosen"
         " on 2 development tasks (largest weight with no task below the base by more than max_drop,"
         " max_drop 0.3 points)"
     ) in readme
     check_card(readme)
 
 
-@pytest.mark.parametrize("merge", [None, "odd", {"ingredients": [{"model": "x"}]}, {"ingredients": "odd"}])
+@pytest.mark.parametrize(
+    "merge", [None, "odd", {"ingredients": [{"model": "x"}]}, {"ingredients": "odd"}, {"ingredients": 5}]
+)
 def test_a_merge_entry_not_as_training_writes_it_adds_no_line(tiny_bert, run_info, merge):
     run_info["stages"].append({"name": "merge", "seconds": 0.2})
     run_info["extra"] = {"merge": merge}
     readme = render_model_card(tiny_bert, StPlusModelCardData(run_info=run_info))
     assert "**Merge:**" not in readme
     assert "### Stage 3: merge" in readme
+
+
+def test_the_merge_line_names_local_folders_by_their_last_name_and_keeps_to_one_line():
+    from st_plus.hub.model_card import _merge_text
+
+    merge = {
+        "method": "weighted\naverage",
+        "ingredients": [{"model": "trained model", "weight": 0.5}, {"model": "/home/me/models/mine", "weight": 0.5}],
+        "choice": {"rule": "best\nmean", "max_drop": 0.01, "dev_tasks": 3},
+    }
+    assert _merge_text(merge) == (
+        "weighted average: trained model 0.50, mine 0.50; the weight chosen on development tasks (best mean,"
+        " max_drop 1 points)"
+    )
+    assert _merge_text({**merge, "choice": {"rule": "r", "max_drop": 0.00125, "dev_tasks": ["a"]}}).endswith(
+        "on 1 development tasks (r, max_drop 0.125 points)"
+    )
