@@ -189,6 +189,8 @@ class StPlusModelCardData(SentenceTransformerModelCardData):
             "st_plus_version": record.st_plus_version,
             "recipe": record.recipe,
             "stages": [self._stage_view(stage, merge_text) for stage in record.stages],
+            # a folder written by `st-plus merge` / merge_models: no stage of its own is the merge
+            "merged_text": None if any(stage.name == "merge" for stage in record.stages) else merge_text,
             "results_rows": [
                 {
                     **result.to_dict(),

@@ -122,6 +122,7 @@ def test_card_states_the_merge_weights_and_how_they_were_chosen(tiny_bert, run_i
         " on 2 development tasks (largest weight with no task below the base by more than max_drop,"
         " max_drop 0.3 points)"
     ) in readme
+    assert "## Merge\n" not in readme  # stated once, in the merge stage's section
     check_card(readme)
 
 
@@ -151,3 +152,14 @@ def test_the_merge_line_names_local_folders_by_their_last_name_and_keeps_to_one_
     assert _merge_text({**merge, "choice": {"rule": "r", "max_drop": 0.00125, "dev_tasks": ["a"]}}).endswith(
         "on 1 development tasks (r, max_drop 0.125 points)"
     )
+
+
+def test_a_folder_merged_by_st_plus_merge_states_its_ingredients(tiny_bert, run_info):
+    run_info["stages"][0]["name"] = "qs-model/contrastive"  # merge_models renames the ingredients' stages
+    run_info["extra"] = {"merge": {"method": "weighted parameter average (LM-Cocktail)",
+                                   "ingredients": [{"model": "runs/qs/model", "weight": 0.7},
+                                                   {"model": "default", "weight": 0.3}]}}  # fmt: skip
+    readme = render_model_card(tiny_bert, StPlusModelCardData(run_info=run_info))
+    assert "## Merge\n" in readme
+    assert "- **Merge:** weighted parameter average (LM-Cocktail): runs/qs/model 0.70, " in readme
+    check_card(readme)
