@@ -7,7 +7,12 @@ from st_plus.models.merging import merge_models
 from st_plus.models.nomic_bert import build_nomic_bert, sentence_transformer_from_nomic_bert
 from st_plus.models.nomic_bert_config import NOMIC_BERT_PRESETS, nomic_bert_config, pad_vocab_size, rope_parameters
 from st_plus.models.nomic_fast_path import disable_nomic_fast_path, enable_nomic_fast_path
-from st_plus.models.position_extension import copied_position_table, extend_positions, position_count
+from st_plus.models.position_extension import (
+    copied_position_table,
+    extend_positions,
+    position_count,
+    readable_positions,
+)
 from st_plus.models.pretraining import encoder_from_mlm, pretrain_mlm, train_wordpiece_tokenizer
 from st_plus.models.pruning import prune_layers
 from st_plus.models.recovery import WallClockCallback, read_texts, recover_by_distillation
@@ -45,6 +50,7 @@ __all__ = [
     "nomic_bert_config",
     "pad_vocab_size",
     "position_count",
+    "readable_positions",
     "pretrain_mlm",
     "prune_layers",
     "read_texts",

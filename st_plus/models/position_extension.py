@@ -51,6 +51,17 @@ def position_count(model: SentenceTransformer) -> int:
     return _position_table(model)[1].num_embeddings
 
 
+def readable_positions(model: SentenceTransformer) -> int:
+    """The longest input, in tokens, that ``model``'s learned position table reads.
+
+    Its rows less those a RoBERTa-style table keeps before the first position (up to ``padding_idx``). Raises
+    ``ValueError`` for a model without learned absolute positions.
+    """
+    embeddings, table = _position_table(model)
+    padding_idx = getattr(embeddings, "padding_idx", None)
+    return table.num_embeddings - (padding_idx + 1 if padding_idx is not None else 0)
+
+
 def extend_positions(model: SentenceTransformer, max_positions: int) -> SentenceTransformer:
     """Extends the absolute position embeddings of ``model`` (in place) to ``max_positions`` by copying.
 

@@ -46,7 +46,7 @@ from transformers import TrainerCallback
 
 from st_plus._version import __version__
 from st_plus.evaluation import evaluate_suite
-from st_plus.models import load_model, position_count
+from st_plus.models import load_model, position_count, readable_positions
 from st_plus.run_record import RUN_INFO_FILE
 from st_plus.training import stages as st
 from st_plus.training._yaml import dotted, load_yaml_with_lines
@@ -245,7 +245,7 @@ def _inference_length(model: SentenceTransformer, infer: int | None) -> int:
     if infer is None:
         return model.max_seq_length
     try:
-        return min(infer, position_count(model))
+        return min(infer, readable_positions(model))
     except ValueError:  # no position table to read (e.g. rotary positions): the length is a choice, not a limit
         return infer
 
@@ -337,6 +337,8 @@ def run_recipe(
     check_recipe_data(recipe)
     if recipe.stages.long_context is not None:  # before the output folder is touched
         check_positions(recipe, load_model(recipe.model.base))
+    elif recipe.model.inference_max_seq_length is not None and recipe.model.base is not None:
+        check_inference_length(recipe, load_model(recipe.model.base))
     PartialState()  # under `accelerate launch`, joins the process group now: the folder checks below synchronise
     out = Path(output_dir or recipe.output_dir or Path("runs") / recipe.name).resolve()
     state = _prepare_output(out, recipe, resume=resume, overwrite=overwrite)
@@ -449,6 +451,25 @@ def _run(run: _Run) -> PipelineResult:
     state = json.loads((out / STATE_FILE).read_text(encoding="utf-8"))
     evaluations = {p: {t: v["value"] for t, v in r.items()} for p, r in state["evaluations"].items()}
     return PipelineResult(out, final, evaluations, table(state["evaluations"]))
+
+
+def check_inference_length(recipe: Recipe, base: SentenceTransformer) -> None:
+    """Refuses, before any work, an explicit ``model.inference_max_seq_length`` longer than the base model reads.
+
+    Without a ``long_context`` stage nothing lengthens the model, so every evaluation would fail on the first text
+    past its position table. Models without learned positions (rotary) take any length.
+    """
+    try:
+        readable = readable_positions(base)
+    except ValueError:
+        return
+    explicit = recipe.model.inference_max_seq_length
+    if explicit > readable:
+        raise _key_error(
+            recipe, ("model", "inference_max_seq_length"),
+            f"{explicit} is more than the base model reads ({readable} tokens); use at most {readable}, or add "
+            "stages.long_context to lengthen the model",
+        )  # fmt: skip
 
 
 def check_positions(recipe: Recipe, base: SentenceTransformer) -> None:

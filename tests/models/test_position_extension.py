@@ -81,3 +81,12 @@ def test_a_roberta_table_keeps_its_padding_rows_and_copies_the_real_positions(ti
     torch.testing.assert_close(model.encode(["the cat sat on the mat"], convert_to_tensor=True), before)
     long_text = " ".join(["the cat sat on the mat"] * 40)
     assert torch.isfinite(model.encode([long_text], convert_to_tensor=True)).all()  # 128 tokens read
+
+
+def test_readable_positions_leaves_out_a_roberta_style_padding_offset(tiny_bert):
+    from st_plus.models import position_count, readable_positions
+
+    assert readable_positions(tiny_bert) == position_count(tiny_bert)  # BERT: no reserved rows
+    embeddings = tiny_bert[0].auto_model.embeddings
+    embeddings.padding_idx = 1  # as RoBERTa's embeddings carry it: positions start at 2
+    assert readable_positions(tiny_bert) == position_count(tiny_bert) - 2

@@ -13,6 +13,7 @@ from tests_helpers import CORPUS, encode_in_plain_subprocess, launch_two_cpu_pro
 
 from st_plus import load_model
 from st_plus.hub.run_info import validate_run_info
+from st_plus.models import readable_positions
 from st_plus.training.checkpoints import (
     COMPLETE_MARKER,
     discard_incomplete_checkpoints,
@@ -334,3 +335,13 @@ def test_two_dynamic_negative_tasks_keep_their_own_state_summary_and_resume(tmp_
     decisions = ("refreshes", "reindexes", "rows_replaced", "rows_with_replacements", "max_replacements", "config")
     for task in ("first", "second"):
         assert {k: resumed[task][k] for k in decisions} == {k: dynamic[task][k] for k in decisions}
+
+
+def test_an_inference_length_past_the_base_models_positions_is_refused_before_any_work(tmp_path, tiny_bert_dir):
+    readable = readable_positions(load_model(tiny_bert_dir))
+    text = RECIPE.replace("max_seq_length: 32}", f"max_seq_length: 32, inference_max_seq_length: {readable + 1}}}")
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, text)
+    line = text.splitlines().index(next(t for t in text.splitlines() if "inference_max_seq_length" in t)) + 1
+    with pytest.raises(RecipeError, match=rf"recipe\.yaml:{line}: model\.inference_max_seq_length: {readable + 1} is"):
+        run_recipe(recipe, output_dir=tmp_path / "out", show_progress_bar=False)
+    assert not (tmp_path / "out").exists()  # refused before the output folder is made
