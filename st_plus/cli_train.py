@@ -11,7 +11,7 @@ class TrainCliError(Exception):
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Validates the recipe, runs it, prints the before/after table."""
-    from st_plus.training.pipeline import run_recipe
+    from st_plus.training.pipeline import check_recipe_model, run_recipe
     from st_plus.training.recipe import RecipeError, load_recipe
     from st_plus.training.recipe_data import RecipeDataError, check_recipe_data
 
@@ -25,6 +25,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             recipe.seed = args.seed
         if args.check:  # a run reads every data file too, in run_recipe, before any work
             check_recipe_data(recipe)
+            check_recipe_model(recipe)
             print(f"{args.recipe}: valid recipe with stages {', '.join(recipe.stage_names())}; every data file read")
             return 0
         result = run_recipe(

@@ -335,10 +335,7 @@ def run_recipe(
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     check_recipe_data(recipe)
-    if recipe.stages.long_context is not None:  # before the output folder is touched
-        check_positions(recipe, load_model(recipe.model.base))
-    elif recipe.model.inference_max_seq_length is not None and recipe.model.base is not None:
-        check_inference_length(recipe, load_model(recipe.model.base))
+    check_recipe_model(recipe)  # before the output folder is touched
     PartialState()  # under `accelerate launch`, joins the process group now: the folder checks below synchronise
     out = Path(output_dir or recipe.output_dir or Path("runs") / recipe.name).resolve()
     state = _prepare_output(out, recipe, resume=resume, overwrite=overwrite)
@@ -451,6 +448,18 @@ def _run(run: _Run) -> PipelineResult:
     state = json.loads((out / STATE_FILE).read_text(encoding="utf-8"))
     evaluations = {p: {t: v["value"] for t, v in r.items()} for p, r in state["evaluations"].items()}
     return PipelineResult(out, final, evaluations, table(state["evaluations"]))
+
+
+def check_recipe_model(recipe: Recipe) -> None:
+    """The recipe checks that need the base model's position table (``FILE:LINE: key`` errors, before any work).
+
+    A ``long_context`` stage: :func:`check_positions`; else an explicit ``model.inference_max_seq_length``:
+    :func:`check_inference_length`. Loads the base model only when one of them applies.
+    """
+    if recipe.stages.long_context is not None:
+        check_positions(recipe, load_model(recipe.model.base))
+    elif recipe.model.inference_max_seq_length is not None and recipe.model.base is not None:
+        check_inference_length(recipe, load_model(recipe.model.base))
 
 
 def check_inference_length(recipe: Recipe, base: SentenceTransformer) -> None:

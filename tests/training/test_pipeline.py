@@ -12,6 +12,7 @@ from pipeline_fixtures import RECIPE, run_pipeline_process, write_tiny_recipe
 from tests_helpers import CORPUS, encode_in_plain_subprocess, launch_two_cpu_processes
 
 from st_plus import load_model
+from st_plus.cli import main
 from st_plus.hub.run_info import validate_run_info
 from st_plus.models import readable_positions
 from st_plus.training.checkpoints import (
@@ -337,7 +338,9 @@ def test_two_dynamic_negative_tasks_keep_their_own_state_summary_and_resume(tmp_
         assert {k: resumed[task][k] for k in decisions} == {k: dynamic[task][k] for k in decisions}
 
 
-def test_an_inference_length_past_the_base_models_positions_is_refused_before_any_work(tmp_path, tiny_bert_dir):
+def test_an_inference_length_past_the_base_models_positions_is_refused_before_any_work(
+    tmp_path, tiny_bert_dir, capsys
+):
     readable = readable_positions(load_model(tiny_bert_dir))
     text = RECIPE.replace("max_seq_length: 32}", f"max_seq_length: 32, inference_max_seq_length: {readable + 1}}}")
     recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, text)
@@ -345,3 +348,5 @@ def test_an_inference_length_past_the_base_models_positions_is_refused_before_an
     with pytest.raises(RecipeError, match=rf"recipe\.yaml:{line}: model\.inference_max_seq_length: {readable + 1} is"):
         run_recipe(recipe, output_dir=tmp_path / "out", show_progress_bar=False)
     assert not (tmp_path / "out").exists()  # refused before the output folder is made
+    assert main(["train", str(recipe), "--check"]) == 2  # --check runs the same check
+    assert f"model.inference_max_seq_length: {readable + 1} is more than" in capsys.readouterr().err
