@@ -19,18 +19,20 @@ from datasets import Dataset, Features, Value
 from datasets import Sequence as Sequence_
 from sentence_transformers import SentenceTransformer
 
+from st_plus.encoding import truncate_and_renormalize
 from st_plus.models import load_model, read_texts
 
 logger = logging.getLogger(__name__)
 
 
 def unit_prefix(vectors: np.ndarray, dim: int) -> np.ndarray:
-    """The first ``dim`` dimensions of each row, unit length again when cut (a Matryoshka prefix), as float32."""
-    vectors = vectors.astype(np.float32)
+    """The first ``dim`` dimensions of each row, unit length again when cut (a Matryoshka prefix), as float32.
+
+    Uncut rows are left as they are (a teacher without a ``Normalize`` module keeps its norms).
+    """
     if dim < vectors.shape[1]:
-        vectors = vectors[:, :dim]
-        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    return vectors
+        return truncate_and_renormalize(vectors, dim)
+    return vectors.astype(np.float32)
 
 
 def preserve_texts(path: str | Path, *, fields: Sequence[str] | None, rows: int | None, seed: int) -> list[str]:

@@ -421,7 +421,6 @@ def _preserve_rows(
             max_seq_length=model.max_seq_length, prompt=task.prompts.get("text"), start=start,
             dim=model.get_embedding_dimension(),
         )  # fmt: skip
-    del start
     return rows
 
 
