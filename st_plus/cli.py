@@ -91,6 +91,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             raise _CliError(str(exc)) from None
     dims = _positive_ints(args.truncate_dims)
     _check_flag_combinations(args)
+    from st_plus.evaluation.seed_average import check_eval_seeds
+
+    try:
+        check_eval_seeds(args.eval_seeds)
+    except ValueError as exc:
+        raise _CliError(f"--eval-seeds: {exc}") from None
     if args.chunking:
         from st_plus.chunking import parse_chunker
 
@@ -142,6 +148,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             model_name="default" if args.model == "default" else Path(str(args.model)).name,
             overwrite=args.overwrite,
             chunking=chunking,
+            eval_seeds=args.eval_seeds,
         )
     except (ValueError, FileExistsError) as exc:
         raise _CliError(str(exc)) from None
@@ -184,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--query-prompt", help="Prompt for retrieval/reranking queries, e.g. 'search_query: '")
     ev.add_argument("--document-prompt", help="Prompt for documents, e.g. 'search_document: '")
     ev.add_argument("--text-prompt", help="Prompt for the symmetric task types")
+    ev.add_argument(
+        "--eval-seeds",
+        type=int,
+        nargs="+",
+        metavar="SEED",
+        help="Score Classification and Clustering tasks once per seed on the same embeddings and report the mean "
+        "(less noise for development decisions; not MTEB's single-seed number, which uses 42)",
+    )
     ev.add_argument("--quiet", action="store_true", help="No progress bars")
     ev.add_argument(
         "--chunking",

@@ -19,6 +19,7 @@ from st_plus.evaluation.clustering import ClusteringEvaluator
 from st_plus.evaluation.pair_classification import PairClassificationEvaluator
 from st_plus.evaluation.reranking import CandidateRerankingEvaluator
 from st_plus.evaluation.retrieval import RetrievalEvaluator, exact_search
+from st_plus.evaluation.seed_average import average_over_seeds
 from st_plus.evaluation.sts import STSEvaluator
 from st_plus.evaluation.suite import EVALUATORS, build_evaluator, evaluate_suite, results_table, write_mteb_results
 
@@ -38,6 +39,7 @@ __all__ = [
     "TaskResult",
     "alignment",
     "alignment_uniformity_scores",
+    "average_over_seeds",
     "build_evaluator",
     "evaluate_suite",
     "exact_search",

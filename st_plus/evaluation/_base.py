@@ -95,6 +95,8 @@ class TaskEvaluator(BaseEvaluator):
 
     task_type: ClassVar[str]
     default_main_score: ClassVar[str]
+    #: Whether the score depends on ``seed`` besides the embeddings (a probe's training rows, a clustering bootstrap).
+    seed_dependent: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -172,6 +172,7 @@ class ClassificationEvaluator(TaskEvaluator):
     """
 
     task_type = "Classification"
+    seed_dependent = True  # the undersampled training rows (or the cross-validation folds) and the probe
     default_main_score = "accuracy"
 
     def __init__(

@@ -85,6 +85,7 @@ class ClusteringEvaluator(TaskEvaluator):
     """
 
     task_type = "Clustering"
+    seed_dependent = True  # the documents embedded, the bootstrap and k-means
     default_main_score = "v_measure"
 
     def __init__(

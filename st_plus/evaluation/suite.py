@@ -25,6 +25,7 @@ from st_plus.evaluation.clustering import ClusteringEvaluator
 from st_plus.evaluation.pair_classification import PairClassificationEvaluator
 from st_plus.evaluation.reranking import CandidateRerankingEvaluator
 from st_plus.evaluation.retrieval import RetrievalEvaluator
+from st_plus.evaluation.seed_average import average_over_seeds, check_eval_seeds
 from st_plus.evaluation.sts import STSEvaluator
 
 logger = logging.getLogger(__name__)
@@ -260,6 +261,7 @@ def evaluate_suite(
     model_name: str | None = None,
     overwrite: bool = False,
     chunking: Mapping[str, Any] | None = None,
+    eval_seeds: Sequence[int] | None = None,
 ) -> list[TaskResult]:
     """Evaluates ``model`` on several task folders, encoding each distinct (prompt, text) only once.
 
@@ -281,27 +283,29 @@ def evaluate_suite(
         overwrite: Replace result files that st_plus did not write (checked before any encoding).
         chunking: Evaluate Retrieval tasks over chunked documents: ``{"chunker": ..., "mode": "late" | "naive",
             "window": ..., "overlap": ...}`` (see :class:`ChunkedRetrievalEvaluator`).
+        eval_seeds: Score each Classification and Clustering task once per seed (the same embeddings) and report
+            the mean of every metric, with ``main_score_per_eval_seed`` (see :func:`average_over_seeds`): less
+            noise for development decisions, but no longer MTEB's single-seed number. ``None`` (default): each
+            task's own seed (MTEB's 42). Other task types have no seed and are scored once.
 
     Returns:
         One :class:`TaskResult` per task, in order.
     """
+    seeds = check_eval_seeds(eval_seeds)
     loaded = [t if isinstance(t, Task) else load_task(t, task_type=task_type, split=split) for t in tasks]
     names = [t.name for t in loaded]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"Task names must be unique (they name the result files), repeated: {duplicates}")
-    evaluators = []
+    evaluators = []  # per task: one evaluator, or one per evaluation seed
     for task in loaded:
         task_prompts = (prompts or {}).get(task.task_type)
-        evaluators.append(
-            build_evaluator(
-                task,
-                truncate_dims=truncate_dims,
-                batch_size=batch_size,
-                prompts=task.descriptor.prompts or task_prompts,
-                chunking=chunking,
-            )
-        )
+        settings = {"truncate_dims": truncate_dims, "batch_size": batch_size,
+                    "prompts": task.descriptor.prompts or task_prompts, "chunking": chunking}  # fmt: skip
+        if seeds is not None and EVALUATORS[task.task_type].seed_dependent:
+            evaluators.append([build_evaluator(task, seed=seed, **settings) for seed in seeds])
+        else:
+            evaluators.append([build_evaluator(task, **settings)])
     model_name = model_name or model_name_of(model)
     if output_dir is not None:
         check_results_writable(output_dir, model_name=model_name, task_names=names, overwrite=overwrite)
@@ -309,9 +313,10 @@ def evaluate_suite(
     results = []
     progress = tqdm(evaluators, desc="Tasks", disable=not show_progress_bar, unit="task")
     start = time.perf_counter()
-    for evaluator in progress:
-        progress.set_postfix_str(evaluator.name)
-        results.append(evaluator.evaluate(model, cache=cache))
+    for group in progress:
+        progress.set_postfix_str(group[0].name)
+        per_seed = [evaluator.evaluate(model, cache=cache) for evaluator in group]
+        results.append(average_over_seeds(per_seed, seeds) if seeds and group[0].seed_dependent else per_seed[0])
     logger.info(
         "Evaluated %d tasks in %.1fs; encoded %d distinct texts for %d requested.",
         len(results),

@@ -83,7 +83,12 @@ def _merge_text(merge: Any, base_model: str | None = None) -> str | None:
         tolerance_text = (
             f", max_drop {round(100 * tolerance, 4):g} points" if isinstance(tolerance, (int, float)) else ""
         )
-        text += f"; the weight chosen{where} ({_one_line(choice['rule'])}{tolerance_text})"
+        seeds = choice.get("eval_seeds")
+        seeds_text = (
+            f", classification and clustering scored as the mean over evaluation seeds {', '.join(map(str, seeds))}"
+            if isinstance(seeds, list) and seeds and all(isinstance(s, int) for s in seeds) else ""
+        )  # fmt: skip
+        text += f"; the weight chosen{where} ({_one_line(choice['rule'])}{tolerance_text}{seeds_text})"
     return text
 
 

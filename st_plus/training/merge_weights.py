@@ -21,6 +21,7 @@ from sentence_transformers import SentenceTransformer
 
 from st_plus.data import Task, load_task
 from st_plus.evaluation import evaluate_suite
+from st_plus.evaluation.seed_average import check_eval_seeds
 from st_plus.models import extend_positions, load_model, position_count
 from st_plus.models.merging import check_mergeable, merge_record, weighted_average
 
@@ -62,6 +63,7 @@ class MergeWeightChoice:
         max_drop: The tolerance the rule used (0-1 scale).
         base_scores: The base model's main scores (the reference).
         table: Every grid point, in grid order.
+        eval_seeds: The evaluation seeds whose mean scored the seed-dependent tasks (``None``: MTEB's seed alone).
     """
 
     weight: float
@@ -69,6 +71,7 @@ class MergeWeightChoice:
     max_drop: float
     base_scores: dict[str, float]
     table: list[MergeGridPoint] = field(default_factory=list)
+    eval_seeds: list[int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (what the run record stores)."""
@@ -131,6 +134,7 @@ def choose_merge_weight(
     batch_size: int = 64,
     dtype: str = "float32",
     base_scores: Mapping[str, float] | None = None,
+    eval_seeds: Sequence[int] | None = None,
 ) -> MergeWeightChoice:
     """Evaluates ``w * finetuned + (1 - w) * base`` on development tasks for each ``w`` in ``grid`` and picks one.
 
@@ -147,6 +151,9 @@ def choose_merge_weight(
         dtype: Encoding precision (``float32`` or ``bfloat16``).
         base_scores: The base model's main scores on ``dev_tasks`` when already known (same settings); skips
             its evaluation.
+        eval_seeds: Score classification and clustering dev tasks with each of these evaluation seeds and use the
+            mean (``evaluate_suite(eval_seeds=...)``): on small dev tasks a single seed moves a score by about the
+            tolerance, so the choice would follow the seed. ``None``: each task's own seed (MTEB's 42).
 
     Returns:
         The chosen weight, the rule's branch and the table of all grid points.
@@ -155,6 +162,7 @@ def choose_merge_weight(
         ValueError: A bad grid or ``max_drop``, no task, or models that cannot be merged.
     """
     weights = _check_grid(grid)
+    seeds = check_eval_seeds(eval_seeds)
     if not max_drop >= 0:
         raise ValueError(f"`max_drop` must be >= 0 (0-1 scale; 0.003 = 0.3 points), got {max_drop}.")
     if not dev_tasks:
@@ -165,7 +173,7 @@ def choose_merge_weight(
     finetuned = finetuned if isinstance(finetuned, SentenceTransformer) else load_model(finetuned, device="cpu")
     base = base if isinstance(base, SentenceTransformer) else load_model(base, device="cpu")
     check_mergeable([finetuned, base], names)
-    settings = {"batch_size": batch_size, "dtype": dtype}
+    settings = {"batch_size": batch_size, "dtype": dtype, "eval_seeds": seeds}
     base_scores = dict(base_scores) if base_scores is not None else _scores(base, tasks, **settings)
     missing = sorted({t.name for t in tasks} - set(base_scores))
     if missing:
@@ -186,7 +194,7 @@ def choose_merge_weight(
         finetuned.load_state_dict(states[0])  # the caller's model is left as it was given
     chosen, rule = select_merge_weight(table, max_drop=max_drop)
     logger.info("merge weight chosen: %.2f (%s)", chosen, rule)
-    return MergeWeightChoice(chosen, rule, max_drop, base_scores, table)
+    return MergeWeightChoice(chosen, rule, max_drop, base_scores, table, seeds)
 
 
 def _positions(model: SentenceTransformer) -> int | None:
@@ -230,7 +238,7 @@ def run_merge(
     if spec.weight == "auto":
         choice = choose_merge_weight(
             model, base, spec.dev_tasks, grid=spec.grid or DEFAULT_MERGE_GRID, max_drop=spec.max_drop,
-            batch_size=batch_size, dtype=dtype,
+            batch_size=batch_size, dtype=dtype, eval_seeds=spec.eval_seeds,
         )  # fmt: skip
         weight = choice.weight
         extra["choice"] = {**choice.to_dict(), "dev_tasks": [Path(t).name for t in spec.dev_tasks]}

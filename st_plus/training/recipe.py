@@ -471,6 +471,8 @@ class MergeSpec:
         grid: Weights tried by ``auto`` (default ``[0.3, 0.4, ..., 0.9, 1.0]``).
         dev_tasks: Development task folders for ``auto`` (globs allowed); never the held-out evaluation tasks.
         max_drop: ``auto``'s tolerance on the 0-1 scale (0.003 = 0.3 points of a x100 score).
+        eval_seeds: ``auto`` scores classification and clustering dev tasks with each of these evaluation seeds
+            and uses the mean (default: MTEB's seed 42 alone), so that the choice does not follow one seed's draw.
         evaluate: Tasks to evaluate after the stage: ``all``, ``none`` or task names.
     """
 
@@ -479,6 +481,7 @@ class MergeSpec:
     grid: list[float] | None = None
     dev_tasks: list[str] = field(default_factory=list)
     max_drop: float = 0.003
+    eval_seeds: list[int] | None = None
     evaluate: Evaluate = "all"
 
 

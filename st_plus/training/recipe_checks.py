@@ -452,7 +452,7 @@ def _check_merge(stage: MergeSpec, recipe: Recipe, b: RecipeBuilder) -> None:
     if stage.weight == "auto" and not stage.dev_tasks:
         raise b.error((*key, "dev_tasks"), "`weight: auto` chooses the weight on development tasks: list them")
     if stage.weight != "auto":
-        for name in ("grid", "dev_tasks"):
+        for name in ("grid", "dev_tasks", "eval_seeds"):
             if getattr(stage, name):
                 raise b.error((*key, name), "is used by `weight: auto` only; remove it or set `weight: auto`")
     for i, weight in enumerate(stage.grid or []):
@@ -461,8 +461,21 @@ def _check_merge(stage: MergeSpec, recipe: Recipe, b: RecipeBuilder) -> None:
     if stage.grid is not None and not stage.grid:
         raise b.error((*key, "grid"), "needs at least one weight (or remove it for the default grid)")
     _positive(b, (*key, "max_drop"), stage.max_drop, zero=True)
+    _check_eval_seeds(stage.eval_seeds, b, (*key, "eval_seeds"))
     stage.dev_tasks = [f for i, p in enumerate(stage.dev_tasks) for f in b.folders(p, (*key, "dev_tasks", i))]
     stage.dev_tasks = list(dict.fromkeys(stage.dev_tasks))
+
+
+def _check_eval_seeds(seeds: list[int] | None, b: RecipeBuilder, key: KeyPath) -> None:
+    if seeds is None:
+        return
+    if not seeds:
+        raise b.error(key, "needs at least one seed (or remove it for MTEB's seed 42 alone)")
+    for i, seed in enumerate(seeds):
+        if seed < 0:
+            raise b.error((*key, i), f"must be >= 0, got {seed}")
+        if seed in seeds[:i]:
+            raise b.error((*key, i), f"repeats seed {seed}: each seed counts once in the mean")
 
 
 def _check_prompts(prompts: dict[str, str], b: RecipeBuilder, key: KeyPath, allowed: set[str]) -> None:

@@ -152,6 +152,11 @@ def test_the_merge_line_names_local_folders_by_their_last_name_and_keeps_to_one_
     assert _merge_text({**merge, "choice": {"rule": "r", "max_drop": 0.00125, "dev_tasks": ["a"]}}).endswith(
         "on 1 development tasks (r, max_drop 0.125 points)"
     )
+    seeded = {**merge, "choice": {"rule": "r", "max_drop": 0.003, "dev_tasks": ["a"], "eval_seeds": [42, 43]}}
+    assert _merge_text(seeded).endswith(
+        "(r, max_drop 0.3 points, classification and clustering scored as the mean over evaluation seeds 42, 43)"
+    )
+    assert _merge_text({**merge, "choice": {"rule": "r", "eval_seeds": ["x"]}}).endswith("(r)")
 
 
 def test_a_folder_merged_by_st_plus_merge_states_its_ingredients(tiny_bert, run_info):

@@ -91,6 +91,24 @@ def test_choose_merge_weight_evaluates_every_grid_point_and_leaves_the_model_unc
         choose_merge_weight(finetuned, tiny_bert, [])
 
 
+def test_seed_dependent_dev_tasks_are_scored_as_the_mean_over_the_evaluation_seeds(tiny_bert, tmp_path):
+    from tests_helpers import CORPUS, write_jsonl
+
+    folder = tmp_path / "clf_dev"
+    write_jsonl(folder / "test.jsonl", [{"text": t, "label": i % 3} for i, t in enumerate(CORPUS[:12])])
+    (folder / "task.json").write_text(json.dumps({"task_type": "Classification", "train_split": None}))
+    finetuned = perturbed_copy(tiny_bert, 0, 0.2)
+    choice = choose_merge_weight(finetuned, tiny_bert, [folder], grid=(1.0,), max_drop=1.0, eval_seeds=[42, 3])
+    [expected] = evaluate_suite(finetuned, [folder], show_progress_bar=False, eval_seeds=[42, 3])
+    [base] = evaluate_suite(tiny_bert, [folder], show_progress_bar=False, eval_seeds=[42, 3])
+    assert choice.table[0].scores == {"clf_dev": pytest.approx(expected.main_score)}
+    assert choice.base_scores == {"clf_dev": pytest.approx(base.main_score)}
+    assert choice.eval_seeds == [42, 3] and choice.to_dict()["eval_seeds"] == [42, 3]
+    assert choose_merge_weight(finetuned, tiny_bert, [folder], grid=(1.0,)).eval_seeds is None
+    with pytest.raises(ValueError, match="repeats"):
+        choose_merge_weight(finetuned, tiny_bert, [folder], grid=(1.0,), eval_seeds=[2, 2])
+
+
 @pytest.mark.parametrize(
     ("old", "new", "line", "expected"),
     [
@@ -102,6 +120,12 @@ def test_choose_merge_weight_evaluates_every_grid_point_and_leaves_the_model_unc
         ("with: base", "with: nowhere/model", 14, "stages.merge.with: model folder not found"),
         ("dev_tasks: [eval/sts_tiny]", "dev_tasks: [eval/none]", 17, "stages.merge.dev_tasks[0]: no task folder"),
         ("    with: base\n", "    with: base\n    mix: 2\n", 15, "stages.merge.mix: unknown key; MergeSpec accepts"),
+        ("    max_drop: 1.0\n", "    max_drop: 1.0\n    eval_seeds: [42, 42]\n", 19,
+         "stages.merge.eval_seeds[1]: repeats seed 42"),
+        ("    max_drop: 1.0\n", "    max_drop: 1.0\n    eval_seeds: []\n", 19,
+         "stages.merge.eval_seeds: needs at least one seed"),
+        ("    max_drop: 1.0\n", "    max_drop: 1.0\n    eval_seeds: [-3]\n", 19,
+         "stages.merge.eval_seeds[0]: must be >= 0"),
     ],
 )  # fmt: skip
 def test_bad_merge_settings_name_the_line_and_the_key(tmp_path, tiny_bert_dir, old, new, line, expected):
@@ -139,6 +163,7 @@ def test_the_merge_stage_makes_the_final_model_and_is_recorded(tmp_path, tiny_be
             torch.testing.assert_close(value, weight * trained[key] + (1 - weight) * base[key], atol=1e-6, rtol=0)
     record = json.loads((result.model_path / "st_plus_run.json").read_text())
     assert record["extra"]["merge"]["choice"]["rule"] == RULE_WITHIN
+    assert record["extra"]["merge"]["choice"]["eval_seeds"] is None  # the recipe named none: MTEB's seed alone
     assert [s["name"] for s in record["stages"]] == ["contrastive", "merge"]
     assert "merge" in result.evaluations and "| start | merge |" in result.table.splitlines()[0]
     saved = (tmp_path / "run" / "recipe.resolved.yaml").read_text()

@@ -1,0 +1,84 @@
+"""Scores averaged over evaluation seeds: the pure mean against a by-hand reference, and through evaluate_suite."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tests_helpers import CORPUS, write_jsonl
+
+from st_plus.data import load_task
+from st_plus.evaluation import TaskResult, average_over_seeds, build_evaluator, evaluate_suite, results_table
+from st_plus.evaluation.seed_average import check_eval_seeds
+
+
+def _result(seed_value: float, *, ap: float | None = None, dims: tuple[int, ...] = (16,)) -> TaskResult:
+    by_dim = {d: {"accuracy": seed_value / d * 16, "ap": ap, "scores_per_experiment": [{"accuracy": 0.0}]}
+              for d in dims}  # fmt: skip
+    return TaskResult("t", "Classification", "accuracy", by_dim[dims[0]], by_dim, num_samples=4,
+                      evaluation_time=1.5, split="test", language="en")  # fmt: skip
+
+
+def test_every_numeric_metric_is_the_mean_over_seeds_at_every_dimension():
+    results = [_result(0.5, ap=0.2, dims=(16, 8)), _result(0.8, ap=None, dims=(16, 8)), _result(0.2, dims=(16, 8))]
+    averaged = average_over_seeds(results, [42, 1, 7])
+    assert averaged.main_score == pytest.approx((0.5 + 0.8 + 0.2) / 3)
+    assert averaged.scores_by_dim[8]["accuracy"] == pytest.approx((1.0 + 1.6 + 0.4) / 3)
+    assert averaged.scores["ap"] == pytest.approx(0.2)  # None where a seed had no value: the others' mean
+    assert "scores_per_experiment" not in averaged.scores  # per-seed lists are not averaged
+    assert averaged.scores["eval_seeds"] == [42, 1, 7]
+    assert averaged.scores["main_score_per_eval_seed"] == {"42": 0.5, "1": 0.8, "7": 0.2}
+    assert averaged.evaluation_time == pytest.approx(4.5) and averaged.num_samples == 4
+    assert average_over_seeds([_result(0.5)], [3]).scores["ap"] is None  # None under every seed stays None
+    json.dumps(averaged.to_dict())
+
+
+@pytest.mark.parametrize(
+    ("seeds", "match"),
+    [([], "empty"), ([1, 1], "repeats"), ([-1], ">= 0"), ([1.5], "integers"), ([True], "integers")],
+)
+def test_bad_seeds_are_refused(seeds, match):
+    with pytest.raises(ValueError, match=match):
+        check_eval_seeds(seeds)
+
+
+def test_results_of_other_tasks_or_counts_are_refused():
+    other = TaskResult("u", "Classification", "accuracy", {"accuracy": 0.1}, {16: {"accuracy": 0.1}})
+    with pytest.raises(ValueError, match="different tasks"):
+        average_over_seeds([_result(0.5), other], [1, 2])
+    with pytest.raises(ValueError, match="one result per seed"):
+        average_over_seeds([_result(0.5)], [1, 2])
+    with pytest.raises(ValueError, match="different dimensions"):
+        average_over_seeds([_result(0.5), _result(0.5, dims=(16, 8))], [1, 2])
+
+
+@pytest.fixture()
+def task_dirs(tmp_path):
+    texts = CORPUS[:12]
+    write_jsonl(tmp_path / "clf" / "test.jsonl", [{"text": t, "label": i % 3} for i, t in enumerate(texts)])
+    (tmp_path / "clf" / "task.json").write_text(json.dumps({"task_type": "Classification", "train_split": None}))
+    pairs = zip(texts, texts[1:], strict=False)
+    sts = [{"sentence1": a, "sentence2": b, "score": float(i % 5)} for i, (a, b) in enumerate(pairs)]
+    write_jsonl(tmp_path / "sts" / "test.jsonl", sts)
+    (tmp_path / "sts" / "task.json").write_text(json.dumps({"task_type": "STS"}))
+    return [tmp_path / "clf", tmp_path / "sts"]
+
+
+def test_evaluate_suite_scores_seed_dependent_tasks_once_per_seed_and_the_others_once(tiny_model, task_dirs, tmp_path):
+    seeds = [42, 5, 11]
+    clf, sts = evaluate_suite(tiny_model, task_dirs, show_progress_bar=False, eval_seeds=seeds,
+                              truncate_dims=[8], output_dir=tmp_path / "out")  # fmt: skip
+    task = load_task(task_dirs[0])
+    each = [build_evaluator(task, seed=s, truncate_dims=[8]).evaluate(tiny_model) for s in seeds]
+    assert clf.scores["main_score_per_eval_seed"] == {str(s): r.main_score for s, r in zip(seeds, each, strict=True)}
+    assert clf.main_score == pytest.approx(sum(r.main_score for r in each) / 3)
+    assert clf.scores_by_dim[8]["accuracy"] == pytest.approx(sum(r.scores_by_dim[8]["accuracy"] for r in each) / 3)
+    assert len(set(clf.scores["main_score_per_eval_seed"].values())) > 1  # the folds moved with the seed
+    plain = evaluate_suite(tiny_model, task_dirs, show_progress_bar=False)
+    assert "eval_seeds" not in sts.scores and sts.scores == plain[1].scores  # no seed: scored once, unchanged
+    assert plain[0].main_score == each[0].main_score  # without eval_seeds: MTEB's seed 42 alone
+    written = json.loads(next((tmp_path / "out").rglob("clf.json")).read_text())["scores"]["test"][0]
+    assert written["eval_seeds"] == seeds and written["main_score"] == round(clf.main_score, 5)
+    assert "| clf |" in results_table([clf, sts])
+    with pytest.raises(ValueError, match="repeats"):
+        evaluate_suite(tiny_model, task_dirs, show_progress_bar=False, eval_seeds=[1, 1])
