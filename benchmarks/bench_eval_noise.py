@@ -18,9 +18,9 @@ Any other seed is an equally valid evaluation. This script measures, on the deve
   recipe's merge stage) and unmerged, with every evaluation seed: each task's drop below the start model, paired by
   evaluation seed, and the goal's verdict under each evaluation seed and under the mean over them.
 
-Embeddings do not depend on the evaluation seed, so each model is encoded once (bfloat16, batch 64, as
-``benchmarks/bench_merge.py``) and only the scoring is repeated. Scores are x100 in the table, 0-1 in the file; this
-script is the file's only writer. Not a timing measurement.
+Each model's texts go through one embedding cache (bfloat16, batch 64, as ``benchmarks/bench_merge.py``), so a text
+that several evaluation seeds draw is encoded once (``evaluate_suite(eval_seeds=...)``). Scores are x100 in the
+table, 0-1 in the file; this script is the file's only writer. Not a timing measurement.
 """
 
 from __future__ import annotations
@@ -38,6 +38,12 @@ from bench_merge import IN_DOMAIN, MAX_DROP, MIN_RETENTION, _dev_tasks, _model_d
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "eval_noise.json"
 SEEDED_TYPES = ("Classification", "Clustering")  # the task types whose score depends on a seed besides embeddings
+
+
+def _task_types(suite: Path) -> dict[str, str]:
+    """Task name -> task type of every folder of ``suite``."""
+    descriptors = [json.loads((t / "task.json").read_text(encoding="utf-8")) for t in _dev_tasks(suite)]
+    return {d.get("name", t.name): d["task_type"] for d, t in zip(descriptors, _dev_tasks(suite), strict=True)}
 
 
 def score_model(model, tasks: list[Path], eval_seeds: list[int], dtype: str = "bfloat16") -> dict[str, dict]:
@@ -169,6 +175,8 @@ def main() -> None:
         parser.error("--eval-seeds must hold 42 (MTEB's seed: the verdict every other results file uses)")
     if not 0 < args.weight <= 1:
         parser.error("--weight must be in (0, 1]")
+    if _task_types(args.dev_suite).get(args.in_domain) in (None, *SEEDED_TYPES):
+        parser.error(f"--in-domain must name a task of --dev-suite without an evaluation seed, got {args.in_domain}")
     import torch
 
     from st_plus.models import load_model, merge_models

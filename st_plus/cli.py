@@ -68,6 +68,8 @@ def _check_tasks_use_flags(args: argparse.Namespace, tasks: Sequence[Task]) -> N
         others = [f"{task.folder} ({task.task_type})" for task in tasks if task.task_type != "Retrieval"]
         if others:
             raise _CliError(f"{flag} applies to Retrieval tasks only, got {', '.join(others)}")
+    if args.eval_seeds is not None and not {task.task_type for task in tasks} & {"Classification", "Clustering"}:
+        raise _CliError("--eval-seeds applies to Classification and Clustering tasks only; none was given")
     uses = {
         "--query-prompt": ("Retrieval", "Reranking"),
         "--document-prompt": ("Retrieval", "Reranking"),
@@ -196,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         nargs="+",
         metavar="SEED",
-        help="Score Classification and Clustering tasks once per seed on the same embeddings and report the mean "
-        "(less noise for development decisions; not MTEB's single-seed number, which uses 42)",
+        help="Score Classification and Clustering tasks once per seed and report the mean (less noise for "
+        "development decisions; not MTEB's single-seed number, which uses 42)",
     )
     ev.add_argument("--quiet", action="store_true", help="No progress bars")
     ev.add_argument(

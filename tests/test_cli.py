@@ -71,6 +71,7 @@ def test_eval_never_replaces_a_result_file_it_did_not_write(tiny_model_dir, sts_
         (["--truncate-dims", "0", "--task-type", "sts"], "--truncate-dims must be positive"),
         ([], "no task.json; pass the task type"),
         (["--eval-seeds", "3", "3", "--task-type", "sts"], "--eval-seeds: `eval_seeds` repeats [3]"),
+        (["--eval-seeds", "3", "--task-type", "sts"], "--eval-seeds applies to Classification and Clustering tasks"),
     ],
 )
 def test_eval_errors_are_one_line_with_exit_code_2(args, message, sts_dir, tiny_model_dir, capsys):

@@ -172,7 +172,7 @@ class ClassificationEvaluator(TaskEvaluator):
     """
 
     task_type = "Classification"
-    seed_dependent = True  # the undersampled training rows (or the cross-validation folds) and the probe
+    seed_dependent = True  # the undersampled training rows (or the cross-validation folds)
     default_main_score = "accuracy"
 
     def __init__(

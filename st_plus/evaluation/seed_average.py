@@ -4,31 +4,37 @@ MTEB fixes one seed (42) for the parts of a score that are drawn at random besid
 training rows of a classification probe (or the cross-validation folds) and the clustering bootstrap. Any other seed
 is an equally valid evaluation, and on small or hard tasks the seed moves the score by more than the effects a
 development decision looks for (``benchmarks/bench_eval_noise.py``: up to 2.7 points on the start model's
-Chinese classification dev tasks). ``evaluate_suite(..., eval_seeds=[...])`` scores such a task once per seed on the
-same embeddings and reports the mean: a score for choosing, no longer MTEB's own number.
+Chinese classification dev tasks). ``evaluate_suite(..., eval_seeds=[...])`` scores such a task once per seed and
+reports the mean: a score for choosing, no longer MTEB's own number. Each seed draws its own rows (a classification
+probe's training rows, the clustering sample); they go through one embedding cache, so a text is encoded once
+however many seeds use it.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from typing import Any
 
 from st_plus.evaluation._base import TaskResult
 
-__all__ = ["average_over_seeds", "check_eval_seeds"]
+__all__ = ["MAX_SEED", "average_over_seeds", "check_eval_seeds"]
+
+#: The largest seed numpy and scikit-learn accept (``2**32 - 1``).
+MAX_SEED = 2**32 - 1
 
 
 def check_eval_seeds(eval_seeds: Sequence[int] | None) -> list[int] | None:
-    """Validates evaluation seeds: ``None``, or a non-empty list of distinct integers >= 0 (returned as a list)."""
+    """Validates evaluation seeds: ``None``, or a non-empty list of distinct integers in [0, 2**32 - 1] (as a list)."""
     if eval_seeds is None:
         return None
     seeds = list(eval_seeds)
     if not seeds:
         raise ValueError("`eval_seeds` is empty: give at least one seed (MTEB's is 42), or None for MTEB's alone.")
     for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"`eval_seeds` must be integers >= 0, got {seed!r}.")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"`eval_seeds` must be integers in [0, {MAX_SEED}] (numpy's seeds), got {seed!r}.")
     repeated = sorted({s for s in seeds if seeds.count(s) > 1})
     if repeated:
         raise ValueError(f"`eval_seeds` repeats {repeated}: each seed counts once in the mean.")
@@ -53,12 +59,13 @@ def _mean_metrics(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def average_over_seeds(results: Sequence[TaskResult], eval_seeds: Sequence[int]) -> TaskResult:
-    """One task's results under several evaluation seeds (same embeddings), as one result of their mean.
+    """One task's results under several evaluation seeds (one model), as one result of their mean.
 
     Every numeric metric, at every dimension, becomes its mean over the seeds; a metric that is ``None`` under every
-    seed stays ``None``. Per-seed details that are not numbers (lists of per-experiment scores) are left out. The
-    scores gain ``eval_seeds`` and ``main_score_per_eval_seed`` (``{seed: main score}``); the evaluation time is the
-    sum.
+    seed stays ``None``. Per-seed details that are not numbers (lists of per-experiment scores) are left out, and a
+    ``*_std`` metric becomes the mean of each seed's own spread. The full dimension's scores gain ``eval_seeds``,
+    ``main_score_per_eval_seed`` (``{seed: main score}``) and ``main_score_std_over_eval_seeds`` (the sample standard
+    deviation of those, 0 for one seed); the evaluation time is the sum.
 
     Raises:
         ValueError: No result, a count that differs from the seeds', or results of different tasks or dimensions.
@@ -77,6 +84,8 @@ def average_over_seeds(results: Sequence[TaskResult], eval_seeds: Sequence[int])
     scores = scores_by_dim[full_dim]
     scores["eval_seeds"] = seeds
     scores["main_score_per_eval_seed"] = {str(s): r.main_score for s, r in zip(seeds, results, strict=True)}
+    mains = [r.main_score for r in results]
+    scores["main_score_std_over_eval_seeds"] = statistics.stdev(mains) if len(mains) > 1 else 0.0
     return TaskResult(
         task_name=first.task_name,
         task_type=first.task_type,

@@ -137,6 +137,12 @@ def _rounded(value: Any) -> Any:
     return value
 
 
+def _seeds_note(scores: Mapping[str, Any]) -> str:
+    """`` (mean over evaluation seeds 42, 43)`` for scores averaged by ``eval_seeds``, else ``""``."""
+    seeds = scores.get("eval_seeds")
+    return f" (mean over evaluation seeds {', '.join(map(str, seeds))})" if isinstance(seeds, list) else ""
+
+
 def _result_folder(output_dir: str | Path, model_name: str) -> Path:
     return Path(output_dir) / model_name.replace("/", "__") / "no_revision_available"
 
@@ -198,7 +204,7 @@ def write_mteb_results(
             "main_score": round(result.main_score, 5),
             "hf_subset": "default",
             "languages": _languages(result.language),
-            "evaluated_with": f"st_plus {__version__}",
+            "evaluated_with": f"st_plus {__version__}" + _seeds_note(result.scores),
         }
         for dim, scores in result.scores_by_dim.items():
             if scores is not result.scores:
@@ -235,6 +241,10 @@ def results_table(results: Sequence[TaskResult]) -> str:
     if results:
         average = sum(r.main_score for r in results) / len(results)
         lines.append(f"| **average** | | | | | **{100 * average:.2f}** | | |")
+    averaged = [r.task_name for r in results if isinstance(r.scores.get("eval_seeds"), list)]
+    if averaged:
+        seeds = ", ".join(map(str, next(r for r in results if r.task_name in averaged).scores["eval_seeds"]))
+        lines += ["", f"Mean over evaluation seeds {seeds} (not MTEB's single seed): {', '.join(averaged)}."]
     dims = sorted({d for r in results for d in r.scores_by_dim}, reverse=True)
     if len(dims) > 1:
         lines += ["", "| task | " + " | ".join(f"dim {d}" for d in dims) + " |", "|---|" + "---:|" * len(dims)]
@@ -283,10 +293,12 @@ def evaluate_suite(
         overwrite: Replace result files that st_plus did not write (checked before any encoding).
         chunking: Evaluate Retrieval tasks over chunked documents: ``{"chunker": ..., "mode": "late" | "naive",
             "window": ..., "overlap": ...}`` (see :class:`ChunkedRetrievalEvaluator`).
-        eval_seeds: Score each Classification and Clustering task once per seed (the same embeddings) and report
-            the mean of every metric, with ``main_score_per_eval_seed`` (see :func:`average_over_seeds`): less
-            noise for development decisions, but no longer MTEB's single-seed number. ``None`` (default): each
-            task's own seed (MTEB's 42). Other task types have no seed and are scored once.
+        eval_seeds: Score each Classification and Clustering task once per seed (each seed's rows through the one
+            embedding cache) and report the mean of every metric, with ``main_score_per_eval_seed`` (see
+            :func:`average_over_seeds`): less noise for development decisions, but no longer MTEB's single-seed
+            number (result files say so in ``evaluated_with``). These seeds replace a ``seed`` in ``task.json``.
+            ``None`` (default): each task's own seed (MTEB's 42). Other task types have no seed and are scored
+            once.
 
     Returns:
         One :class:`TaskResult` per task, in order.

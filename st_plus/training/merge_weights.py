@@ -20,7 +20,7 @@ from typing import Any
 from sentence_transformers import SentenceTransformer
 
 from st_plus.data import Task, load_task
-from st_plus.evaluation import evaluate_suite
+from st_plus.evaluation import EVALUATORS, evaluate_suite
 from st_plus.evaluation.seed_average import check_eval_seeds
 from st_plus.models import extend_positions, load_model, position_count
 from st_plus.models.merging import check_mergeable, merge_record, weighted_average
@@ -153,7 +153,8 @@ def choose_merge_weight(
             its evaluation.
         eval_seeds: Score classification and clustering dev tasks with each of these evaluation seeds and use the
             mean (``evaluate_suite(eval_seeds=...)``): on small dev tasks a single seed moves a score by about the
-            tolerance, so the choice would follow the seed. ``None``: each task's own seed (MTEB's 42).
+            tolerance, so the choice would follow the seed. ``None``: each task's own seed (MTEB's 42). Ignored
+            (``None`` in the result, with a warning) when no dev task is a classification or clustering task.
 
     Returns:
         The chosen weight, the rule's branch and the table of all grid points.
@@ -168,6 +169,9 @@ def choose_merge_weight(
     if not dev_tasks:
         raise ValueError("`dev_tasks` is empty: give the development task folders to choose the weight on.")
     tasks = [t if isinstance(t, Task) else load_task(t) for t in dev_tasks]  # validated before any encoding
+    if seeds is not None and not any(EVALUATORS[t.task_type].seed_dependent for t in tasks):
+        logger.warning("eval_seeds %s unused: no classification or clustering task among the dev tasks", seeds)
+        seeds = None  # recorded as unused, so that the card does not claim an average
     names = [str(m) if not isinstance(m, SentenceTransformer) else label for m, label in
              ((finetuned, "fine-tuned model"), (base, "base model"))]  # fmt: skip
     finetuned = finetuned if isinstance(finetuned, SentenceTransformer) else load_model(finetuned, device="cpu")

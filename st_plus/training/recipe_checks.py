@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from st_plus.chunking import parse_chunker
 from st_plus.data.texts import first_row_keys
+from st_plus.evaluation.seed_average import MAX_SEED
 from st_plus.models.nomic_bert_config import NOMIC_BERT_PRESETS as PRESETS
 from st_plus.training._yaml import KeyPath, RecipeError, dotted, line_of
 from st_plus.training.multitask import _LABEL_LIKE, _PRESERVE, _RETRIEVAL_LIKE, _task_type
@@ -472,8 +473,8 @@ def _check_eval_seeds(seeds: list[int] | None, b: RecipeBuilder, key: KeyPath) -
     if not seeds:
         raise b.error(key, "needs at least one seed (or remove it for MTEB's seed 42 alone)")
     for i, seed in enumerate(seeds):
-        if seed < 0:
-            raise b.error((*key, i), f"must be >= 0, got {seed}")
+        if not 0 <= seed <= MAX_SEED:
+            raise b.error((*key, i), f"must be in [0, {MAX_SEED}] (numpy's seeds), got {seed}")
         if seed in seeds[:i]:
             raise b.error((*key, i), f"repeats seed {seed}: each seed counts once in the mean")
 

@@ -28,6 +28,7 @@ def test_every_numeric_metric_is_the_mean_over_seeds_at_every_dimension():
     assert "scores_per_experiment" not in averaged.scores  # per-seed lists are not averaged
     assert averaged.scores["eval_seeds"] == [42, 1, 7]
     assert averaged.scores["main_score_per_eval_seed"] == {"42": 0.5, "1": 0.8, "7": 0.2}
+    assert averaged.scores["main_score_std_over_eval_seeds"] == pytest.approx(0.3)  # sample sd of 0.5, 0.8, 0.2
     assert averaged.evaluation_time == pytest.approx(4.5) and averaged.num_samples == 4
     assert average_over_seeds([_result(0.5)], [3]).scores["ap"] is None  # None under every seed stays None
     json.dumps(averaged.to_dict())
@@ -35,7 +36,8 @@ def test_every_numeric_metric_is_the_mean_over_seeds_at_every_dimension():
 
 @pytest.mark.parametrize(
     ("seeds", "match"),
-    [([], "empty"), ([1, 1], "repeats"), ([-1], ">= 0"), ([1.5], "integers"), ([True], "integers")],
+    [([], "empty"), ([1, 1], "repeats"), ([-1], r"\[0, 4294967295\]"), ([2**32], r"\[0, 4294967295\]"),
+     ([1.5], "integers"), ([True], "integers")],
 )
 def test_bad_seeds_are_refused(seeds, match):
     with pytest.raises(ValueError, match=match):
@@ -61,24 +63,45 @@ def task_dirs(tmp_path):
     sts = [{"sentence1": a, "sentence2": b, "score": float(i % 5)} for i, (a, b) in enumerate(pairs)]
     write_jsonl(tmp_path / "sts" / "test.jsonl", sts)
     (tmp_path / "sts" / "task.json").write_text(json.dumps({"task_type": "STS"}))
-    return [tmp_path / "clf", tmp_path / "sts"]
+    write_jsonl(tmp_path / "clu" / "test.jsonl", [{"text": t, "label": i % 2} for i, t in enumerate(texts)])
+    settings = {"n_experiments": 2, "documents_per_experiment": 8, "max_documents_to_embed": 10}
+    (tmp_path / "clu" / "task.json").write_text(json.dumps({"task_type": "Clustering", "settings": settings}))
+    return [tmp_path / "clf", tmp_path / "sts", tmp_path / "clu"]
 
 
 def test_evaluate_suite_scores_seed_dependent_tasks_once_per_seed_and_the_others_once(tiny_model, task_dirs, tmp_path):
     seeds = [42, 5, 11]
-    clf, sts = evaluate_suite(tiny_model, task_dirs, show_progress_bar=False, eval_seeds=seeds,
-                              truncate_dims=[8], output_dir=tmp_path / "out")  # fmt: skip
+    clf, sts, clu = evaluate_suite(tiny_model, task_dirs, show_progress_bar=False, eval_seeds=seeds,
+                                   truncate_dims=[8], output_dir=tmp_path / "out")  # fmt: skip
     task = load_task(task_dirs[0])
     each = [build_evaluator(task, seed=s, truncate_dims=[8]).evaluate(tiny_model) for s in seeds]
     assert clf.scores["main_score_per_eval_seed"] == {str(s): r.main_score for s, r in zip(seeds, each, strict=True)}
     assert clf.main_score == pytest.approx(sum(r.main_score for r in each) / 3)
     assert clf.scores_by_dim[8]["accuracy"] == pytest.approx(sum(r.scores_by_dim[8]["accuracy"] for r in each) / 3)
     assert len(set(clf.scores["main_score_per_eval_seed"].values())) > 1  # the folds moved with the seed
-    plain = evaluate_suite(tiny_model, task_dirs, show_progress_bar=False)
+    clusters = [build_evaluator(load_task(task_dirs[2]), seed=s).evaluate(tiny_model).main_score for s in seeds]
+    assert clu.scores["main_score_per_eval_seed"] == {str(s): v for s, v in zip(seeds, clusters, strict=True)}
+    assert len(set(clusters)) > 1  # each seed its own sample of 10 of 12 documents and bootstrap
+    plain = evaluate_suite(tiny_model, task_dirs, show_progress_bar=False, truncate_dims=[8])
     assert "eval_seeds" not in sts.scores and sts.scores == plain[1].scores  # no seed: scored once, unchanged
     assert plain[0].main_score == each[0].main_score  # without eval_seeds: MTEB's seed 42 alone
     written = json.loads(next((tmp_path / "out").rglob("clf.json")).read_text())["scores"]["test"][0]
     assert written["eval_seeds"] == seeds and written["main_score"] == round(clf.main_score, 5)
-    assert "| clf |" in results_table([clf, sts])
+    assert written["evaluated_with"].endswith("(mean over evaluation seeds 42, 5, 11)")
+    assert written["dim_8"]["accuracy"] == round(clf.scores_by_dim[8]["accuracy"], 5)
+    table = results_table([clf, sts, clu])
+    assert "Mean over evaluation seeds 42, 5, 11 (not MTEB's single seed): clf, clu." in table
+    assert "evaluation seeds" not in results_table(plain)
     with pytest.raises(ValueError, match="repeats"):
         evaluate_suite(tiny_model, task_dirs, show_progress_bar=False, eval_seeds=[1, 1])
+
+
+def test_st_plus_eval_reports_the_mean_over_the_seeds(tiny_model_dir, task_dirs, capsys):
+    from st_plus.cli import main
+
+    args = ["eval", "--model", str(tiny_model_dir), "--json", "--quiet", *map(str, task_dirs)]
+    assert main([*args, "--eval-seeds", "42", "5"]) == 0  # after the folders: the flag takes one or more values
+    clf, sts, clu = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert clf["scores"]["eval_seeds"] == [42, 5] and clu["scores"]["eval_seeds"] == [42, 5]
+    assert clf["main_score"] == pytest.approx(sum(clf["scores"]["main_score_per_eval_seed"].values()) / 2)
+    assert "eval_seeds" not in sts["scores"]

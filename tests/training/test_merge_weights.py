@@ -105,6 +105,10 @@ def test_seed_dependent_dev_tasks_are_scored_as_the_mean_over_the_evaluation_see
     assert choice.base_scores == {"clf_dev": pytest.approx(base.main_score)}
     assert choice.eval_seeds == [42, 3] and choice.to_dict()["eval_seeds"] == [42, 3]
     assert choose_merge_weight(finetuned, tiny_bert, [folder], grid=(1.0,)).eval_seeds is None
+    write_tiny_recipe(tmp_path, tmp_path)
+    sts_only = [tmp_path / "eval" / "sts_tiny"]
+    no_seeded = choose_merge_weight(finetuned, tiny_bert, sts_only, grid=(1.0,), eval_seeds=[1])
+    assert no_seeded.eval_seeds is None  # no classification or clustering dev task: the seeds were not used
     with pytest.raises(ValueError, match="repeats"):
         choose_merge_weight(finetuned, tiny_bert, [folder], grid=(1.0,), eval_seeds=[2, 2])
 
@@ -124,8 +128,10 @@ def test_seed_dependent_dev_tasks_are_scored_as_the_mean_over_the_evaluation_see
          "stages.merge.eval_seeds[1]: repeats seed 42"),
         ("    max_drop: 1.0\n", "    max_drop: 1.0\n    eval_seeds: []\n", 19,
          "stages.merge.eval_seeds: needs at least one seed"),
-        ("    max_drop: 1.0\n", "    max_drop: 1.0\n    eval_seeds: [-3]\n", 19,
-         "stages.merge.eval_seeds[0]: must be >= 0"),
+        ("    max_drop: 1.0\n", "    max_drop: 1.0\n    eval_seeds: [4294967296]\n", 19,
+         "stages.merge.eval_seeds[0]: must be in [0, 4294967295]"),
+        ("    weight: auto\n    grid: [0.25, 0.5]\n    dev_tasks: [eval/sts_tiny]\n",
+         "    weight: 0.7\n    eval_seeds: [1]\n", 16, "stages.merge.eval_seeds: is used by `weight: auto` only"),
     ],
 )  # fmt: skip
 def test_bad_merge_settings_name_the_line_and_the_key(tmp_path, tiny_bert_dir, old, new, line, expected):
