@@ -68,8 +68,11 @@ def _check_tasks_use_flags(args: argparse.Namespace, tasks: Sequence[Task]) -> N
         others = [f"{task.folder} ({task.task_type})" for task in tasks if task.task_type != "Retrieval"]
         if others:
             raise _CliError(f"{flag} applies to Retrieval tasks only, got {', '.join(others)}")
-    if args.eval_seeds is not None and not {task.task_type for task in tasks} & {"Classification", "Clustering"}:
-        raise _CliError("--eval-seeds applies to Classification and Clustering tasks only; none was given")
+    if args.eval_seeds is not None:
+        from st_plus.evaluation import EVALUATORS
+
+        if not any(EVALUATORS[task.task_type].seed_dependent for task in tasks):
+            raise _CliError("--eval-seeds applies to Classification and Clustering tasks only; none was given")
     uses = {
         "--query-prompt": ("Retrieval", "Reranking"),
         "--document-prompt": ("Retrieval", "Reranking"),

@@ -241,10 +241,10 @@ def results_table(results: Sequence[TaskResult]) -> str:
     if results:
         average = sum(r.main_score for r in results) / len(results)
         lines.append(f"| **average** | | | | | **{100 * average:.2f}** | | |")
-    averaged = [r.task_name for r in results if isinstance(r.scores.get("eval_seeds"), list)]
+    averaged = [r for r in results if isinstance(r.scores.get("eval_seeds"), list)]
     if averaged:
-        seeds = ", ".join(map(str, next(r for r in results if r.task_name in averaged).scores["eval_seeds"]))
-        lines += ["", f"Mean over evaluation seeds {seeds} (not MTEB's single seed): {', '.join(averaged)}."]
+        seeds, names = ", ".join(map(str, averaged[0].scores["eval_seeds"])), ", ".join(r.task_name for r in averaged)
+        lines += ["", f"Mean over evaluation seeds {seeds} (not MTEB's single seed): {names}."]
     dims = sorted({d for r in results for d in r.scores_by_dim}, reverse=True)
     if len(dims) > 1:
         lines += ["", "| task | " + " | ".join(f"dim {d}" for d in dims) + " |", "|---|" + "---:|" * len(dims)]
