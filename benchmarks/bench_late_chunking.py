@@ -21,6 +21,10 @@ Usage (choose settings on dev, report test):
     nice -n 5 python benchmarks/bench_late_chunking.py --split test --chunkers sentences:5
 
 Goals: late >= naive + 2.0 document nDCG@10, better chunk recall@10, late wall time <= 1.2x naive.
+
+Table of written files (no model loaded): one row per (name, chunker), each mode's document nDCG@10 and chunk
+recall@10, and each late mode minus naive of the same chunker:
+    python benchmarks/bench_late_chunking.py --table default=runs/a.json w512=runs/b.json
 """
 
 from __future__ import annotations
@@ -52,7 +56,20 @@ def main() -> None:
                         help="Copy the model's position table to this many positions first (no training: an arm "
                              "of the long-context ablation)")
     parser.add_argument("--json", type=Path, help="Also write the rows here")
+    parser.add_argument("--table", nargs="+", metavar="NAME=FILE",
+                        help="Print the markdown table of written --json files and exit")  # fmt: skip
     args = parser.parse_args()
+    if args.table:
+        named = []
+        for item in args.table:
+            name, sep, path = item.partition("=")
+            if not sep or not name or not path:
+                parser.error(f"--table takes NAME=FILE, got {item!r}")
+            if not Path(path).is_file():
+                parser.error(f"--table: no file {path}")
+            named.append((name, json.loads(Path(path).read_text(encoding="utf-8"))))
+        print(chunker_table(named))
+        return
 
     import torch
 
@@ -109,6 +126,29 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+
+
+def chunker_table(named: list[tuple[str, list[dict]]]) -> str:
+    """Markdown: per (name, chunker) each mode's doc nDCG@10 (chunk R@10) and each late mode minus naive."""
+    modes = [m for m in ("naive", "late", "long-late") if any(r["variant"] == m for _, rows in named for r in rows)]
+    late = [m for m in modes if m != "naive"]
+    header = ["model", "split", "chunker", *modes, *(f"{m} - naive" for m in late)]
+    lines = ["| " + " | ".join(header) + " |", "|---|---|---|" + "---:|" * (len(header) - 3)]
+    for name, rows in named:
+        chunkers = list(dict.fromkeys(r["chunker"] for r in rows))
+        for chunker in chunkers:
+            by_mode = {r["variant"]: r for r in rows if r["chunker"] == chunker}
+            split = next(iter(by_mode.values()))["split"]
+            cells = [name, split, chunker]
+            for mode in modes:
+                r = by_mode.get(mode)
+                recall = float("nan") if r is None else 100 * r.get("chunk_recall_at_10", float("nan"))
+                cells.append("" if r is None else f"{100 * r['ndcg_at_10']:.2f} ({recall:.2f})")
+            for mode in late:
+                r, n = by_mode.get(mode), by_mode.get("naive")
+                cells.append("" if r is None or n is None else f"{100 * (r['ndcg_at_10'] - n['ndcg_at_10']):+.2f}")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 _KEPT = {"ndcg_at_10", "recall_at_10", "mrr_at_10", "num_chunks", "chunk_recall_at_10", "chunk_ndcg_at_10",

@@ -17,7 +17,7 @@ from st_plus.chunking import SpanPoolingDataCollator
 from st_plus.chunking.span_rows import long_document_span_rows
 from st_plus.losses import LateChunkDistillationLoss, SpanPoolingLoss
 from st_plus.models import extend_positions
-from st_plus.samplers import GroupAwareBatchSampler
+from st_plus.samplers import GroupAwareBatchSampler, series_keys
 from st_plus.training.recipe import LongContextStage
 from st_plus.training.stages import build_trainer, loss_citations, train
 
@@ -65,6 +65,14 @@ def run_long_context(
     rows = rows.remove_columns("group")
     logger.info("Long-context rows: %d (query, gold span) windows of %d-%d tokens from %d documents", len(rows),
                 stage.min_tokens, max_tokens, len(set(groups)))  # fmt: skip
+    series = None
+    if stage.series_pattern is not None:
+        series = series_keys(groups, stage.series_pattern, min_documents=stage.batch_size)
+        logger.info("Same-series batches: %s", _series_counts(series, groups))
+        if len({key for key in series if key is not None}) < 2:
+            logger.warning("series_pattern %r leaves fewer than 2 series of at least %d documents: the batches are "
+                           "barely different from batches across all documents", stage.series_pattern,
+                           stage.batch_size)  # fmt: skip
     if teacher is None:
         loss = SpanPoolingLoss(model, scale=stage.scale, document_batch_size=1)  # no padding, no mask
     else:
@@ -75,7 +83,7 @@ def run_long_context(
     )
     trainer = build_trainer(
         stage, model, folder, rows, loss, seed=seed, bf16=bf16, callbacks=list(callbacks), data_collator=collator,
-        batch_sampler=GroupAwareBatchSampler.configure(groups),
+        batch_sampler=GroupAwareBatchSampler.configure(groups, domains=series),
     )  # fmt: skip
     info: dict[str, Any] = {
         "kind": "long_context",
@@ -93,8 +101,11 @@ def run_long_context(
                      "chunk_window": stage.chunk_window or model.max_seq_length, "chunk_overlap": stage.chunk_overlap,
                      "chunker": stage.chunker,
                      "distill_weight": stage.distill_weight,
+                     "series_pattern": stage.series_pattern,
                      "chunking": "late chunking (one pass per window of up to the context length, span mean "
                                  "pooling)"}  # fmt: skip
+    if series is not None:
+        info["extra"]["series"] = _series_counts(series, groups)
     if isinstance(loss, LateChunkDistillationLoss) and loss.history:  # the two terms at the start and the end
         n = max(1, min(20, len(loss.history) // 2))
         info["extra"]["loss_terms"] = {
@@ -103,3 +114,13 @@ def run_long_context(
         }
     info["log_history"] = trainer.state.log_history
     return model, info
+
+
+def _series_counts(series: list[Any], groups: list[str]) -> dict[str, dict[str, int]]:
+    """Rows and documents per series key (``"(shared)"``: the series too small for a batch of their own)."""
+    counts: dict[str, dict[str, Any]] = {}
+    for key, group in zip(series, groups, strict=True):
+        entry = counts.setdefault("(shared)" if key is None else str(key), {"rows": 0, "documents": set()})
+        entry["rows"] += 1
+        entry["documents"].add(group)
+    return {key: {"rows": v["rows"], "documents": len(v["documents"])} for key, v in sorted(counts.items())}

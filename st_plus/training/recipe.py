@@ -417,6 +417,11 @@ class LongContextStage:
         max_steps: Optimiser steps.
         max_minutes: Stop after this many minutes of training.
         batch_size: Rows per step (the in-batch negatives).
+        series_pattern: A regular expression that matches at least one character: documents whose ids share its
+            first match (e.g. ``^[A-Za-z]+``: QMSum's ``ES2002a`` and ``ES2016b`` are series ``ES``) form a series,
+            and each batch is drawn within one series, so its negatives are other documents of that series
+            (:func:`~st_plus.samplers.series_keys`); series with fewer documents than ``batch_size`` share batches,
+            and a series' last batch of an epoch may be shorter. ``None``: batches across all documents.
         learning_rate: Peak learning rate.
         warmup_ratio: Share of the steps spent warming up.
         scale: Inverse temperature of the loss.
@@ -443,6 +448,7 @@ class LongContextStage:
     max_steps: int | None = None
     max_minutes: float | None = None
     batch_size: int = 8
+    series_pattern: str | None = None
     learning_rate: float = 2e-5
     warmup_ratio: float = 0.1
     scale: float = 20.0

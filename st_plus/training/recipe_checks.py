@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import re
 import types
 import typing
 from pathlib import Path
@@ -373,6 +374,16 @@ def _check_long_context(stage: LongContextStage, recipe: Recipe, b: RecipeBuilde
                       f"{stage.max_positions}], got {stage.max_tokens}")  # fmt: skip
     if stage.batch_size < 2:
         raise b.error((*key, "batch_size"), "needs >= 2 rows per batch (in-batch negatives)")
+    if stage.series_pattern is not None:
+        if not isinstance(stage.series_pattern, str) or not stage.series_pattern:
+            raise b.error((*key, "series_pattern"), f"must be a regular expression, got {stage.series_pattern!r}")
+        try:
+            compiled = re.compile(stage.series_pattern)
+        except re.error as exc:
+            raise b.error((*key, "series_pattern"), f"is not a valid regular expression: {exc}") from None
+        if compiled.search("") is not None:
+            raise b.error((*key, "series_pattern"), "matches the empty string; it must match at least one character "
+                          "of a document id (e.g. '^[A-Za-z]+')")  # fmt: skip
     if not stage.distill_weight >= 0:
         raise b.error((*key, "distill_weight"), f"must be >= 0, got {stage.distill_weight}")
     if not 8 <= stage.distill_chunk_tokens <= stage.max_positions - 2:  # the teacher's own bound: check_positions

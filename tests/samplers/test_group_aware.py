@@ -17,6 +17,18 @@ def _sampler(groups, batch_size=4, drop_last=False, seed=0):
     return GroupAwareBatchSampler(list(range(len(groups))), batch_size, drop_last, seed=seed, groups=groups)
 
 
+def _checked_batches(sampler, groups, batch_size):
+    """The sampler's batches, after checking: its length, no row twice, no group twice in a batch, sizes."""
+    batches = list(sampler)
+    assert len(batches) == len(sampler)
+    seen = [i for batch in batches for i in batch]
+    assert len(seen) == len(set(seen))
+    for batch in batches:
+        keys = [groups[i] for i in batch if groups[i] is not None]
+        assert len(keys) == len(set(keys)) and 0 < len(batch) <= batch_size
+    return batches
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(st.none(), st.integers(0, 6)), min_size=1, max_size=60), st.integers(1, 8), st.booleans())
 def test_batches_never_hold_two_rows_of_one_group_and_cover_every_row_once(groups, batch_size, drop_last):
@@ -84,14 +96,8 @@ def test_length_grouped_batches_keep_the_group_constraint_and_every_row(groups, 
     lengths = skewed_lengths(len(groups))
     sampler = GroupAwareBatchSampler(list(range(len(groups))), batch_size, drop_last, seed=1, groups=groups,
                                      lengths=lengths, pool_batches=pool)  # fmt: skip
-    batches = list(sampler)
-    assert len(batches) == len(sampler)
-    seen = [i for batch in batches for i in batch]
-    assert len(seen) == len(set(seen))
+    seen = [i for batch in _checked_batches(sampler, groups, batch_size) for i in batch]
     assert len(groups) - len(seen) == 0 or (drop_last and len(groups) - len(seen) < batch_size)
-    for batch in batches:
-        keys = [groups[i] for i in batch if groups[i] is not None]
-        assert len(keys) == len(set(keys)) and 0 < len(batch) <= batch_size
 
 
 def test_length_grouped_batches_pad_far_less_and_are_seeded():
@@ -135,3 +141,64 @@ def test_given_lengths_decide_the_batches():
     plain = list(GroupAwareBatchSampler.configure(list(range(n)))(dataset, batch_size=8, drop_last=False))
     assert sorted(i for b in grouped for i in b) == list(range(n))
     assert padded_tokens(grouped, lengths) < 0.6 * padded_tokens(plain, lengths)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2), st.one_of(st.none(), st.integers(0, 6))), min_size=1, max_size=60),
+    st.integers(1, 6),
+    st.booleans(),
+    st.booleans(),
+)
+def test_domain_batches_stay_in_one_domain_keep_the_group_rule_and_every_row(rows, batch_size, drop_last, by_length):
+    domains = [d for d, _ in rows]
+    groups = [None if g is None else (d, g) for d, g in rows]
+    lengths = [(7 * i) % 11 for i in range(len(rows))] if by_length else None
+    sampler = GroupAwareBatchSampler(list(range(len(rows))), batch_size, drop_last, seed=3, groups=groups,
+                                     lengths=lengths, domains=domains)  # fmt: skip
+    batches = _checked_batches(sampler, groups, batch_size)
+    seen = [i for batch in batches for i in batch]
+    assert all(len({domains[i] for i in batch}) == 1 for batch in batches)
+    for domain in set(domains):  # without drop_last every row; with it, at most one short batch's rows per domain
+        lost = sum(d == domain for d in domains) - sum(domains[i] == domain for i in seen)
+        assert lost == 0 or (drop_last and lost < batch_size)
+
+
+def test_one_domain_gives_the_batches_of_no_domain():
+    groups = [i // 2 for i in range(40)]
+    for lengths in (None, [(3 * i) % 17 for i in range(40)]):
+        plain = GroupAwareBatchSampler(list(range(40)), 4, True, seed=5, groups=groups, lengths=lengths)
+        one = GroupAwareBatchSampler(list(range(40)), 4, True, seed=5, groups=groups, lengths=lengths,
+                                     domains=["x"] * 40)  # fmt: skip
+        assert list(plain) == list(one)
+
+
+def test_domain_batches_by_hand():
+    # two domains of 4 distinct documents each, batch 2: every batch is two documents of one domain
+    domains = ["a"] * 4 + ["b"] * 4
+    sampler = GroupAwareBatchSampler(list(range(8)), 2, False, seed=0, groups=list(range(8)), domains=domains)
+    batches = list(sampler)
+    assert len(batches) == 4 and all(len({domains[i] for i in b}) == 1 for b in batches)
+    assert sorted(i for b in batches for i in b) == list(range(8))
+    with pytest.raises(ValueError, match="one key per row"):
+        GroupAwareBatchSampler([0, 1, 2], 2, False, groups=[1, 2, 3], domains=["a"])
+    with pytest.raises(ValueError, match="one key per row"):
+        GroupAwareBatchSampler.configure([1, 2, 3], domains=["a"])
+    factory = GroupAwareBatchSampler.configure([1, 2, 3, 4], domains=["a", "a", "b", "b"])
+    built = factory([0, 1, 2, 3], batch_size=2, drop_last=False)
+    assert built.domains == ["a", "a", "b", "b"]
+    assert all(len({built.domains[i] for i in b}) == 1 for b in built)
+
+
+def test_batches_without_domains_are_pinned():
+    # the batches of the sampler before `domains` existed (checked against that version): earlier runs reproduce
+    groups, lengths = [i // 3 for i in range(14)] + [None, None], [(5 * i) % 13 for i in range(16)]
+
+    def batches(lengths, drop_last):
+        return list(GroupAwareBatchSampler(list(range(16)), 4, drop_last, seed=7, groups=groups, lengths=lengths,
+                                           pool_batches=2))  # fmt: skip
+
+    plain = [[15, 8, 0, 11], [2, 13, 3, 14], [9, 4, 6, 12], [1, 10, 5, 7]]
+    assert batches(None, False) == plain and batches(None, True) == plain
+    assert batches(lengths, False) == [[15, 2, 7, 12], [6, 3, 9], [11, 8, 0, 13], [4], [5, 10, 1, 14]]
+    assert batches(lengths, True) == [[5, 10, 1, 14], [11, 8, 0, 13], [15, 2, 7, 12], [6, 3, 9]]

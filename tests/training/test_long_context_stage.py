@@ -84,6 +84,12 @@ def test_long_context_stage_extends_trains_merges_and_saves_a_stock_model(tmp_pa
          r"stages\.long_context\.chunk_window: must be in"),
         (("min_tokens: 40", "min_tokens: 40\n    chunker: paragraphs:3"),
          r"stages\.long_context\.chunker: .*sentences:N"),
+        (("min_tokens: 40", "min_tokens: 40\n    series_pattern: '([a-z]'"),
+         r"stages\.long_context\.series_pattern: is not a valid regular expression"),
+        (("min_tokens: 40", "min_tokens: 40\n    series_pattern: ''"),
+         r"stages\.long_context\.series_pattern: must be a regular expression"),
+        (("min_tokens: 40", "min_tokens: 40\n    series_pattern: '[0-9]*'"),
+         r"stages\.long_context\.series_pattern: matches the empty string"),
     ],
 )
 def test_bad_long_context_settings_name_file_line_and_key(tmp_path, tiny_bert_dir, edit, message):
@@ -175,6 +181,31 @@ def test_distillation_term_trains_against_the_model_before_the_stage_and_the_car
     assert info["late_chunking"]["trained on windows of"] == "40-64 tokens"
     assert info["late_chunking"]["expected chunker"] == "lines:4"
     assert "Late chunking" not in info.get("citations", {})  # the loss cites the paper: the card cites it once
+
+
+def test_same_series_batches_are_recorded_with_their_series(tmp_path, tiny_bert_dir, monkeypatch):
+    from st_plus.samplers import GroupAwareBatchSampler
+    from st_plus.training import long_context
+
+    configured, original = [], GroupAwareBatchSampler.configure
+
+    def spy(groups, **options):  # the sampler the stage asks for
+        configured.append((list(groups), options.get("domains")))
+        return original(groups, **options)
+
+    monkeypatch.setattr(long_context.GroupAwareBatchSampler, "configure", spy)
+    text = LONG.replace("min_tokens: 40", "min_tokens: 40\n    series_pattern: '^[a-z]+'")
+    text = text.replace("  merge: {weight: 0.5}\n", "")
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, text)
+    write_longdoc_folder(tmp_path / "longdoc")  # meetings m1 and m2: one series "m" of 2 documents, 3 rows
+    result = run_recipe(recipe, output_dir=tmp_path / "out", show_progress_bar=False)
+    ((groups, domains),) = configured
+    assert sorted(groups) == ["m1", "m1", "m2"] and domains == ["m", "m", "m"]
+    info = validate_run_info(json.loads((result.model_path / "st_plus_run.json").read_text()))
+    assert info["stages"][0]["steps"] == 3
+    long = info["extra"]["long_context"]
+    assert long["series_pattern"] == "^[a-z]+"
+    assert long["series"] == {"m": {"rows": 3, "documents": 2}}
 
 
 def test_a_split_without_gold_spans_is_refused_before_any_work(tmp_path, tiny_bert_dir):
