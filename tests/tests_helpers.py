@@ -85,8 +85,9 @@ def recording_loss(loss, name: str, log: list[str]):
 
 
 def launch_two_cpu_processes(
-    script: str | Path, *args: str | Path, cwd: str | Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
+    script: str | Path, *args: str | Path, cwd: str | Path | None = None, env: dict[str, str] | None = None,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess:  # fmt: skip
     """Runs ``script args`` as two gloo CPU processes with the accelerate launcher; asserts it succeeds.
 
     ``accelerate launch --num_processes 2 --cpu`` starts a single process unless given an MPI hostfile, so this
@@ -108,11 +109,37 @@ def launch_two_cpu_processes(
     }
     command = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
                "--mixed_precision", "no", "--dynamo_backend", "no", str(script), *map(str, args)]  # fmt: skip
-    completed = subprocess.run(
-        command, capture_output=True, text=True, cwd=cwd, env=full_env, timeout=900, check=False
-    )
+    # on a timeout, SIGTERM first: the launcher (torchrun) then stops its workers, which run in sessions of their
+    # own; subprocess.run's SIGKILL would leave them running
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
+                          env=full_env) as process:  # fmt: skip
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            try:
+                stdout, stderr = process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                stdout, stderr = process.communicate()
+            raise AssertionError(f"two-process run timed out after {timeout} s: {command}\n{stderr[-3000:]}") from None
+    completed = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     assert completed.returncode == 0, completed.stderr[-3000:]
     return completed
+
+
+def leave_two_process_check(accelerator: Any) -> None:
+    """Ends a two-process check script: a barrier, then exit 0 without tearing the gloo process group down.
+
+    Each rank writes and closes its files before calling this. With ``accelerator.end_training()`` at the end, a full
+    suite run (2026-12-06) had rank 1 wait in gloo's teardown for 15 minutes, until the test's timeout, after rank 0
+    had exited; ``os._exit`` skips that teardown and the interpreter's destructors (which can abort while gloo's
+    threads are alive).
+    """
+    accelerator.wait_for_everyone()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 # A complete ``st_plus_run.json`` as the training pipeline writes it (the hub tests' fixture `run_info`).

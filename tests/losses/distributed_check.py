@@ -21,6 +21,7 @@ from sentence_transformers.sentence_transformer.modules import Pooling
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from losses.distributed_cases import CASES, batch_for  # noqa: E402
+from tests_helpers import leave_two_process_check  # noqa: E402
 
 
 def main() -> None:
@@ -52,8 +53,7 @@ def main() -> None:
             results[name] = value.item()
     if rank == 0:
         (out_dir / "losses.json").write_text(json.dumps(results))
-    accelerator.wait_for_everyone()
-    accelerator.end_training()  # destroys the process group: exiting with it alive can abort (gloo threads)
+    leave_two_process_check(accelerator)
 
 
 if __name__ == "__main__":

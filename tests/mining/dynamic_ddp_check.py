@@ -26,6 +26,9 @@ from st_plus.mining import (
     sharded_encode_fn,
 )
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests_helpers import leave_two_process_check  # noqa: E402
+
 CORPUS = [f"document number {i} about topic {i % 7}" for i in range(60)]
 
 
@@ -75,8 +78,7 @@ def main() -> None:
             }
         )
     )
-    trainer.accelerator.wait_for_everyone()
-    trainer.accelerator.end_training()  # destroys the process group: exiting with it alive can abort (gloo threads)
+    leave_two_process_check(trainer.accelerator)
 
 
 if __name__ == "__main__":

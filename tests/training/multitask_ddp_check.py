@@ -17,7 +17,7 @@ from sentence_transformers.base.modules import Transformer
 from sentence_transformers.sentence_transformer.modules import Pooling
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests_helpers import CORPUS, recording_loss  # noqa: E402
+from tests_helpers import CORPUS, leave_two_process_check, recording_loss  # noqa: E402
 
 from st_plus.training import TrainingTask, build_multitask  # noqa: E402
 
@@ -71,8 +71,7 @@ def main() -> None:
     (out_dir / f"rank{rank}.json").write_text(
         json.dumps({"world": world, "datasets": log, "training_loss": result.training_loss})
     )
-    trainer.accelerator.wait_for_everyone()
-    trainer.accelerator.end_training()  # destroys the process group: exiting with it alive can abort (gloo threads)
+    leave_two_process_check(trainer.accelerator)
 
 
 if __name__ == "__main__":
