@@ -65,10 +65,11 @@ def run_long_context(
     rows = rows.remove_columns("group")
     logger.info("Long-context rows: %d (query, gold span) windows of %d-%d tokens from %d documents", len(rows),
                 stage.min_tokens, max_tokens, len(set(groups)))  # fmt: skip
-    series = None
+    series = series_counts = None
     if stage.series_pattern is not None:
         series = series_keys(groups, stage.series_pattern, min_documents=stage.batch_size)
-        logger.info("Same-series batches: %s", _series_counts(series, groups))
+        series_counts = _series_counts(series, groups)
+        logger.info("Same-series batches: %s", series_counts)
         if len({key for key in series if key is not None}) < 2:
             logger.warning("series_pattern %r leaves fewer than 2 series of at least %d documents: the batches are "
                            "barely different from batches across all documents", stage.series_pattern,
@@ -104,8 +105,8 @@ def run_long_context(
                      "series_pattern": stage.series_pattern,
                      "chunking": "late chunking (one pass per window of up to the context length, span mean "
                                  "pooling)"}  # fmt: skip
-    if series is not None:
-        info["extra"]["series"] = _series_counts(series, groups)
+    if series_counts is not None:
+        info["extra"]["series"] = series_counts
     if isinstance(loss, LateChunkDistillationLoss) and loss.history:  # the two terms at the start and the end
         n = max(1, min(20, len(loss.history) // 2))
         info["extra"]["loss_terms"] = {

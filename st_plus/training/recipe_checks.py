@@ -19,6 +19,7 @@ from st_plus.chunking import parse_chunker
 from st_plus.data.texts import first_row_keys
 from st_plus.evaluation.seed_average import MAX_SEED
 from st_plus.models.nomic_bert_config import NOMIC_BERT_PRESETS as PRESETS
+from st_plus.samplers import series_keys
 from st_plus.training._yaml import KeyPath, RecipeError, dotted, line_of
 from st_plus.training.multitask import _LABEL_LIKE, _PRESERVE, _RETRIEVAL_LIKE, _task_type
 
@@ -378,12 +379,12 @@ def _check_long_context(stage: LongContextStage, recipe: Recipe, b: RecipeBuilde
         if not isinstance(stage.series_pattern, str) or not stage.series_pattern:
             raise b.error((*key, "series_pattern"), f"must be a regular expression, got {stage.series_pattern!r}")
         try:
-            compiled = re.compile(stage.series_pattern)
+            series_keys([], stage.series_pattern)  # its own checks, before any work
         except re.error as exc:
             raise b.error((*key, "series_pattern"), f"is not a valid regular expression: {exc}") from None
-        if compiled.search("") is not None:
+        except ValueError:
             raise b.error((*key, "series_pattern"), "matches the empty string; it must match at least one character "
-                          "of a document id (e.g. '^[A-Za-z]+')")  # fmt: skip
+                          "of a document id (e.g. '^[A-Za-z]+')") from None  # fmt: skip
     if not stage.distill_weight >= 0:
         raise b.error((*key, "distill_weight"), f"must be >= 0, got {stage.distill_weight}")
     if not 8 <= stage.distill_chunk_tokens <= stage.max_positions - 2:  # the teacher's own bound: check_positions
