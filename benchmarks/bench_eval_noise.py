@@ -37,7 +37,13 @@ from bench_merge import IN_DOMAIN, MAX_DROP, MIN_RETENTION, _dev_tasks, _model_d
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "eval_noise.json"
-SEEDED_TYPES = ("Classification", "Clustering")  # the task types whose score depends on a seed besides embeddings
+
+
+def _seed_dependent(task_type: str) -> bool:
+    """Whether a task type's score depends on a seed besides the embeddings (the evaluator's own flag)."""
+    from st_plus.evaluation import EVALUATORS
+
+    return EVALUATORS[task_type].seed_dependent
 
 
 def _task_types(suite: Path) -> dict[str, str]:
@@ -94,7 +100,7 @@ def summarise(results: dict) -> dict:
         row = {"type": entry["type"], "start_over_eval_seeds": _stats(values)}
         if "start_float32" in results:
             row["float32_minus_bfloat16_seed42"] = round(_at(results["start_float32"][name], 42) - _at(entry, 42), 6)
-        if entry["type"] in SEEDED_TYPES:
+        if _seed_dependent(entry["type"]):
             row["drop_per_run"] = {
                 str(run["seed"]): _stats([_at(entry, s) - _at(run["merged"][name], s) for s in seeds])
                 for run in results["runs"]
@@ -175,7 +181,8 @@ def main() -> None:
         parser.error("--eval-seeds must hold 42 (MTEB's seed: the verdict every other results file uses)")
     if not 0 < args.weight <= 1:
         parser.error("--weight must be in (0, 1]")
-    if _task_types(args.dev_suite).get(args.in_domain) in (None, *SEEDED_TYPES):
+    in_domain_type = _task_types(args.dev_suite).get(args.in_domain)
+    if in_domain_type is None or _seed_dependent(in_domain_type):
         parser.error(f"--in-domain must name a task of --dev-suite without an evaluation seed, got {args.in_domain}")
     import torch
 

@@ -19,6 +19,12 @@ The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/rec
   whole pool of shipped Debian descriptions with the group guard, refreshed while training; STS with Consent).
 - ``st_plus_static``: the same with ``dynamic: false`` (negatives mined once): the dynamic-vs-static ablation.
 - ``st_plus_inbatch``: the same without hard negatives (in-batch negatives only).
+- ``st_plus_nofilter``: the same without the consistency filter after stage 1 (stage 2 samples its rows from all
+  stage-1 pairs): the filtering ablation, at equal steps (the arm saves the filter's seconds).
+- ``st_plus_merged``: an ``st_plus`` run's model (``--merge-from RUN``) averaged with the start model,
+  ``--merge-weight`` (0.7, the quickstart's weight, chosen on the development suite over 3 seeds) on the trained
+  model, as the recipe's ``merge`` stage does (:func:`st_plus.models.merge_models`); its seconds are the source
+  run's plus the merge's. The merge ablation, and the merged recipe against ``plain``.
 - ``plain``: one ``SentenceTransformerTrainer`` on the same rows (every stage-1 pair, every stage-2 file), the way a
   strong user writes it: static negatives from sentence-transformers' ``mine_hard_negatives`` over the same document
   pool (the recipe's rank band and count, ``relative_margin=0.05`` as its docs advise against false negatives,
@@ -51,7 +57,7 @@ REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "benchmarks" / "recipes" / "recipe_vs_st.yaml"
 DEV_SUITE = Path(os.environ.get("ST_PLUS_DEV_SUITE", REPO / "runs" / "dev_suite"))
 RESULTS = REPO / "benchmarks" / "results" / "recipe_vs_st.json"
-ARMS = ("start", "st_plus", "st_plus_static", "st_plus_inbatch", "plain")
+ARMS = ("start", "st_plus", "st_plus_static", "st_plus_inbatch", "st_plus_nofilter", "st_plus_merged", "plain")
 PLAIN_LR, PLAIN_WARMUP_STEPS = 5e-5, 10
 
 
@@ -83,6 +89,8 @@ def _variant(recipe, arm: str, seed: int):
             task = dataclasses.replace(task, negatives=None)
         tasks.append(task)
     stages = dataclasses.replace(recipe.stages, multitask=dataclasses.replace(recipe.stages.multitask, tasks=tasks))
+    if arm == "st_plus_nofilter":
+        stages = dataclasses.replace(stages, contrastive=dataclasses.replace(stages.contrastive, filter=None))
     # no evaluation inside the run: the benchmark scores every arm on the dev suite, never on the test slices
     return dataclasses.replace(recipe, seed=seed, stages=stages, evaluation=EvaluationSpec())
 
@@ -110,6 +118,7 @@ def _run_st_plus(recipe, arm: str, seed: int, out: Path) -> dict:
             for name in ("contrastive", "multitask")
             if getattr(variant.stages, name, None) is not None
         },
+        "model_path": str(Path(result.model_path).resolve().relative_to(out.resolve())),
     }
     return {"seconds": seconds, "info": info, "model": SentenceTransformer(str(result.model_path))}
 
@@ -182,6 +191,21 @@ def _run_plain(recipe, seed: int, budget: float, out: Path) -> dict:
     return {"seconds": seconds, "info": info, "model": model}
 
 
+def _run_merged(recipe, source: Path, weight: float) -> dict:
+    """An ``st_plus`` run's model averaged with the start model (the recipe's ``merge`` stage, after the fact)."""
+    from st_plus.models import merge_models
+
+    done = json.loads((source / "result.json").read_text(encoding="utf-8"))
+    if done["arm"] != "st_plus" or "model_path" not in done["info"]:
+        raise SystemExit(f"--merge-from {source}: not an st_plus run of this script (arm {done['arm']!r})")
+    start = time.perf_counter()
+    model = merge_models([str(source / done["info"]["model_path"]), recipe.model.base], [weight, 1.0 - weight])
+    merge_seconds = time.perf_counter() - start
+    info = {"source": str(source), "source_seconds": done["seconds"], "source_seed": done["seed"], "weight": weight,
+            "merge_seconds": round(merge_seconds, 1), "steps": done["info"].get("steps")}  # fmt: skip
+    return {"seconds": done["seconds"] + merge_seconds, "info": info, "model": model, "seed": done["seed"]}
+
+
 def run(args: argparse.Namespace) -> None:
     from st_plus import load_model
     from st_plus.training import load_recipe
@@ -197,6 +221,14 @@ def run(args: argparse.Namespace) -> None:
             raise SystemExit("--arm plain needs --budget-from ST_PLUS_RUN (its seconds are the plain arm's budget)")
         budget = json.loads((args.budget_from / "result.json").read_text(encoding="utf-8"))["seconds"]
         done = _run_plain(recipe, args.seed, budget, args.out)
+    elif args.arm == "st_plus_merged":
+        if args.merge_from is None:
+            raise SystemExit("--arm st_plus_merged needs --merge-from ST_PLUS_RUN (the run whose model is merged)")
+        if not 0.0 < args.merge_weight < 1.0:
+            raise SystemExit(f"--merge-weight must be between 0 and 1 (exclusive), got {args.merge_weight}")
+        done = _run_merged(recipe, args.merge_from, args.merge_weight)
+        if done["seed"] != args.seed:
+            raise SystemExit(f"--merge-from {args.merge_from} ran seed {done['seed']}, not --seed {args.seed}")
     else:
         done = _run_st_plus(recipe, args.arm, args.seed, args.out)
     scores = _score(done["model"], args.dev_tasks)
@@ -264,6 +296,7 @@ def report(args: argparse.Namespace) -> None:
 
     comparisons = {f"{a} - {b}": paired(a, b) for a, b in
                    (("st_plus", "plain"), ("st_plus", "st_plus_static"), ("st_plus", "st_plus_inbatch"),
+                    ("st_plus", "st_plus_nofilter"), ("st_plus_merged", "st_plus"), ("st_plus_merged", "plain"),
                     ("st_plus_static", "plain"), ("st_plus", "start"), ("plain", "start"))}  # fmt: skip
     comparisons = {k: v for k, v in comparisons.items() if v is not None and v["seeds"]}
     goals = {}
@@ -313,6 +346,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--budget-from", type=Path, help="plain arm: the st_plus run whose seconds are the budget")
+    p.add_argument("--merge-from", type=Path, help="st_plus_merged arm: the st_plus run whose model is merged")
+    p.add_argument("--merge-weight", type=float, default=0.7, help="st_plus_merged arm: the trained model's weight")
     p.add_argument("--recipe", type=Path, default=RECIPE)
     p.add_argument("--dev-tasks", nargs="+", help="score only these dev task folders (smoke runs; default: all)")
     p.add_argument("--base", type=Path, help="start from this model folder instead of the recipe's model.base")

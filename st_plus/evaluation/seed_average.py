@@ -19,25 +19,51 @@ from typing import Any
 
 from st_plus.evaluation._base import TaskResult
 
-__all__ = ["MAX_SEED", "average_over_seeds", "check_eval_seeds"]
+__all__ = ["MAX_SEED", "EvalSeedError", "average_over_seeds", "check_eval_seeds"]
 
 #: The largest seed numpy and scikit-learn accept (``2**32 - 1``).
 MAX_SEED = 2**32 - 1
 
 
+class EvalSeedError(ValueError):
+    """A bad list of evaluation seeds.
+
+    ``index`` is the offending seed's position (``None``: the list itself) and ``reason`` the rule it breaks, for
+    callers that name the place themselves (a recipe's ``FILE:LINE: key[i]``).
+    """
+
+    def __init__(self, message: str, *, index: int | None, reason: str) -> None:
+        super().__init__(message)
+        self.index, self.reason = index, reason
+
+
 def check_eval_seeds(eval_seeds: Sequence[int] | None) -> list[int] | None:
-    """Validates evaluation seeds: ``None``, or a non-empty list of distinct integers in [0, 2**32 - 1] (as a list)."""
+    """Validates evaluation seeds: ``None``, or a non-empty list of distinct integers in [0, 2**32 - 1] (as a list).
+
+    Raises:
+        EvalSeedError: (a ``ValueError``) the first rule broken, with the position of the seed that breaks it.
+    """
     if eval_seeds is None:
         return None
     seeds = list(eval_seeds)
     if not seeds:
-        raise ValueError("`eval_seeds` is empty: give at least one seed (MTEB's is 42), or None for MTEB's alone.")
-    for seed in seeds:
+        raise EvalSeedError(
+            "`eval_seeds` is empty: give at least one seed (MTEB's is 42), or None for MTEB's alone.",
+            index=None, reason="needs at least one seed (or remove it for MTEB's seed 42 alone)",
+        )  # fmt: skip
+    for i, seed in enumerate(seeds):
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-            raise ValueError(f"`eval_seeds` must be integers in [0, {MAX_SEED}] (numpy's seeds), got {seed!r}.")
-    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
-    if repeated:
-        raise ValueError(f"`eval_seeds` repeats {repeated}: each seed counts once in the mean.")
+            raise EvalSeedError(
+                f"`eval_seeds` must be integers in [0, {MAX_SEED}] (numpy's seeds), got {seed!r}.",
+                index=i, reason=f"must be in [0, {MAX_SEED}] (numpy's seeds), got {seed!r}",
+            )  # fmt: skip
+    for i, seed in enumerate(seeds):
+        if seed in seeds[:i]:
+            repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+            raise EvalSeedError(
+                f"`eval_seeds` repeats {repeated}: each seed counts once in the mean.",
+                index=i, reason=f"repeats seed {seed}: each seed counts once in the mean",
+            )  # fmt: skip
     return seeds
 
 

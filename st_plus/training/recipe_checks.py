@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from st_plus.chunking import parse_chunker
 from st_plus.data.texts import first_row_keys
-from st_plus.evaluation.seed_average import MAX_SEED
+from st_plus.evaluation.seed_average import EvalSeedError, check_eval_seeds
 from st_plus.models.nomic_bert_config import NOMIC_BERT_PRESETS as PRESETS
 from st_plus.samplers import series_keys
 from st_plus.training._yaml import KeyPath, RecipeError, dotted, line_of
@@ -480,15 +480,10 @@ def _check_merge(stage: MergeSpec, recipe: Recipe, b: RecipeBuilder) -> None:
 
 
 def _check_eval_seeds(seeds: list[int] | None, b: RecipeBuilder, key: KeyPath) -> None:
-    if seeds is None:
-        return
-    if not seeds:
-        raise b.error(key, "needs at least one seed (or remove it for MTEB's seed 42 alone)")
-    for i, seed in enumerate(seeds):
-        if not 0 <= seed <= MAX_SEED:
-            raise b.error((*key, i), f"must be in [0, {MAX_SEED}] (numpy's seeds), got {seed}")
-        if seed in seeds[:i]:
-            raise b.error((*key, i), f"repeats seed {seed}: each seed counts once in the mean")
+    try:  # the rules live with the evaluation; here they only gain the file, the line and the key
+        check_eval_seeds(seeds)
+    except EvalSeedError as error:
+        raise b.error(key if error.index is None else (*key, error.index), error.reason) from None
 
 
 def _check_prompts(prompts: dict[str, str], b: RecipeBuilder, key: KeyPath, allowed: set[str]) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from tests_helpers import CORPUS, write_jsonl
 
 from st_plus.data import load_task
 from st_plus.evaluation import TaskResult, average_over_seeds, build_evaluator, evaluate_suite, results_table
-from st_plus.evaluation.seed_average import check_eval_seeds
+from st_plus.evaluation.seed_average import EvalSeedError, check_eval_seeds
 
 
 def _result(seed_value: float, *, ap: float | None = None, dims: tuple[int, ...] = (16,)) -> TaskResult:
@@ -105,3 +106,15 @@ def test_st_plus_eval_reports_the_mean_over_the_seeds(tiny_model_dir, task_dirs,
     assert clf["scores"]["eval_seeds"] == [42, 5] and clu["scores"]["eval_seeds"] == [42, 5]
     assert clf["main_score"] == pytest.approx(sum(clf["scores"]["main_score_per_eval_seed"].values()) / 2)
     assert "eval_seeds" not in sts["scores"]
+
+
+@pytest.mark.parametrize(
+    ("seeds", "index", "reason"),
+    [([], None, "needs at least one seed"), ([42, 7, 42], 2, "repeats seed 42"), ([1, 2**32], 1, r"must be in \[0, "),
+     ([3, True], 1, "got True")],
+)  # fmt: skip
+def test_bad_seeds_name_the_position_for_callers_that_place_them(seeds, index, reason):
+    with pytest.raises(EvalSeedError, match=".") as caught:  # a ValueError too (the test above)
+        check_eval_seeds(seeds)
+    assert caught.value.index == index
+    assert re.search(reason, caught.value.reason)

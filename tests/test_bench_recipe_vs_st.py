@@ -1,0 +1,88 @@
+"""benchmarks/bench_recipe_vs_st.py: the ablation arms (no filter, merged) and their paired comparisons, by hand."""
+
+from __future__ import annotations
+
+import copy
+import json
+import types
+from pathlib import Path
+
+import pytest
+import torch
+from tests_helpers import load_script
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_recipe_vs_st.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return load_script(SCRIPT, "bench_recipe_vs_st")
+
+
+def test_nofilter_arm_drops_only_the_filter(bench):
+    from st_plus.training import load_recipe
+
+    recipe = load_recipe(bench.RECIPE)
+    assert recipe.stages.contrastive.filter is not None
+    plain = bench._variant(recipe, "st_plus", 43)
+    nofilter = bench._variant(recipe, "st_plus_nofilter", 43)
+    assert nofilter.stages.contrastive.filter is None and nofilter.seed == 43
+    assert nofilter.stages.multitask == plain.stages.multitask  # dynamic negatives and STS kept
+    assert nofilter.stages.contrastive.data == plain.stages.contrastive.data
+
+
+def test_merged_arm_averages_the_run_model_with_the_start_model(bench, tiny_model, tmp_path):
+    trained = tmp_path / "st_plus-43" / "run" / "model"
+    start = tmp_path / "start"
+    tiny_model.save(str(start))
+    moved = copy.deepcopy(tiny_model)  # the fixture is shared by the session: never changed in place
+    with torch.no_grad():
+        for parameter in moved.parameters():
+            parameter.add_(1.0)
+    moved.save(str(trained))
+    result = {"arm": "st_plus", "seed": 43, "seconds": 100.0, "info": {"model_path": "run/model", "steps": {"a": 3}}}
+    (tmp_path / "st_plus-43" / "result.json").write_text(json.dumps(result), encoding="utf-8")
+    recipe = types.SimpleNamespace(model=types.SimpleNamespace(base=str(start)))
+
+    done = bench._run_merged(recipe, tmp_path / "st_plus-43", 0.7)
+
+    from sentence_transformers import SentenceTransformer
+
+    a = SentenceTransformer(str(trained)).state_dict()
+    b = SentenceTransformer(str(start)).state_dict()
+    merged = done["model"].state_dict()
+    for name, value in merged.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, 0.7 * a[name] + 0.3 * b[name])
+    assert done["seed"] == 43 and done["seconds"] >= 100.0
+    assert done["info"]["weight"] == 0.7 and done["info"]["steps"] == {"a": 3}
+
+    (tmp_path / "plain-43").mkdir()
+    (tmp_path / "plain-43" / "result.json").write_text(json.dumps({**result, "arm": "plain"}), encoding="utf-8")
+    with pytest.raises(SystemExit, match="not an st_plus run"):
+        bench._run_merged(recipe, tmp_path / "plain-43", 0.7)
+
+
+def _result(folder: Path, arm: str, seed: int, debian: float, sts: float) -> None:
+    folder.mkdir(parents=True)
+    scores = {"retrieval_debian_dev_en": debian, "sts_stsb_dev_en": sts}
+    data = {"arm": arm, "seed": seed, "seconds": 10.0, "info": {}, "scores": scores}
+    (folder / "result.json").write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_report_pairs_the_ablation_arms_by_seed(bench, tmp_path):
+    runs = tmp_path / "runs"
+    for seed, (d, s) in {42: (80.0, 85.0), 43: (82.0, 86.0)}.items():
+        _result(runs / f"st_plus-{seed}", "st_plus", seed, d, s)
+        _result(runs / f"st_plus_nofilter-{seed}", "st_plus_nofilter", seed, d - 1.0, s + 0.5)
+        _result(runs / f"st_plus_merged-{seed}", "st_plus_merged", seed, d - 2.0, s + 1.0 + (seed - 42))
+    output = tmp_path / "out.json"
+    bench.report(types.SimpleNamespace(folder=runs, output=output, recipe=bench.RECIPE))
+    data = json.loads(output.read_text(encoding="utf-8"))
+    nofilter = data["comparisons"]["st_plus - st_plus_nofilter"]
+    assert nofilter["per_seed"]["retrieval"] == [1.0, 1.0] and nofilter["per_seed"]["all"] == [0.25, 0.25]
+    merged = data["comparisons"]["st_plus_merged - st_plus"]
+    assert merged["per_seed"]["retrieval"] == [-2.0, -2.0]
+    assert merged["per_seed"]["all"] == [-0.5, 0.0]  # (-2 + 1) / 2 and (-2 + 2) / 2
+    assert "st_plus_merged - plain" not in data["comparisons"]  # no plain runs here
+    assert "| st_plus_nofilter | 2 |" in bench._table(data)
