@@ -296,7 +296,8 @@ def report(args: argparse.Namespace) -> None:
 
     comparisons = {f"{a} - {b}": paired(a, b) for a, b in
                    (("st_plus", "plain"), ("st_plus", "st_plus_static"), ("st_plus", "st_plus_inbatch"),
-                    ("st_plus", "st_plus_nofilter"), ("st_plus_merged", "st_plus"), ("st_plus_merged", "plain"),
+                    ("st_plus", "st_plus_nofilter"), ("st_plus_nofilter", "plain"), ("st_plus_merged", "st_plus"),
+                    ("st_plus_merged", "plain"),
                     ("st_plus_static", "plain"), ("st_plus", "start"), ("plain", "start"))}  # fmt: skip
     comparisons = {k: v for k, v in comparisons.items() if v is not None and v["seeds"]}
     goals = {}

@@ -86,3 +86,17 @@ def test_report_pairs_the_ablation_arms_by_seed(bench, tmp_path):
     assert merged["per_seed"]["all"] == [-0.5, 0.0]  # (-2 + 1) / 2 and (-2 + 2) / 2
     assert "st_plus_merged - plain" not in data["comparisons"]  # no plain runs here
     assert "| st_plus_nofilter | 2 |" in bench._table(data)
+
+
+def test_report_pairs_the_unfiltered_and_merged_recipes_with_plain(bench, tmp_path):
+    runs = tmp_path / "runs"
+    for seed in (42, 43):
+        _result(runs / f"st_plus_nofilter-{seed}", "st_plus_nofilter", seed, 82.0 + seed - 42, 86.0)
+        _result(runs / f"st_plus_merged-{seed}", "st_plus_merged", seed, 81.0, 86.0)
+        _result(runs / f"plain-{seed}", "plain", seed, 81.5, 85.5)
+    output = tmp_path / "out.json"
+    bench.report(types.SimpleNamespace(folder=runs, output=output, recipe=bench.RECIPE))
+    comparisons = json.loads(output.read_text(encoding="utf-8"))["comparisons"]
+    assert comparisons["st_plus_nofilter - plain"]["per_seed"]["retrieval"] == [0.5, 1.5]
+    assert comparisons["st_plus_merged - plain"]["per_seed"]["all"] == [0.0, 0.0]
+    assert "st_plus - plain" not in comparisons
