@@ -191,19 +191,39 @@ def _run_plain(recipe, seed: int, budget: float, out: Path) -> dict:
     return {"seconds": seconds, "info": info, "model": model}
 
 
-def _run_merged(recipe, source: Path, weight: float) -> dict:
-    """An ``st_plus`` run's model averaged with the start model (the recipe's ``merge`` stage, after the fact)."""
+def _merge_source(source: Path | None, seed: int, weight: float) -> dict:
+    """The ``result.json`` of the ``st_plus`` run that ``st_plus_merged`` merges, checked before any work starts."""
+    if source is None:
+        raise SystemExit("--arm st_plus_merged needs --merge-from ST_PLUS_RUN (the run whose model is merged)")
+    if not 0.0 < weight < 1.0:
+        raise SystemExit(f"--merge-weight must be between 0 and 1 (exclusive), got {weight}")
+    path = source / "result.json"
+    if not path.is_file():
+        raise SystemExit(f"--merge-from {source}: no result.json (not a finished run of this script)")
+    done = json.loads(path.read_text(encoding="utf-8"))
+    if done.get("arm") != "st_plus":
+        raise SystemExit(f"--merge-from {source}: an {done.get('arm')!r} run; st_plus_merged merges an st_plus run")
+    if "model_path" not in done.get("info", {}):
+        raise SystemExit(f"--merge-from {source}: its result.json does not name its model (written before the "
+                         "st_plus_merged arm existed); run the st_plus arm again")  # fmt: skip
+    if done["seed"] != seed:
+        raise SystemExit(f"--merge-from {source} ran seed {done['seed']}, not --seed {seed}")
+    return done
+
+
+def _run_merged(recipe, source: Path, done: dict, weight: float) -> dict:
+    """An ``st_plus`` run's model averaged with the start model (the recipe's ``merge`` stage, after the fact).
+
+    The start model is this command's ``recipe.model.base`` (or ``--base``): the same as the source run's.
+    """
     from st_plus.models import merge_models
 
-    done = json.loads((source / "result.json").read_text(encoding="utf-8"))
-    if done["arm"] != "st_plus" or "model_path" not in done["info"]:
-        raise SystemExit(f"--merge-from {source}: not an st_plus run of this script (arm {done['arm']!r})")
     start = time.perf_counter()
     model = merge_models([str(source / done["info"]["model_path"]), recipe.model.base], [weight, 1.0 - weight])
     merge_seconds = time.perf_counter() - start
     info = {"source": str(source), "source_seconds": done["seconds"], "source_seed": done["seed"], "weight": weight,
             "merge_seconds": round(merge_seconds, 1), "steps": done["info"].get("steps")}  # fmt: skip
-    return {"seconds": done["seconds"] + merge_seconds, "info": info, "model": model, "seed": done["seed"]}
+    return {"seconds": done["seconds"] + merge_seconds, "info": info, "model": model}
 
 
 def run(args: argparse.Namespace) -> None:
@@ -213,22 +233,17 @@ def run(args: argparse.Namespace) -> None:
     recipe = load_recipe(args.recipe)
     if args.base is not None:  # e.g. a local copy of the bundled model on a machine without the package
         recipe = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, base=str(args.base)))
+    if args.arm == "plain" and args.budget_from is None:
+        raise SystemExit("--arm plain needs --budget-from ST_PLUS_RUN (its seconds are the plain arm's budget)")
+    source = _merge_source(args.merge_from, args.seed, args.merge_weight) if args.arm == "st_plus_merged" else None
     args.out.mkdir(parents=True, exist_ok=True)
     if args.arm == "start":
         done = {"seconds": 0.0, "info": {}, "model": load_model(recipe.model.base)}
     elif args.arm == "plain":
-        if args.budget_from is None:
-            raise SystemExit("--arm plain needs --budget-from ST_PLUS_RUN (its seconds are the plain arm's budget)")
         budget = json.loads((args.budget_from / "result.json").read_text(encoding="utf-8"))["seconds"]
         done = _run_plain(recipe, args.seed, budget, args.out)
     elif args.arm == "st_plus_merged":
-        if args.merge_from is None:
-            raise SystemExit("--arm st_plus_merged needs --merge-from ST_PLUS_RUN (the run whose model is merged)")
-        if not 0.0 < args.merge_weight < 1.0:
-            raise SystemExit(f"--merge-weight must be between 0 and 1 (exclusive), got {args.merge_weight}")
-        done = _run_merged(recipe, args.merge_from, args.merge_weight)
-        if done["seed"] != args.seed:
-            raise SystemExit(f"--merge-from {args.merge_from} ran seed {done['seed']}, not --seed {args.seed}")
+        done = _run_merged(recipe, args.merge_from, source, args.merge_weight)
     else:
         done = _run_st_plus(recipe, args.arm, args.seed, args.out)
     scores = _score(done["model"], args.dev_tasks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import types
 from pathlib import Path
@@ -28,7 +29,8 @@ def test_nofilter_arm_drops_only_the_filter(bench):
     nofilter = bench._variant(recipe, "st_plus_nofilter", 43)
     assert nofilter.stages.contrastive.filter is None and nofilter.seed == 43
     assert nofilter.stages.multitask == plain.stages.multitask  # dynamic negatives and STS kept
-    assert nofilter.stages.contrastive.data == plain.stages.contrastive.data
+    unfiltered = dataclasses.replace(nofilter.stages.contrastive, filter=plain.stages.contrastive.filter)
+    assert unfiltered == plain.stages.contrastive  # nothing else of stage 1 changed
 
 
 def test_merged_arm_averages_the_run_model_with_the_start_model(bench, tiny_model, tmp_path):
@@ -44,7 +46,8 @@ def test_merged_arm_averages_the_run_model_with_the_start_model(bench, tiny_mode
     (tmp_path / "st_plus-43" / "result.json").write_text(json.dumps(result), encoding="utf-8")
     recipe = types.SimpleNamespace(model=types.SimpleNamespace(base=str(start)))
 
-    done = bench._run_merged(recipe, tmp_path / "st_plus-43", 0.7)
+    source = bench._merge_source(tmp_path / "st_plus-43", 43, 0.7)
+    done = bench._run_merged(recipe, tmp_path / "st_plus-43", source, 0.7)
 
     from sentence_transformers import SentenceTransformer
 
@@ -54,13 +57,28 @@ def test_merged_arm_averages_the_run_model_with_the_start_model(bench, tiny_mode
     for name, value in merged.items():
         if value.is_floating_point():
             torch.testing.assert_close(value, 0.7 * a[name] + 0.3 * b[name])
-    assert done["seed"] == 43 and done["seconds"] >= 100.0
+    assert done["seconds"] >= 100.0 and done["info"]["source_seed"] == 43
     assert done["info"]["weight"] == 0.7 and done["info"]["steps"] == {"a": 3}
 
-    (tmp_path / "plain-43").mkdir()
-    (tmp_path / "plain-43" / "result.json").write_text(json.dumps({**result, "arm": "plain"}), encoding="utf-8")
-    with pytest.raises(SystemExit, match="not an st_plus run"):
-        bench._run_merged(recipe, tmp_path / "plain-43", 0.7)
+
+@pytest.mark.parametrize(
+    ("arm", "info", "seed", "weight", "match"),
+    [("st_plus", {"model_path": "run/model"}, 42, 1.0, "between 0 and 1"),
+     ("st_plus", {"model_path": "run/model"}, 42, 0.0, "between 0 and 1"),
+     ("plain", {"model_path": "run/model"}, 42, 0.7, "an 'plain' run"),
+     ("st_plus", {}, 42, 0.7, "does not name its model"),
+     ("st_plus", {"model_path": "run/model"}, 44, 0.7, "ran seed 42, not --seed 44")],
+)  # fmt: skip
+def test_merge_source_is_checked_before_any_work(bench, tmp_path, arm, info, seed, weight, match):
+    (tmp_path / "run").mkdir()
+    data = {"arm": arm, "seed": 42, "seconds": 1.0, "info": info}
+    (tmp_path / "run" / "result.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(SystemExit, match=match):
+        bench._merge_source(tmp_path / "run", seed, weight)
+    with pytest.raises(SystemExit, match="needs --merge-from"):
+        bench._merge_source(None, 42, 0.7)
+    with pytest.raises(SystemExit, match="no result.json"):
+        bench._merge_source(tmp_path / "missing", 42, 0.7)
 
 
 def _result(folder: Path, arm: str, seed: int, debian: float, sts: float) -> None:

@@ -32,9 +32,12 @@ class EvalSeedError(ValueError):
     callers that name the place themselves (a recipe's ``FILE:LINE: key[i]``).
     """
 
-    def __init__(self, message: str, *, index: int | None, reason: str) -> None:
+    def __init__(self, message: str, index: int | None = None, reason: str = "") -> None:
         super().__init__(message)
         self.index, self.reason = index, reason
+
+    def __reduce__(self):  # pickle and copy keep the position and the rule, not the message alone
+        return type(self), (str(self), self.index, self.reason)
 
 
 def check_eval_seeds(eval_seeds: Sequence[int] | None) -> list[int] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import re
 
 import pytest
@@ -118,3 +119,5 @@ def test_bad_seeds_name_the_position_for_callers_that_place_them(seeds, index, r
         check_eval_seeds(seeds)
     assert caught.value.index == index
     assert re.search(reason, caught.value.reason)
+    copied = pickle.loads(pickle.dumps(caught.value))
+    assert (str(copied), copied.index, copied.reason) == (str(caught.value), index, caught.value.reason)
