@@ -33,6 +33,18 @@ def test_nofilter_arm_drops_only_the_filter(bench):
     assert unfiltered == plain.stages.contrastive  # nothing else of stage 1 changed
 
 
+def test_stage1x3_arm_is_the_unfiltered_recipe_with_three_stage1_epochs(bench):
+    from st_plus.training import load_recipe
+
+    recipe = load_recipe(bench.RECIPE)
+    nofilter = bench._variant(recipe, "st_plus_nofilter", 44)
+    longer = bench._variant(recipe, "st_plus_stage1x3", 44)
+    assert longer.stages.contrastive.epochs == 3.0 and longer.stages.contrastive.max_steps is None
+    assert dataclasses.replace(longer.stages.contrastive, epochs=nofilter.stages.contrastive.epochs) == (
+        nofilter.stages.contrastive)  # fmt: skip
+    assert longer.stages.multitask == nofilter.stages.multitask and longer.seed == 44
+
+
 def test_merged_arm_averages_the_run_model_with_the_start_model(bench, tiny_model, tmp_path):
     trained = tmp_path / "st_plus-43" / "run" / "model"
     start = tmp_path / "start"
@@ -112,9 +124,104 @@ def test_report_pairs_the_unfiltered_and_merged_recipes_with_plain(bench, tmp_pa
         _result(runs / f"st_plus_nofilter-{seed}", "st_plus_nofilter", seed, 82.0 + seed - 42, 86.0)
         _result(runs / f"st_plus_merged-{seed}", "st_plus_merged", seed, 81.0, 86.0)
         _result(runs / f"plain-{seed}", "plain", seed, 81.5, 85.5)
+        _result(runs / f"st_plus_stage1x3-{seed}", "st_plus_stage1x3", seed, 83.0, 86.0)
     output = tmp_path / "out.json"
     bench.report(types.SimpleNamespace(folder=runs, output=output, recipe=bench.RECIPE))
     comparisons = json.loads(output.read_text(encoding="utf-8"))["comparisons"]
+    assert comparisons["st_plus_stage1x3 - plain"]["per_seed"]["retrieval"] == [1.5, 1.5]
+    assert comparisons["st_plus_stage1x3 - st_plus_nofilter"]["per_seed"]["retrieval"] == [1.0, 0.0]
     assert comparisons["st_plus_nofilter - plain"]["per_seed"]["retrieval"] == [0.5, 1.5]
     assert comparisons["st_plus_merged - plain"]["per_seed"]["all"] == [0.0, 0.0]
     assert "st_plus - plain" not in comparisons
+
+
+def test_test_slices_are_the_shipped_english_ones_without_the_long_documents(bench):
+    tasks = bench._test_tasks()
+    assert [p.name for p in tasks] == list(bench.TEST_TASKS)
+    for path in tasks:
+        task = json.loads((path / "task.json").read_text(encoding="utf-8"))
+        assert task["language"] == "en" and task["eval_split"] == "test"
+    shipped_en = {p.name for p in bench.TEST_SLICES.iterdir() if p.name.endswith("_en")}
+    assert shipped_en - set(bench.TEST_TASKS) == {"retrieval_qmsum_longdoc_en"}
+
+
+def _first_weight(model) -> float:
+    return float(next(p for p in model.parameters() if p.ndim == 2).detach().double().mean())
+
+
+def _write_run(folder: Path, arm: str, info: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {"arm": arm, "seed": 42, "seconds": 10.0, "info": info, "scores": {"retrieval_debian_dev_en": 1.0}}
+    (folder / "result.json").write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_test_command_scores_each_run_model_once_and_report_pairs_them(bench, tiny_model, tmp_path, monkeypatch):
+    runs, start = tmp_path / "runs", tmp_path / "start"
+    tiny_model.save(str(start))
+    for offset, path in ((1.0, runs / "st_plus-42" / "run" / "model"), (2.0, runs / "plain-42" / "model")):
+        moved = copy.deepcopy(tiny_model)  # the session fixture is never changed in place
+        with torch.no_grad():
+            for parameter in moved.parameters():
+                parameter.add_(offset)
+        moved.save(str(path))
+    _write_run(runs / "st_plus-42", "st_plus", {"model_path": "run/model"})
+    _write_run(runs / "plain-42", "plain", {})
+    _write_run(runs / "start", "start", {})
+    _write_run(runs / "st_plus_merged-42", "st_plus_merged", {"source": str(runs / "st_plus-42"), "weight": 0.7})
+    calls = []
+
+    def fake_score(model, tasks):
+        calls.append([p.name for p in tasks])
+        return {"retrieval_debian_en": _first_weight(model), "sts_stsbenchmark_en": 50.0}
+
+    monkeypatch.setattr(bench, "_score", fake_score)
+    args = types.SimpleNamespace(folder=runs, recipe=bench.RECIPE, base=start)
+    bench.score_test(args)
+    assert len(calls) == 4 and all(names == list(bench.TEST_TASKS) for names in calls)
+    scored = {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in runs.glob("*/test_result.json")}
+    w = {name: r["scores"]["retrieval_debian_en"] for name, r in scored.items()}
+    assert w["st_plus-42"] == pytest.approx(w["start"] + 1.0, abs=1e-5)
+    assert w["plain-42"] == pytest.approx(w["start"] + 2.0, abs=1e-5)
+    assert w["st_plus_merged-42"] == pytest.approx(0.7 * w["st_plus-42"] + 0.3 * w["start"], abs=1e-5)
+    assert all(r["split"] == "test" and r["seconds"] == 10.0 for r in scored.values())
+
+    bench.score_test(args)  # scored once: a second call skips every run
+    assert len(calls) == 4
+
+    output = tmp_path / "test.json"
+    bench.report(types.SimpleNamespace(folder=runs, output=output, recipe=bench.RECIPE, split="test"))
+    data = json.loads(output.read_text(encoding="utf-8"))
+    assert data["split"] == "test" and data["tasks"] == ["retrieval_debian_en", "sts_stsbenchmark_en"]
+    diff = data["comparisons"]["st_plus - plain"]["per_seed"]["retrieval"]
+    assert diff == [pytest.approx(-1.0, abs=1e-5)]
+    assert data["goals"] == {"st_plus >= plain + 1.0 on test retrieval, every seed positive": False,
+                             "st_plus >= plain + 0.5 on the mean of all test tasks": False}  # fmt: skip
+    table = bench._table(data)
+    assert "| test retrieval (1) | test mean (all) | retrieval_debian | sts_stsbenchmark |" in table
+
+
+def test_test_command_refuses_a_run_whose_model_is_gone(bench, tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    _write_run(runs / "plain-42", "plain", {})
+    monkeypatch.setattr(bench, "_score", lambda model, tasks: pytest.fail("scored a missing model"))
+    with pytest.raises(SystemExit, match="the model of this 'plain' run is gone"):
+        bench.score_test(types.SimpleNamespace(folder=runs, recipe=bench.RECIPE, base=None))
+    with pytest.raises(SystemExit, match="run `test"):
+        bench.report(types.SimpleNamespace(folder=runs, output=tmp_path / "x.json", recipe=bench.RECIPE, split="test"))
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [({"variant": "base", "seed": 42, "scores": {}}, "not a run of this script"),
+     ({"arm": "st_plus", "seed": 42, "info": {}}, "does not name its model"),
+     ({"arm": "st_plus_merged", "seed": 42, "info": {"weight": 0.7}}, "does not name the run it merged")],
+)  # fmt: skip
+def test_test_command_checks_every_run_before_scoring_any(bench, tmp_path, monkeypatch, data, match):
+    runs = tmp_path / "runs"
+    _write_run(runs / "a-start", "start", {})  # sorted first: would be scored first
+    (runs / "b-bad").mkdir()
+    (runs / "b-bad" / "result.json").write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr(bench, "_score", lambda model, tasks: pytest.fail("scored before every run was checked"))
+    with pytest.raises(SystemExit, match=match):
+        bench.score_test(types.SimpleNamespace(folder=runs, recipe=bench.RECIPE, base=None))
+    assert not (runs / "a-start" / "test_result.json").exists()
