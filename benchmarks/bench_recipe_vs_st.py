@@ -255,13 +255,20 @@ def _run_merged(recipe, source: Path, done: dict, weight: float) -> dict:
     return {"seconds": done["seconds"] + merge_seconds, "info": info, "model": model}
 
 
-def run(args: argparse.Namespace) -> None:
-    from st_plus import load_model
+def _load_recipe(args: argparse.Namespace):
+    """``--recipe``, with ``--base`` as its start model when given."""
     from st_plus.training import load_recipe
 
     recipe = load_recipe(args.recipe)
     if args.base is not None:  # e.g. a local copy of the bundled model on a machine without the package
         recipe = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, base=str(args.base)))
+    return recipe
+
+
+def run(args: argparse.Namespace) -> None:
+    from st_plus import load_model
+
+    recipe = _load_recipe(args)
     if args.arm == "plain" and args.budget_from is None:
         raise SystemExit("--arm plain needs --budget-from ST_PLUS_RUN (its seconds are the plain arm's budget)")
     source = _merge_source(args.merge_from, args.seed, args.merge_weight) if args.arm == "st_plus_merged" else None
@@ -316,11 +323,7 @@ def _run_model(recipe, folder: Path, done: dict):
 
 def score_test(args: argparse.Namespace) -> None:
     """Score every finished run under FOLDER on the shipped English test slices, once (held out from every choice)."""
-    from st_plus.training import load_recipe
-
-    recipe = load_recipe(args.recipe)
-    if args.base is not None:
-        recipe = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, base=str(args.base)))
+    recipe = _load_recipe(args)
     tasks = _test_tasks()
     folders = sorted(p.parent for p in args.folder.glob("*/result.json"))
     if not folders:
@@ -417,11 +420,10 @@ def report(args: argparse.Namespace) -> None:
         goals[f"dynamic >= static + 0.5 on {split} retrieval"] = comparisons["st_plus - st_plus_static"]["mean"][
             "retrieval"] >= 0.5  # fmt: skip
     recipe = str(Path(args.recipe).resolve().relative_to(REPO))
-    output = {"recipe": recipe, "dev_suite": "benchmarks/make_dev_suite.py", "tasks": tasks, "arms": arms,
-              "comparisons": comparisons, "goals": goals}  # fmt: skip
-    if split == "test":  # the dev results keep their old layout (no key added), so old files still compare equal
-        output = {"recipe": recipe, "split": "test", "test_slices": "examples/data (TEST_TASKS)", "tasks": tasks,
-                  "arms": arms, "comparisons": comparisons, "goals": goals}  # fmt: skip
+    # the dev results keep their old layout (no key added), so old files still compare equal
+    source = ({"split": "test", "test_slices": "examples/data (TEST_TASKS)"} if split == "test"
+              else {"dev_suite": "benchmarks/make_dev_suite.py"})  # fmt: skip
+    output = {"recipe": recipe, **source, "tasks": tasks, "arms": arms, "comparisons": comparisons, "goals": goals}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(output, indent=2) + "\n", encoding="utf-8")
     print(_table(output))

@@ -75,6 +75,12 @@ def run(args: argparse.Namespace) -> None:
     print(json.dumps({k: done[k] for k in ("variant", "seed", "seconds")}), file=sys.stderr)
 
 
+def _means(scores: dict[str, float]) -> tuple[float, float]:
+    """The mean of the retrieval tasks and of all tasks."""
+    retrieval = statistics.fmean(v for k, v in scores.items() if k.startswith("retrieval_"))
+    return retrieval, statistics.fmean(scores.values())
+
+
 def report(args: argparse.Namespace) -> None:
     runs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(args.folder.glob("*/result.json"))]
     runs = [r for r in runs if r.get("variant") in VARIANTS]
@@ -83,15 +89,12 @@ def report(args: argparse.Namespace) -> None:
     base = {r["seed"]: r for r in runs if r["variant"] == "base"}
     rows = []
     for r in sorted(runs, key=lambda r: (VARIANTS.index(r["variant"]), r["seed"])):
-        s = r["scores"]
-        retrieval = statistics.fmean(v for k, v in s.items() if k.startswith("retrieval_"))
+        retrieval, mean = _means(r["scores"])
         row = {"variant": r["variant"], "seed": r["seed"], "seconds": round(r["seconds"], 1), "retrieval": retrieval,
-               "all": statistics.fmean(s.values()), "scores": s}  # fmt: skip
+               "all": mean, "scores": r["scores"]}  # fmt: skip
         if r["seed"] in base:
-            b = base[r["seed"]]["scores"]
-            row["minus_base"] = {"retrieval": retrieval - statistics.fmean(v for k, v in b.items()
-                                                                           if k.startswith("retrieval_")),
-                                 "all": row["all"] - statistics.fmean(b.values())}  # fmt: skip
+            base_retrieval, base_mean = _means(base[r["seed"]]["scores"])
+            row["minus_base"] = {"retrieval": retrieval - base_retrieval, "all": mean - base_mean}
         rows.append(row)
     output = {"recipe": "benchmarks/recipes/recipe_vs_st.yaml (stage 1 only, no filter)", "split": "dev", "runs": rows}
     args.output.parent.mkdir(parents=True, exist_ok=True)
