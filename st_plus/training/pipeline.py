@@ -413,6 +413,7 @@ def _run(run: _Run) -> PipelineResult:
                     stage1_pairs=_stage1_pairs(run, pairs), callbacks=callbacks,
                     mining_dtype=run.mining_dtype, start_model=recipe.model.base,
                     stage1_data=recipe.stages.contrastive.data if recipe.stages.contrastive else (),
+                    stage1_filtered=bool(recipe.stages.contrastive and recipe.stages.contrastive.filter),
                 )  # fmt: skip
             if recipe.adapter is not None and name in ("contrastive", "multitask"):
                 info.setdefault("extra", {})["adapter"] = adapter_summary(model, recipe.adapter)
@@ -520,7 +521,7 @@ def _key_error(recipe: Recipe, key: tuple, message: str) -> RecipeError:
 
 
 def _stage1_pairs(run: _Run, pairs: Any) -> Any:
-    """The filtered stage-1 pairs (read back from disk when the filtering ran in an earlier, interrupted run)."""
+    """The stage-1 pairs, filtered when stage 1 has a filter (read back from disk when it ran in an earlier run)."""
     path = run.out / "stages" / "contrastive" / "kept_pairs.jsonl"
     if path.is_file():
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

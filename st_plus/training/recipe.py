@@ -279,8 +279,9 @@ class TaskSpec:
             ``MSECosineDistillLoss`` (against forgetting; see :mod:`st_plus.training.preserve`). A preserve task's
             ``data`` is any text file: JSONL rows give the strings of ``data.columns`` (default: the usual text
             fields), other files one text per line; ``data.rows`` distinct texts are drawn with the recipe's seed.
-        data: The training file, or ``stage1`` for the (filtered) stage-1 pairs.
-        rows: With ``data: stage1``: use a sample of ``rows`` filtered pairs (drawn with the recipe's seed).
+        data: The training file, or ``stage1`` for the stage-1 pairs (after the consistency filter, when stage 1
+            has one).
+        rows: With ``data: stage1``: use a sample of ``rows`` of those pairs (drawn with the recipe's seed).
         weight: Factor on the task's loss.
         batch_size: Per-process batch size of this task (default: the stage's).
         prompts: ``{"query": ..., "document": ...}`` or ``{"text": ...}``.

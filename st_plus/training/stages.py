@@ -245,11 +245,11 @@ def _dataset_entry(spec: DataSpec, rows: int, task_type: str) -> dict[str, Any]:
     return entry
 
 
-def _stage1_spec(name: str, stage1_data: Sequence[DataSpec]) -> DataSpec:
+def _stage1_spec(name: str, stage1_data: Sequence[DataSpec], filtered: bool = False) -> DataSpec:
     """The card entry of a ``data: stage1`` task: stage 1's licences (distinct, in order; none when one is unknown)."""
     licences = [spec.license for spec in stage1_data]
     known = None if not licences or None in licences else "; ".join(dict.fromkeys(licences))
-    return DataSpec(path="stage1 (filtered)", name=name, license=known)
+    return DataSpec(path="stage1 (filtered)" if filtered else "stage1", name=name, license=known)
 
 
 # --------------------------------------------------------------------------------------- stage 1: contrastive
@@ -329,14 +329,15 @@ def _corpus(neg: Any) -> list[str] | None:
 def run_multitask(
     stage: MultitaskStage, model: SentenceTransformer, folder: Path, *, seed: int, bf16: bool, resume: bool,
     stage1_pairs: Dataset | None = None, callbacks: list[Any] = (), mining_dtype: MiningDtype | None = None,
-    start_model: str | Path | None = None, stage1_data: Sequence[DataSpec] = (),
+    start_model: str | Path | None = None, stage1_data: Sequence[DataSpec] = (), stage1_filtered: bool = False,
 ) -> tuple[SentenceTransformer, dict[str, Any]]:  # fmt: skip
     """Builds every task (mining hard negatives where asked), then trains the multi-task recipe.
 
     ``mining_dtype``: how hard negatives are mined and dynamic negatives refreshed (``None``: ``"bfloat16"`` when
     ``bf16``, else ``"float32"``; see :func:`mining_store`). ``start_model``: the model whose embeddings the
     ``preserve`` tasks keep (the recipe's ``model.base``; needed only when there is one). ``stage1_data``: stage 1's
-    data, whose licences the ``data: stage1`` tasks' card entries carry.
+    data, whose licences the ``data: stage1`` tasks' card entries carry; ``stage1_filtered``: whether those pairs went
+    through the consistency filter (the card says "filtered" only then).
     """
     mining_dtype = mining_dtype or ("bfloat16" if bf16 else "float32")
     tasks, datasets_info, mining_info, preserve_info = [], [], {}, {}
@@ -349,7 +350,7 @@ def run_multitask(
             rows, group = preserve_rows[task.name], None
         else:
             rows, group = _task_rows(task, stage1_pairs, seed)
-        spec = _stage1_spec(task.name, stage1_data) if task.data == "stage1" else task.data
+        spec = _stage1_spec(task.name, stage1_data, stage1_filtered) if task.data == "stage1" else task.data
         datasets_info.append(_dataset_entry(spec, len(rows), _task_type(task.type)))
         neg = task.negatives
         if neg is not None:

@@ -186,3 +186,6 @@ def test_a_stage1_task_carries_stage1_licences_distinct_and_none_when_one_is_unk
     assert _stage1_spec("t", [spec("MIT"), spec(None)]).license is None
     assert _stage1_spec("t", []).license is None
     assert _stage1_spec("t", [spec("MIT")]).name == "t"
+    # the card says "filtered" only for pairs that went through the consistency filter
+    assert _stage1_spec("t", [spec("MIT")]).path == "stage1"
+    assert _stage1_spec("t", [spec("MIT")], filtered=True).path == "stage1 (filtered)"

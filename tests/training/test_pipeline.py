@@ -113,10 +113,18 @@ def test_length_grouped_batches_train_both_stages_end_to_end(tmp_path, tiny_bert
     assert set(result.evaluations["multitask"]) == {"sts_tiny", "retrieval_tiny"}
 
     calls.clear()
-    off = RECIPE.replace("    filter: {top_k: 3}\n", "    filter: {top_k: 3}\n    length_grouped: false\n")
+    off = RECIPE.replace("    filter: {top_k: 3}\n", "    filter: null\n    length_grouped: false\n")
     off = off.replace("    matryoshka_dims: [32, 16]\n", "    matryoshka_dims: [32, 16]\n    length_grouped: false\n")
-    run_recipe(write_tiny_recipe(tmp_path, tiny_bert_dir, off), output_dir=tmp_path / "off", show_progress_bar=False)
+    result = run_recipe(write_tiny_recipe(tmp_path, tiny_bert_dir, off), output_dir=tmp_path / "off",
+                        show_progress_bar=False)  # fmt: skip
     assert calls == []  # random batches: no lengths read at all
+    # no filter (the quickstart's setting): stage 2 samples every stage-1 pair and the card does not say "filtered"
+    assert not (result.output_dir / "stages" / "contrastive" / "kept_pairs.jsonl").exists()
+    info = validate_run_info(json.loads((result.model_path / "st_plus_run.json").read_text()))
+    assert "filtering" not in info["stages"][0]
+    assert info["stages"][1]["datasets"][0] == {
+        "name": "pairs", "path": "stage1", "rows": 24, "task_type": "Retrieval", "license": "MIT"
+    }
 
 
 def test_an_existing_output_folder_is_never_overwritten_without_the_flag(tmp_path, tiny_bert_dir):
