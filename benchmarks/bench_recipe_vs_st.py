@@ -323,6 +323,8 @@ def _run_model(recipe, folder: Path, done: dict):
 
 def score_test(args: argparse.Namespace) -> None:
     """Score every finished run under FOLDER on the shipped English test slices, once (held out from every choice)."""
+    from st_plus.training.checkpoints import atomic_write_text
+
     recipe = _load_recipe(args)
     tasks = _test_tasks()
     folders = sorted(p.parent for p in args.folder.glob("*/result.json"))
@@ -338,9 +340,7 @@ def score_test(args: argparse.Namespace) -> None:
             continue
         scores = _score(_run_model(recipe, folder, done), tasks)
         result = {**{k: done[k] for k in ("arm", "seed", "seconds", "info")}, "scores": scores, "split": "test"}
-        tmp = target.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(target)
+        atomic_write_text(target, json.dumps(result, indent=2) + "\n")
         print(json.dumps({"run": str(folder), "arm": done["arm"], "seed": done["seed"]}), file=sys.stderr)
 
 
