@@ -25,6 +25,11 @@ Goals: late >= naive + 2.0 document nDCG@10, better chunk recall@10, late wall t
 Table of written files (no model loaded): one row per (name, chunker), each mode's document nDCG@10 and chunk
 recall@10, and each late mode minus naive of the same chunker:
     python benchmarks/bench_late_chunking.py --table default=runs/a.json w512=runs/b.json
+
+Seeds (no model loaded): the files of one NAME are seeds of one arm, paired across arms by their order. Per
+(chunker, mode): mean and standard deviation of doc nDCG@10 and of each late mode minus naive, with the per-seed
+values, and for every arm after the first its paired difference from the first (`--json` writes the summary):
+    python benchmarks/bench_late_chunking.py --seeds gold=a42.json gold=a43.json chunk=b42.json chunk=b43.json
 """
 
 from __future__ import annotations
@@ -55,20 +60,35 @@ def main() -> None:
     parser.add_argument("--extend-positions", type=int, default=None,
                         help="Copy the model's position table to this many positions first (no training: an arm "
                              "of the long-context ablation)")
-    parser.add_argument("--json", type=Path, help="Also write the rows here")
+    parser.add_argument("--json", type=Path, help="Also write the rows (with --seeds: the summary) here")
     parser.add_argument("--table", nargs="+", metavar="NAME=FILE",
                         help="Print the markdown table of written --json files and exit")  # fmt: skip
+    parser.add_argument("--seeds", nargs="+", metavar="NAME=FILE",
+                        help="Summarise written --json files as seeds of arms (see above) and exit")  # fmt: skip
     args = parser.parse_args()
-    if args.table:
+    if args.table and args.seeds:
+        parser.error("--table and --seeds exclude each other")
+    if args.table or args.seeds:
         named = []
-        for item in args.table:
+        for item in args.table or args.seeds:
             name, sep, path = item.partition("=")
+            flag = "--table" if args.table else "--seeds"
             if not sep or not name or not path:
-                parser.error(f"--table takes NAME=FILE, got {item!r}")
+                parser.error(f"{flag} takes NAME=FILE, got {item!r}")
             if not Path(path).is_file():
-                parser.error(f"--table: no file {path}")
+                parser.error(f"{flag}: no file {path}")
             named.append((name, json.loads(Path(path).read_text(encoding="utf-8"))))
-        print(chunker_table(named))
+        if args.table:
+            print(chunker_table(named))
+            return
+        try:
+            summary = seeds_summary(named)
+        except ValueError as exc:
+            parser.error(f"--seeds: {exc}")
+        print(seeds_table(summary))
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         return
 
     import torch
@@ -148,6 +168,85 @@ def chunker_table(named: list[tuple[str, list[dict]]]) -> str:
                 r, n = by_mode.get(mode), by_mode.get("naive")
                 cells.append("" if r is None or n is None else f"{100 * (r['ndcg_at_10'] - n['ndcg_at_10']):+.2f}")
             lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def seeds_summary(named: list[tuple[str, list[dict]]]) -> dict:
+    """Per arm, chunker and mode: doc nDCG@10 over seeds, late modes minus naive, and paired differences.
+
+    ``named``: (arm, rows of one --json file) in order; an arm's files are its seeds, paired across arms by position.
+    Values are nDCG@10 x 100; ``sd`` is the sample standard deviation (0 for one seed). Settings (chunker, mode)
+    missing from some seed file of an arm are left out of it and listed under ``left_out``.
+    """
+    arms: dict[str, list[list[dict]]] = {}
+    for name, rows in named:
+        arms.setdefault(name, []).append(rows)
+    counts = {name: len(files) for name, files in arms.items()}
+    if len(set(counts.values())) != 1:
+        raise ValueError(f"every arm needs the same number of seed files, got {counts}")
+    for field in ("split", "num_queries"):  # files of one evaluation set only (dev and test never mixed)
+        seen = {r.get(field) for _, rows in named for r in rows}
+        if len(seen) > 1:
+            raise ValueError(f"the files differ in {field}: {sorted(map(str, seen))}")
+
+    def stats(values: list[float]) -> dict:
+        mean = sum(values) / len(values)
+        sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+        return {"mean": round(mean, 2), "sd": round(sd, 2), "seeds": [round(v, 2) for v in values]}
+
+    def score(rows: list[dict], chunker: str, mode: str) -> float | None:
+        found = [r for r in rows if r["chunker"] == chunker and r["variant"] == mode]
+        if len(found) > 1:
+            raise ValueError(f"a file has {len(found)} rows for {chunker} {mode}")
+        return 100 * found[0]["ndcg_at_10"] if found else None
+
+    summary: dict = {"arms": {}, "paired": {}, "left_out": {}}
+    first = next(iter(arms))
+    for name, files in arms.items():
+        every = list(dict.fromkeys((r["chunker"], r["variant"]) for rows in files for r in rows))
+        keys = [k for k in every if all(score(rows, *k) is not None for rows in files)]
+        if len(keys) < len(every):  # a setting scored for some seeds only says nothing about the arm
+            summary["left_out"][name] = [f"{c} {m}" for c, m in every if (c, m) not in keys]
+        arm: dict = {}
+        for chunker, mode in keys:
+            values = [score(rows, chunker, mode) for rows in files]
+            entry = {"ndcg_at_10": stats(values)}
+            if mode != "naive" and (chunker, "naive") in keys:
+                naive = [score(rows, chunker, "naive") for rows in files]
+                entry["minus_naive"] = stats([v - n for v, n in zip(values, naive, strict=True)])
+            arm.setdefault(chunker, {})[mode] = entry
+        summary["arms"][name] = arm
+        if name != first:
+            paired: dict = {}
+            for chunker, modes in arm.items():
+                for mode in modes:
+                    base = [score(rows, chunker, mode) for rows in arms[first]]
+                    if None not in base:
+                        values = [score(rows, chunker, mode) for rows in files]
+                        paired.setdefault(chunker, {})[mode] = stats([v - b for v, b in zip(values, base,
+                                                                                            strict=True)])
+            summary["paired"][f"{name} - {first}"] = paired
+    return summary
+
+
+def seeds_table(summary: dict) -> str:
+    """Markdown of :func:`seeds_summary`: mean ± sd (seeds) per arm, chunker and mode, then the paired rows."""
+
+    def cell(s: dict) -> str:
+        return f"{s['mean']:.2f} ± {s['sd']:.2f} ({', '.join(f'{v:.2f}' for v in s['seeds'])})"
+
+    lines = ["| arm | chunker | mode | doc nDCG@10 | minus naive |", "|---|---|---|---:|---:|"]
+    for name, arm in summary["arms"].items():
+        for chunker, modes in arm.items():
+            for mode, entry in modes.items():
+                minus = cell(entry["minus_naive"]) if "minus_naive" in entry else ""
+                lines.append(f"| {name} | {chunker} | {mode} | {cell(entry['ndcg_at_10'])} | {minus} |")
+    for pair, chunkers in summary["paired"].items():
+        for chunker, modes in chunkers.items():
+            for mode, entry in modes.items():
+                lines.append(f"| paired: {pair} | {chunker} | {mode} | {cell(entry)} | |")
+    for name, settings in summary["left_out"].items():
+        lines.append(f"\nLeft out of {name} (not in every seed file): {', '.join(settings)}")
     return "\n".join(lines)
 
 

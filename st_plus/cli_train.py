@@ -11,12 +11,25 @@ class TrainCliError(Exception):
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Validates the recipe, runs it, prints the before/after table."""
+    if args.resume and args.overwrite:
+        raise TrainCliError("--resume and --overwrite exclude each other")
+    ok = False
+    try:
+        code = _train(args)
+        ok = True
+        return code
+    finally:  # also after an error: a rank exiting with the process group alive can abort under gloo
+        _end_distributed(barrier=ok)
+
+
+def _train(args: argparse.Namespace) -> int:
+    """The command's work: validation errors become :class:`TrainCliError`."""
+    from sentence_transformers.util import get_rank
+
     from st_plus.training.pipeline import check_recipe_model, run_recipe
     from st_plus.training.recipe import RecipeError, load_recipe
     from st_plus.training.recipe_data import RecipeDataError, check_recipe_data
 
-    if args.resume and args.overwrite:
-        raise TrainCliError("--resume and --overwrite exclude each other")
     try:
         recipe = load_recipe(args.recipe)
         if args.seed is not None:  # the same recipe with another seed (seed studies), recorded in the run
@@ -38,22 +51,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise TrainCliError(f"{exc.total} problem(s) in the recipe's data:\n" + "\n".join(lines) + more) from None
     except (RecipeError, FileExistsError) as exc:
         raise TrainCliError(str(exc)) from None
-    from st_plus.training.pipeline import _is_main
-
-    if _is_main():
+    if get_rank() == 0:
         print(f"\n{result.table}\n")
         print(f"Model: {result.model_path}  (loads with SentenceTransformer(path))")
         print(f"Run folder: {result.output_dir}  (results.md, curves.png, train.log, recipe.resolved.yaml)")
-    _end_distributed()
     return 0
 
 
-def _end_distributed() -> None:
-    """Tears the process group down (a rank exiting with it alive can abort under gloo)."""
+def _end_distributed(*, barrier: bool) -> None:
+    """Tears the process group down (a rank exiting with it alive can abort under gloo).
+
+    ``barrier``: wait for every rank first (after success only: after an error the others may never reach it).
+    """
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+        if barrier:
+            dist.barrier()
         dist.destroy_process_group()
 
 

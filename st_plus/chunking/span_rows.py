@@ -4,6 +4,8 @@ A long document (a QMSum meeting is ~12k tokens) does not fit a model, so each r
 document: a random number of tokens in ``[min_tokens, max_tokens]`` that contains the start of the gold answer
 turns, placed at a random offset around them, with the span's character offsets inside the window. One row per
 gold line range (QMSum answers often cite several). A range longer than the window is cut at the window's end.
+With a ``chunker``, the pooled span is not the whole range but one chunk of the document (as the chunker cuts the
+whole document at inference) inside the range, so training pools the unit that late chunking pools.
 The rows feed :class:`~st_plus.chunking.SpanPoolingDataCollator` and :class:`~st_plus.losses.SpanPoolingLoss`.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,26 @@ def crop_window(
     return window_start, window_end, span_start, span_end
 
 
+def chunk_in_span(
+    chunks: Sequence[tuple[int, int]], span: tuple[int, int], rng: random.Random
+) -> tuple[int, int] | None:
+    """One of ``chunks`` inside ``span``, drawn with ``rng``.
+
+    Chunks that lie wholly inside the span are drawn from; when none does (a span shorter than a chunk), the chunk
+    that overlaps it most. ``None`` when no chunk overlaps it. ``chunks`` are character spans sorted by start and by
+    end alike (every st_plus chunker's output, overlapping token windows included; not chunks nested in others).
+    """
+    lo = bisect.bisect_right(chunks, span[0], key=lambda c: c[1])  # first chunk ending after the span's start
+    hi = bisect.bisect_left(chunks, span[1], key=lambda c: c[0])  # first chunk starting at or after its end
+    overlapping = chunks[lo:hi]
+    if not overlapping:
+        return None
+    inside = [c for c in overlapping if span[0] <= c[0] and c[1] <= span[1]]
+    if inside:
+        return rng.choice(inside)
+    return max(overlapping, key=lambda c: (min(c[1], span[1]) - max(c[0], span[0]), -c[0]))
+
+
 def long_document_span_rows(
     folder: str | Path,
     tokenizer: Any,
@@ -81,6 +103,7 @@ def long_document_span_rows(
     max_tokens: int = 2048,
     seed: int = 42,
     max_rows: int | None = None,
+    chunker: Callable[[str], Sequence[tuple[int, int]]] | None = None,
 ) -> Dataset:
     """Rows ``{query, document, span_start, span_end, group}`` for span-pooling training on long documents.
 
@@ -93,6 +116,9 @@ def long_document_span_rows(
         max_tokens: Longest window (the model's ``max_seq_length``).
         seed: Seed of the window lengths and positions and of the row order.
         max_rows: Keep this many rows (after shuffling).
+        chunker: When given, the row's span is one chunk of the whole document inside the gold range
+            (:func:`chunk_in_span`, drawn once with the seed, from the same generator as the windows) instead of the
+            whole range. A chunk longer than its window is cut at the window's end, like a long gold range.
 
     Returns:
         The rows, shuffled; ``group`` is the document id (one document per batch: spans of one meeting overlap).
@@ -111,6 +137,7 @@ def long_document_span_rows(
     rng = random.Random(seed)
     offsets_cache: dict[str, list[tuple[int, int]]] = {}
     line_starts: dict[str, list[int]] = {}
+    doc_chunks: dict[str, list[tuple[int, int]]] = {}
     rows: list[dict[str, Any]] = []
     for query_id in sorted(data.qrels):
         for doc_id in sorted(data.qrels[query_id]):
@@ -122,8 +149,12 @@ def long_document_span_rows(
                 encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
                 offsets_cache[doc_id] = [tuple(o) for o in encoding["offset_mapping"]]
                 line_starts[doc_id] = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
+                if chunker is not None:
+                    doc_chunks[doc_id] = sorted(tuple(c) for c in chunker(text))
             for first_line, last_line in ranges:
                 span = line_char_spans(text, first_line, last_line, line_starts[doc_id])
+                if span and chunker is not None:
+                    span = chunk_in_span(doc_chunks[doc_id], span, rng)
                 length = rng.randint(min_tokens, max_tokens) - SPECIAL_TOKEN_MARGIN
                 window = crop_window(offsets_cache[doc_id], span, length, rng) if span else None
                 if window is None:

@@ -13,7 +13,7 @@ from typing import Any
 from sentence_transformers import SentenceTransformer
 from torch import nn
 
-from st_plus.chunking import SpanPoolingDataCollator
+from st_plus.chunking import SpanPoolingDataCollator, parse_chunker
 from st_plus.chunking.span_rows import long_document_span_rows
 from st_plus.losses import LateChunkDistillationLoss, SpanPoolingLoss
 from st_plus.models import extend_positions
@@ -57,14 +57,18 @@ def run_long_context(
     teacher = copy.deepcopy(model) if stage.distill_weight > 0 else None  # the model before this stage
     extend_positions(model, stage.max_positions)
     max_tokens = stage.max_tokens or model.max_seq_length
+    chunker = None
+    if stage.span_target == "chunk":  # pool one chunk of the inference chunker inside each gold range
+        chunker = parse_chunker(stage.chunker, tokenizer=model.tokenizer, model=model)
     rows = long_document_span_rows(
         stage.data, model.tokenizer, split=stage.split, min_tokens=stage.min_tokens, max_tokens=max_tokens,
-        seed=seed, max_rows=stage.max_rows,
+        seed=seed, max_rows=stage.max_rows, chunker=chunker,
     )  # fmt: skip
     groups = rows["group"]
     rows = rows.remove_columns("group")
-    logger.info("Long-context rows: %d (query, gold span) windows of %d-%d tokens from %d documents", len(rows),
-                stage.min_tokens, max_tokens, len(set(groups)))  # fmt: skip
+    logger.info("Long-context rows: %d (query, %s) windows of %d-%d tokens from %d documents", len(rows),
+                "gold span" if chunker is None else f"{stage.chunker} chunk in the gold span", stage.min_tokens,
+                max_tokens, len(set(groups)))  # fmt: skip
     series = series_counts = None
     if stage.series_pattern is not None:
         series = series_keys(groups, stage.series_pattern, min_documents=stage.batch_size)
@@ -100,7 +104,7 @@ def run_long_context(
     info["extra"] = {"context_length": model.max_seq_length, "position_extension": "copy", "split": stage.split,
                      "attention_dropout_off": changed, "window_tokens": [stage.min_tokens, max_tokens],
                      "chunk_window": stage.chunk_window or model.max_seq_length, "chunk_overlap": stage.chunk_overlap,
-                     "chunker": stage.chunker,
+                     "chunker": stage.chunker, "span_target": stage.span_target,
                      "distill_weight": stage.distill_weight,
                      "series_pattern": stage.series_pattern,
                      "chunking": "late chunking (one pass per window of up to the context length, span mean "

@@ -435,6 +435,9 @@ class LongContextStage:
         chunk_overlap: Tokens of each window shared with the previous one as context (long late chunking), stated
             in the card with the window.
         chunker: The chunker it is meant to be used with (``st_plus.chunking.parse_chunker``), stated in the card.
+        span_target: What each row pools: ``gold``, the query's whole gold answer range, or ``chunk``, one chunk
+            of ``chunker`` inside that range (the document cut as at inference; drawn with the seed), the unit late
+            chunking pools.
         save_steps: Checkpoint interval (steps).
         evaluate: Tasks to evaluate after the stage: ``all``, ``none`` or task names.
     """
@@ -458,6 +461,7 @@ class LongContextStage:
     chunk_window: int | None = None
     chunk_overlap: int = 0
     chunker: str = "sentences:5"
+    span_target: str = "gold"
     save_steps: int = 20
     evaluate: Evaluate = "all"
 

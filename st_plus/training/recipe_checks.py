@@ -399,6 +399,8 @@ def _check_long_context(stage: LongContextStage, recipe: Recipe, b: RecipeBuilde
         parse_chunker(stage.chunker, tokenizer=object(), model=object())
     except (TypeError, ValueError) as error:
         raise b.error((*key, "chunker"), str(error)) from None
+    if stage.span_target not in ("gold", "chunk"):
+        raise b.error((*key, "span_target"), f"must be 'gold' or 'chunk', got {stage.span_target!r}")
     if not 0 <= stage.warmup_ratio < 1:
         raise b.error((*key, "warmup_ratio"), f"must be in [0, 1), got {stage.warmup_ratio}")
     if recipe.adapter is not None:

@@ -178,6 +178,9 @@ def run_info(recipe: Any, state: dict[str, Any], hardware: dict[str, Any]) -> Ru
             if long.get("chunk_overlap"):
                 window += f" ({long['chunk_overlap']} of them context shared with the previous window)"
             info["late_chunking"].update({"expected window": window, "expected chunker": long["chunker"]})
+        if long.get("span_target") == "chunk":
+            info["late_chunking"]["trained to pool"] = (f"one {long['chunker']} chunk inside each gold answer range "
+                                                        "(else the one overlapping it most)")
     if last and recipe.evaluation.matryoshka_dims:
         dims = sorted({d for r in last.values() for d in r.get("by_dim", {})}, key=int, reverse=True)
         info["matryoshka"] = {

@@ -21,3 +21,20 @@ def test_a_negative_seed_is_a_one_line_error(tmp_path, tiny_bert_dir, capsys):
     recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, ONE_STAGE)
     assert main(["train", str(recipe), "--check", "--seed", "-1"]) == 2
     assert "--seed must be >= 0, got -1" in capsys.readouterr().err
+
+
+def test_the_process_group_is_torn_down_after_an_error_too(tmp_path, tiny_bert_dir, capsys):
+    import torch.distributed as dist
+
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, ONE_STAGE)
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        assert main(["train", str(recipe), "--check", "--seed", "-1"]) == 2  # fails inside the command
+        assert not dist.is_initialized()
+        dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store2'}", rank=0, world_size=1)
+        assert main(["train", str(recipe), "--check"]) == 0  # and after success (with its barrier)
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    assert "--seed must be >= 0" in capsys.readouterr().err

@@ -84,6 +84,8 @@ def test_long_context_stage_extends_trains_merges_and_saves_a_stock_model(tmp_pa
          r"stages\.long_context\.chunk_window: must be in"),
         (("min_tokens: 40", "min_tokens: 40\n    chunker: paragraphs:3"),
          r"stages\.long_context\.chunker: .*sentences:N"),
+        (("min_tokens: 40", "min_tokens: 40\n    span_target: chunks"),
+         r"stages\.long_context\.span_target: must be 'gold' or 'chunk'"),
         (("min_tokens: 40", "min_tokens: 40\n    series_pattern: '([a-z]'"),
          r"stages\.long_context\.series_pattern: is not a valid regular expression"),
         (("min_tokens: 40", "min_tokens: 40\n    series_pattern: ''"),
@@ -180,6 +182,7 @@ def test_distillation_term_trains_against_the_model_before_the_stage_and_the_car
     assert info["late_chunking"]["expected window"] == expected
     assert info["late_chunking"]["trained on windows of"] == "40-64 tokens"
     assert info["late_chunking"]["expected chunker"] == "lines:4"
+    assert long["span_target"] == "gold"
     assert "Late chunking" not in info.get("citations", {})  # the loss cites the paper: the card cites it once
 
 
@@ -215,3 +218,33 @@ def test_a_split_without_gold_spans_is_refused_before_any_work(tmp_path, tiny_be
     (folder / "spans.jsonl").write_text(spans[2] + "\n")  # only the test query's spans are left
     with pytest.raises(RecipeDataError, match=r"qrels/train\.tsv: .*split 'train' has gold spans"):
         check_recipe_data(load_recipe(recipe))
+
+
+def test_chunk_targets_pool_chunks_of_the_stage_chunker_and_are_recorded(tmp_path, tiny_bert_dir, monkeypatch):
+    from st_plus.training import long_context
+
+    seen = []
+    original = long_context.long_document_span_rows
+
+    def spy(*args, **kwargs):  # the rows the stage trains on
+        rows = original(*args, **kwargs)
+        seen.append((kwargs["chunker"], rows))
+        return rows
+
+    monkeypatch.setattr(long_context, "long_document_span_rows", spy)
+    text = LONG.replace("min_tokens: 40", "min_tokens: 40\n    chunker: lines:1\n    span_target: chunk")
+    text = text.replace("  merge: {weight: 0.5}\n", "")
+    recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, text)
+    write_longdoc_folder(tmp_path / "longdoc")
+    result = run_recipe(recipe, output_dir=tmp_path / "out", show_progress_bar=False)
+    ((chunker, rows),) = seen
+    assert repr(chunker) == "LineChunker(1, paragraphs=False)"
+    for row in rows:  # one turn each, inside the gold lines
+        span_text = row["document"][row["span_start"] : row["span_end"]]
+        assert "\n" not in span_text and span_text in LONG_DOC.replace("topic", "subject") + LONG_DOC
+    info = validate_run_info(json.loads((result.model_path / "st_plus_run.json").read_text()))
+    assert info["stages"][0]["steps"] == 3
+    assert info["extra"]["long_context"]["span_target"] == "chunk"
+    assert info["late_chunking"]["expected chunker"] == "lines:1"
+    expected = "one lines:1 chunk inside each gold answer range (else the one overlapping it most)"
+    assert info["late_chunking"]["trained to pool"] == expected  # the card's line
