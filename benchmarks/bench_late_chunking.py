@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -178,53 +179,51 @@ def seeds_summary(named: list[tuple[str, list[dict]]]) -> dict:
     Values are nDCG@10 x 100; ``sd`` is the sample standard deviation (0 for one seed). Settings (chunker, mode)
     missing from some seed file of an arm are left out of it and listed under ``left_out``.
     """
-    arms: dict[str, list[list[dict]]] = {}
-    for name, rows in named:
-        arms.setdefault(name, []).append(rows)
-    counts = {name: len(files) for name, files in arms.items()}
-    if len(set(counts.values())) != 1:
-        raise ValueError(f"every arm needs the same number of seed files, got {counts}")
     for field in ("split", "num_queries"):  # files of one evaluation set only (dev and test never mixed)
         seen = {r.get(field) for _, rows in named for r in rows}
         if len(seen) > 1:
             raise ValueError(f"the files differ in {field}: {sorted(map(str, seen))}")
+    arms: dict[str, list[dict[tuple[str, str], float]]] = {}  # arm -> one {(chunker, mode): score} per seed
+    for name, rows in named:
+        scores: dict[tuple[str, str], float] = {}
+        for r in rows:
+            key = (r["chunker"], r["variant"])
+            if key in scores:
+                raise ValueError(f"a file has more than one row for {key[0]} {key[1]}")
+            scores[key] = 100 * r["ndcg_at_10"]
+        arms.setdefault(name, []).append(scores)
+    counts = {name: len(files) for name, files in arms.items()}
+    if len(set(counts.values())) != 1:
+        raise ValueError(f"every arm needs the same number of seed files, got {counts}")
 
     def stats(values: list[float]) -> dict:
-        mean = sum(values) / len(values)
-        sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
-        return {"mean": round(mean, 2), "sd": round(sd, 2), "seeds": [round(v, 2) for v in values]}
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        return {"mean": round(statistics.mean(values), 2), "sd": round(sd, 2), "seeds": [round(v, 2) for v in values]}
 
-    def score(rows: list[dict], chunker: str, mode: str) -> float | None:
-        found = [r for r in rows if r["chunker"] == chunker and r["variant"] == mode]
-        if len(found) > 1:
-            raise ValueError(f"a file has {len(found)} rows for {chunker} {mode}")
-        return 100 * found[0]["ndcg_at_10"] if found else None
+    def column(files: list[dict], key: tuple[str, str]) -> list[float]:
+        return [scores[key] for scores in files]
 
     summary: dict = {"arms": {}, "paired": {}, "left_out": {}}
     first = next(iter(arms))
     for name, files in arms.items():
-        every = list(dict.fromkeys((r["chunker"], r["variant"]) for rows in files for r in rows))
-        keys = [k for k in every if all(score(rows, *k) is not None for rows in files)]
+        every = list(dict.fromkeys(key for scores in files for key in scores))
+        keys = [k for k in every if all(k in scores for scores in files)]
         if len(keys) < len(every):  # a setting scored for some seeds only says nothing about the arm
             summary["left_out"][name] = [f"{c} {m}" for c, m in every if (c, m) not in keys]
         arm: dict = {}
+        paired: dict = {}
         for chunker, mode in keys:
-            values = [score(rows, chunker, mode) for rows in files]
+            values = column(files, (chunker, mode))
             entry = {"ndcg_at_10": stats(values)}
             if mode != "naive" and (chunker, "naive") in keys:
-                naive = [score(rows, chunker, "naive") for rows in files]
+                naive = column(files, (chunker, "naive"))
                 entry["minus_naive"] = stats([v - n for v, n in zip(values, naive, strict=True)])
             arm.setdefault(chunker, {})[mode] = entry
+            if name != first and all((chunker, mode) in scores for scores in arms[first]):
+                base = column(arms[first], (chunker, mode))
+                paired.setdefault(chunker, {})[mode] = stats([v - b for v, b in zip(values, base, strict=True)])
         summary["arms"][name] = arm
         if name != first:
-            paired: dict = {}
-            for chunker, modes in arm.items():
-                for mode in modes:
-                    base = [score(rows, chunker, mode) for rows in arms[first]]
-                    if None not in base:
-                        values = [score(rows, chunker, mode) for rows in files]
-                        paired.setdefault(chunker, {})[mode] = stats([v - b for v, b in zip(values, base,
-                                                                                            strict=True)])
             summary["paired"][f"{name} - {first}"] = paired
     return summary
 
