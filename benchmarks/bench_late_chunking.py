@@ -176,7 +176,8 @@ def seeds_summary(named: list[tuple[str, list[dict]]]) -> dict:
     """Per arm, chunker and mode: doc nDCG@10 over seeds, late modes minus naive, and paired differences.
 
     ``named``: (arm, rows of one --json file) in order; an arm's files are its seeds, paired across arms by position.
-    Values are nDCG@10 x 100; ``sd`` is the sample standard deviation (0 for one seed). Settings (chunker, mode)
+    Values are nDCG@10 x 100 (and chunk recall@10 x 100 where every seed file has it, in the JSON only); ``sd`` is
+    the sample standard deviation (0 for one seed). Settings (chunker, mode)
     missing from some seed file of an arm are left out of it and listed under ``left_out``.
     """
     for field in ("split", "num_queries"):  # files of one evaluation set only (dev and test never mixed)
@@ -184,14 +185,19 @@ def seeds_summary(named: list[tuple[str, list[dict]]]) -> dict:
         if len(seen) > 1:
             raise ValueError(f"the files differ in {field}: {sorted(map(str, seen))}")
     arms: dict[str, list[dict[tuple[str, str], float]]] = {}  # arm -> one {(chunker, mode): score} per seed
+    recalls: dict[str, list[dict[tuple[str, str], float]]] = {}  # the same for chunk recall@10, where scored
     for name, rows in named:
         scores: dict[tuple[str, str], float] = {}
+        recall: dict[tuple[str, str], float] = {}
         for r in rows:
             key = (r["chunker"], r["variant"])
             if key in scores:
                 raise ValueError(f"a file has more than one row for {key[0]} {key[1]}")
             scores[key] = 100 * r["ndcg_at_10"]
+            if "chunk_recall_at_10" in r:
+                recall[key] = 100 * r["chunk_recall_at_10"]
         arms.setdefault(name, []).append(scores)
+        recalls.setdefault(name, []).append(recall)
     counts = {name: len(files) for name, files in arms.items()}
     if len(set(counts.values())) != 1:
         raise ValueError(f"every arm needs the same number of seed files, got {counts}")
@@ -215,6 +221,8 @@ def seeds_summary(named: list[tuple[str, list[dict]]]) -> dict:
         for chunker, mode in keys:
             values = column(files, (chunker, mode))
             entry = {"ndcg_at_10": stats(values)}
+            if all((chunker, mode) in recall for recall in recalls[name]):
+                entry["chunk_recall_at_10"] = stats(column(recalls[name], (chunker, mode)))
             if mode != "naive" and (chunker, "naive") in keys:
                 naive = column(files, (chunker, "naive"))
                 entry["minus_naive"] = stats([v - n for v, n in zip(values, naive, strict=True)])

@@ -57,6 +57,7 @@ def test_seeds_summary_means_spreads_and_pairs_arms_by_seed_order(tmp_path):
     assert late["minus_naive"]["seeds"] == [4.0, 4.0, 1.0] and late["minus_naive"]["mean"] == 3.0
     assert summary["arms"]["gold"]["sentences:2"]["late"]["minus_naive"]["seeds"] == [1.0, -2.0, 1.0]
     assert "minus_naive" not in summary["arms"]["gold"]["sentences:2"]["naive"]
+    assert late["chunk_recall_at_10"] == {"mean": 10.0, "sd": 0.0, "seeds": [10.0, 10.0, 10.0]}
     assert list(summary["arms"]["gold"]) == ["sentences:2"] and summary["left_out"] == {"gold": ["sentences:5 naive"]}
     paired = summary["paired"]["chunk - gold"]["sentences:2"]
     assert paired["late"]["seeds"] == [2.0, 4.0, 3.0] and paired["late"]["sd"] == 1.0
