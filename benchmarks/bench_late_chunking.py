@@ -62,6 +62,9 @@ def main() -> None:
                         help="Copy the model's position table to this many positions first (no training: an arm "
                              "of the long-context ablation)")
     parser.add_argument("--json", type=Path, help="Also write the rows (with --seeds: the summary) here")
+    parser.add_argument("--per-query", type=Path,
+                        help="Also write each query's document nDCG@10 per (chunker, mode) here (for "
+                             "benchmarks/late_chunking_breakdown.py)")  # fmt: skip
     parser.add_argument("--table", nargs="+", metavar="NAME=FILE",
                         help="Print the markdown table of written --json files and exit")  # fmt: skip
     parser.add_argument("--seeds", nargs="+", metavar="NAME=FILE",
@@ -69,6 +72,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.table and args.seeds:
         parser.error("--table and --seeds exclude each other")
+    if (args.table or args.seeds) and args.per_query:
+        parser.error("--per-query needs a scoring run, not --table / --seeds")
     if args.table or args.seeds:
         named = []
         for item in args.table or args.seeds:
@@ -98,7 +103,7 @@ def main() -> None:
     from st_plus.chunking import parse_chunker
     from st_plus.data import judged_subset, load_retrieval
     from st_plus.data.turn_spans import load_turn_spans
-    from st_plus.evaluation import ChunkedRetrievalEvaluator, EmbeddingCache
+    from st_plus.evaluation import ChunkedRetrievalEvaluator, EmbeddingCache, per_query_ndcg
     from st_plus.models import extend_positions
 
     torch.manual_seed(0)
@@ -116,7 +121,7 @@ def main() -> None:
     header = ("chunker", "mode", "chunks", "doc nDCG@10", "chunk R@10", "encode s", "x naive")
     print("".join(f"{name:<{width}}" if width > 0 else f"{name:>{-width}}" for name, width in
                   zip(header, (14, 11, -7, -13, -12, -10, -9), strict=True)))  # fmt: skip
-    rows = []
+    rows, query_rows = [], []
     for spec in args.chunkers:
         chunker = parse_chunker(spec, tokenizer=model.tokenizer, model=model)
         naive_seconds = None
@@ -144,9 +149,15 @@ def main() -> None:
                          "model": args.model, "max_seq_length": model.max_seq_length,
                          "extend_positions": args.extend_positions,
                          **{k: v for k, v in scores.items() if k in _KEPT}})  # fmt: skip
+            query_rows.append({"chunker": spec, "variant": mode,
+                               "ndcg_at_10": per_query_ndcg(evaluator.relevant_docs, evaluator.doc_run, 10)})
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    if args.per_query:
+        args.per_query.parent.mkdir(parents=True, exist_ok=True)
+        record = {"split": args.split, "model": args.model, "data": str(args.data), "rows": query_rows}
+        args.per_query.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
 def chunker_table(named: list[tuple[str, list[dict]]]) -> str:

@@ -6,7 +6,7 @@ that follows MTEB 2's protocol and reports MTEB's ``main_score`` name.
 
 from st_plus.encoding import EmbeddingCache, resolve_prompt, truncate_and_renormalize
 from st_plus.evaluation._base import TaskEvaluator, TaskResult
-from st_plus.evaluation._retrieval_metrics import MTEB_K_VALUES, retrieval_scores
+from st_plus.evaluation._retrieval_metrics import MTEB_K_VALUES, per_query_ndcg, retrieval_scores
 from st_plus.evaluation.alignment_uniformity import (
     AlignmentUniformityEvaluator,
     alignment,
@@ -43,6 +43,7 @@ __all__ = [
     "build_evaluator",
     "evaluate_suite",
     "exact_search",
+    "per_query_ndcg",
     "resolve_prompt",
     "results_table",
     "retrieval_scores",

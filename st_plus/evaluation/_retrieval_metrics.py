@@ -54,18 +54,10 @@ def retrieval_scores(qrels: Qrels, run: Run, k_values: Sequence[int] = MTEB_K_VA
     Raises:
         ValueError: A cut-off below 1, or a query of the run without qrels.
     """
-    try:
-        import pytrec_eval
-    except ImportError:  # pragma: no cover - a core dependency
-        raise ImportError("Retrieval metrics need `pytrec-eval-terrier`: pip install pytrec-eval-terrier") from None
     k_values = check_k_values(k_values)  # trec_eval aborts the whole process on a cut-off below 1
-    missing = [query_id for query_id in run if query_id not in qrels]
-    if missing:
-        raise ValueError(f"{len(missing)} queries of the run have no qrels, e.g. {missing[:3]}.")
     cutoffs = ",".join(str(k) for k in k_values)
     measures = {f"map_cut.{cutoffs}", f"ndcg_cut.{cutoffs}", f"recall.{cutoffs}", f"P.{cutoffs}", f"success.{cutoffs}"}
-    evaluator = pytrec_eval.RelevanceEvaluator({q: dict(d) for q, d in qrels.items()}, measures)
-    per_query = evaluator.evaluate({q: {d: float(s) for d, s in docs.items()} for q, docs in run.items()})
+    per_query = _trec_eval(qrels, run, measures)
     n = max(len(per_query), 1)
     scores: dict[str, float] = {}
     for name, trec_name in (
@@ -82,3 +74,26 @@ def retrieval_scores(qrels: Qrels, run: Run, k_values: Sequence[int] = MTEB_K_VA
     if 1 in k_values:
         scores["accuracy"] = scores["recall_at_1"]
     return scores
+
+
+def per_query_ndcg(qrels: Qrels, run: Run, k: int = 10) -> dict[str, float]:
+    """``{query_id: nDCG@k}`` of every query of the run (``pytrec_eval``, unrounded; their mean is ``ndcg_at_{k}``).
+
+    Raises:
+        ValueError: ``k`` below 1, or a query of the run without qrels.
+    """
+    (k,) = check_k_values([k])
+    per_query = _trec_eval(qrels, run, {f"ndcg_cut.{k}"})
+    return {query_id: values[f"ndcg_cut_{k}"] for query_id, values in per_query.items()}
+
+
+def _trec_eval(qrels: Qrels, run: Run, measures: set[str]) -> dict[str, dict[str, float]]:
+    try:
+        import pytrec_eval
+    except ImportError:  # pragma: no cover - a core dependency
+        raise ImportError("Retrieval metrics need `pytrec-eval-terrier`: pip install pytrec-eval-terrier") from None
+    missing = [query_id for query_id in run if query_id not in qrels]
+    if missing:
+        raise ValueError(f"{len(missing)} queries of the run have no qrels, e.g. {missing[:3]}.")
+    evaluator = pytrec_eval.RelevanceEvaluator({q: dict(d) for q, d in qrels.items()}, measures)
+    return evaluator.evaluate({q: {d: float(s) for d, s in docs.items()} for q, docs in run.items()})

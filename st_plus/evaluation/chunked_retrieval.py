@@ -68,6 +68,8 @@ class ChunkedRetrievalEvaluator(TaskEvaluator):
 
     Attributes:
         encoding_seconds: Wall time of the last chunk encoding (the late / naive comparison).
+        doc_run: ``{query_id: {doc_id: score}}``, the top documents of each query at the last scoring (per-query
+            metrics: :func:`~st_plus.evaluation.per_query_ndcg`).
     """
 
     task_type = "Retrieval"
@@ -105,6 +107,7 @@ class ChunkedRetrievalEvaluator(TaskEvaluator):
         self.gold_spans = gold_spans
         self.chunks: list[tuple[str, Chunk]] = []
         self.encoding_seconds = 0.0
+        self.doc_run: dict[str, dict[str, float]] = {}
 
     @property
     def num_samples(self) -> int:  # noqa: D102
@@ -152,6 +155,7 @@ class ChunkedRetrievalEvaluator(TaskEvaluator):
                 chunk_run[query_id] = {
                     chunk_ids[i]: float(v) for v, i in zip(chunk_values[row], chunk_indices[row], strict=True)
                 }
+        self.doc_run = doc_run
         scores = retrieval_scores(self.relevant_docs, doc_run, self.k_values)
         if self.gold_spans is not None:
             chunk_qrels = self.chunk_qrels(chunk_ids)

@@ -14,7 +14,7 @@ from st_plus.chunking import LateChunkingEncoder, LineChunker, chunk_documents
 from st_plus.cli import main
 from st_plus.data import DataValidationError
 from st_plus.data.turn_spans import load_turn_spans
-from st_plus.evaluation import ChunkedRetrievalEvaluator, retrieval_scores
+from st_plus.evaluation import ChunkedRetrievalEvaluator, per_query_ndcg, retrieval_scores
 from st_plus.evaluation.chunked_retrieval import best_chunk_scores, chunk_line_ranges
 
 CORPUS = {
@@ -61,6 +61,11 @@ def test_document_scores_are_best_chunk_and_chunk_qrels_follow_gold_turns(tiny_b
     run = {q: {d.doc_id: float((d.embeddings @ queries[i]).max()) for d in docs} for i, q in enumerate(QUERIES)}
     expected = retrieval_scores(QRELS, run)
     assert scores["ndcg_at_10"] == pytest.approx(expected["ndcg_at_10"], abs=1e-4)
+    # the kept document ranking is the one scored: its per-query nDCG@10 averages to the reported score
+    assert set(evaluator.doc_run) == set(QRELS)
+    per_query = per_query_ndcg(evaluator.relevant_docs, evaluator.doc_run, 10)
+    assert sum(per_query.values()) / len(per_query) == pytest.approx(scores["ndcg_at_10"], abs=1e-5)
+    assert all(set(docs) == set(CORPUS) for docs in evaluator.doc_run.values())  # every document is ranked
     assert scores["num_chunks"] == 8 and scores["chunk_num_queries"] == 3
     # chunk ids are "<doc>#<global index>": line 2 of m1 is chunk 2, line 1 of m3 is chunk 6, line 0 of m2 chunk 3
     assert evaluator.chunk_qrels([f"{d}#{i}" for i, (d, _) in enumerate(evaluator.chunks)]) == {

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 from reference import naive_metrics as naive
 
-from st_plus.evaluation import EmbeddingCache, RetrievalEvaluator, exact_search, resolve_prompt, retrieval_scores
+from st_plus.evaluation import (
+    EmbeddingCache,
+    RetrievalEvaluator,
+    exact_search,
+    per_query_ndcg,
+    resolve_prompt,
+    retrieval_scores,
+)
 from st_plus.evaluation._retrieval_metrics import mrr_at_k
 from st_plus.evaluation.retrieval import document_text
 
@@ -78,6 +85,25 @@ def test_mrr_at_k_breaks_ties_by_document_id_descending(qrels, run):
     for k in k_values:
         values = [naive.reciprocal_rank_at_k(qrels[q], naive.rank(docs), k) for q, docs in run.items()]
         assert mrr[k] == pytest.approx(sum(values) / len(values), abs=1e-12)
+
+
+@pytest.mark.parametrize(("qrels", "run"), runs())
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_per_query_ndcg_matches_the_definition_and_averages_to_the_run_score(qrels, run, k):
+    per_query = per_query_ndcg(qrels, run, k)
+
+    assert set(per_query) == set(run)
+    for query_id, docs in run.items():
+        assert per_query[query_id] == pytest.approx(naive.ndcg_at_k(qrels[query_id], naive.rank(docs), k), abs=1e-12)
+    mean = sum(per_query.values()) / len(per_query)
+    assert round(mean, 5) == retrieval_scores(qrels, run, [k])[f"ndcg_at_{k}"]
+
+
+def test_per_query_ndcg_rejects_a_run_query_without_qrels_and_a_cutoff_below_one():
+    with pytest.raises(ValueError, match="1 queries of the run have no qrels"):
+        per_query_ndcg({"q1": {"a": 1}}, {"q9": {"a": 1.0}})
+    with pytest.raises(ValueError, match="`k_values` must be positive integers"):
+        per_query_ndcg({"q1": {"a": 1}}, {"q1": {"a": 1.0}}, 0)
 
 
 def test_tied_documents_rank_by_id_descending_not_by_insertion_order():
