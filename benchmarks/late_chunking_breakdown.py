@@ -7,8 +7,8 @@ mode). Files of one split are seeds of one model recipe, paired by query. For on
   aggregate scores), and each seed's value;
 - its 95% interval under a cluster bootstrap over meetings (the split's meetings drawn with replacement, each with
   all its queries; queries of one meeting are not independent) and, for comparison, a bootstrap over queries;
-- with two splits: the bootstrap interval of their difference (meetings resampled within each split), and the
-  pooled estimate over both;
+- with two splits: the bootstrap interval of their difference and of the pooled mean over both (meetings resampled
+  within each split, the same draws);
 - a descriptive breakdown by query type (its opening words) and meeting series (AMI / ICSI / committee, from the
   meeting id): number of queries, mean naive and late nDCG@10, late - naive. No setting is chosen from it.
 
@@ -75,26 +75,44 @@ def load_differences(files: list[dict], chunker: str, mode: str) -> tuple[dict[s
     return dict(diffs), dict(scores)
 
 
-def bootstrap_means(values: np.ndarray, groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Means of ``values`` over RESAMPLES draws of whole groups with replacement (each draw: as many groups)."""
+def bootstrap_totals(
+    values: np.ndarray, groups: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Sum of ``values`` and number of values in each of RESAMPLES draws of whole groups with replacement.
+
+    Each draw takes as many groups as there are; ``sums / counts`` is the mean over the drawn values (groups of
+    different sizes weigh by their size, as in the mean over all values).
+    """
     labels = np.unique(groups)
     members = [np.flatnonzero(groups == label) for label in labels]
     sums = np.array([values[index].sum() for index in members])
     counts = np.array([len(index) for index in members])
     draws = rng.integers(0, len(labels), size=(RESAMPLES, len(labels)))
-    return sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
+    return sums[draws].sum(axis=1), counts[draws].sum(axis=1)
+
+
+def bootstrap_means(values: np.ndarray, groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Means of ``values`` over RESAMPLES draws of whole groups with replacement (see :func:`bootstrap_totals`)."""
+    sums, counts = bootstrap_totals(values, groups, rng)
+    return sums / counts
 
 
 def interval(samples: np.ndarray) -> list[float]:
+    """The 2.5th and 97.5th percentiles of bootstrap means (fractions), x100 and rounded to 2 decimals."""
     return [round(float(np.percentile(samples, 2.5)) * 100, 2), round(float(np.percentile(samples, 97.5)) * 100, 2)]
 
 
-def split_summary(diffs, scores, meeting_of, text_of, rng) -> tuple[dict, np.ndarray]:
+def split_summary(
+    diffs: dict[str, list[float]], scores: dict[str, list], meeting_of: dict[str, str], text_of: dict[str, str],
+    models: list[str], rng: np.random.Generator,
+) -> tuple[dict, tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """One split's summary (see the module docstring) and its cluster bootstrap's (sums, counts)."""
     query_ids = sorted(diffs)
     per_query = np.array([statistics.mean(diffs[q]) for q in query_ids])
     meetings = np.array([meeting_of[q] for q in query_ids])
     seeds = len(next(iter(diffs.values())))
-    cluster = bootstrap_means(per_query, meetings, rng)
+    totals = bootstrap_totals(per_query, meetings, rng)
+    cluster = totals[0] / totals[1]
     by_query = bootstrap_means(per_query, np.arange(len(query_ids)), rng)
     breakdown = {}
     keys = {"query_type": lambda q: query_type(text_of[q]), "series": lambda q: meeting_series(meeting_of[q])}
@@ -117,15 +135,19 @@ def split_summary(diffs, scores, meeting_of, text_of, rng) -> tuple[dict, np.nda
         "meetings": len(set(meetings)),
         "seeds": seeds,
         "late_minus_naive": round(100 * float(per_query.mean()), 2),
+        "late_minus_naive_unrounded": 100 * float(per_query.mean()),
         "per_seed": [round(100 * statistics.mean(diffs[q][s] for q in query_ids), 2) for s in range(seeds)],
+        "seed_models": models,
         "interval_95_meetings": interval(cluster),
         "interval_95_queries": interval(by_query),
         "queries_late_better": int((per_query > 1e-9).sum()),
         "queries_naive_better": int((per_query < -1e-9).sum()),
         "queries_tied": int((np.abs(per_query) <= 1e-9).sum()),
+        "queries_tied_at_top": sum(  # the gold document first both ways, for every seed
+            abs(statistics.mean(diffs[q])) <= 1e-9 and min(scores[q][0] + scores[q][1]) == 1.0 for q in query_ids),
         **breakdown,
     }
-    return summary, cluster
+    return summary, totals
 
 
 def main() -> None:
@@ -140,6 +162,8 @@ def main() -> None:
 
     from st_plus.data import load_retrieval
 
+    if len(set(map(Path.resolve, args.files))) < len(args.files):
+        parser.error("a file is given twice: each file is one seed")
     by_split: dict[str, list[dict]] = defaultdict(list)
     for path in args.files:
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -148,7 +172,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     result = {"chunker": args.chunker, "mode": args.mode, "resamples": RESAMPLES, "bootstrap_seed": args.seed,
               "files": {split: [r["_path"] for r in records] for split, records in by_split.items()}, "splits": {}}
-    samples, pooled_values, pooled_groups = {}, [], []
+    totals = {}
     for split, records in by_split.items():
         data = load_retrieval(args.data, split=split)
         meeting_of = {q: next(iter(docs)) for q, docs in data.qrels.items()}
@@ -157,19 +181,21 @@ def main() -> None:
             diffs, scores = load_differences(records, args.chunker, args.mode)
         except ValueError as exc:
             parser.error(str(exc))
-        summary, samples[split] = split_summary(diffs, scores, meeting_of, text_of, rng)
-        result["splits"][split] = summary
-        pooled_values += [statistics.mean(diffs[q]) for q in sorted(diffs)]
-        pooled_groups += [f"{split}/{meeting_of[q]}" for q in sorted(diffs)]
-    if len(samples) == 2:
-        (a, sa), (b, sb) = samples.items()
-        result["difference"] = {"splits": f"{a} - {b}", "value": round(
-            result["splits"][a]["late_minus_naive"] - result["splits"][b]["late_minus_naive"], 2),
-            "interval_95_meetings": interval(sa - sb)}  # fmt: skip
-        pooled = bootstrap_means(np.array(pooled_values), np.array(pooled_groups), rng)
-        result["pooled"] = {"queries": len(pooled_values),
-                            "late_minus_naive": round(100 * statistics.mean(pooled_values), 2),
-                            "interval_95_meetings": interval(pooled)}  # fmt: skip
+        models = [record["model"] for record in records]
+        result["splits"][split], totals[split] = split_summary(diffs, scores, meeting_of, text_of, models, rng)
+    if len(totals) == 2:
+        # the difference of the splits' means and their pooled mean, from the same draws: meetings are resampled
+        # within each split (independent splits), so every pooled draw keeps both splits' sizes
+        (a, (sums_a, counts_a)), (b, (sums_b, counts_b)) = totals.items()
+        split_a, split_b = result["splits"][a], result["splits"][b]
+        value = split_a["late_minus_naive_unrounded"] - split_b["late_minus_naive_unrounded"]
+        result["difference"] = {"splits": f"{a} - {b}", "value": round(value, 2),
+                                "interval_95_meetings": interval(sums_a / counts_a - sums_b / counts_b)}  # fmt: skip
+        queries = split_a["queries"] + split_b["queries"]
+        pooled = (split_a["late_minus_naive_unrounded"] * split_a["queries"]
+                  + split_b["late_minus_naive_unrounded"] * split_b["queries"]) / queries  # fmt: skip
+        result["pooled"] = {"queries": queries, "late_minus_naive": round(pooled, 2),
+                            "interval_95_meetings": interval((sums_a + sums_b) / (counts_a + counts_b))}  # fmt: skip
     print(table(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -179,13 +205,14 @@ def main() -> None:
 def table(result: dict) -> str:
     lines = [f"{result['mode']} - naive, {result['chunker']}, document nDCG@10 x100 (mean over seeds)", "",
              "| split | queries | meetings | late - naive | per seed | 95% interval, meetings resampled | "
-             "95% interval, queries resampled | queries late / naive better |", "|---|---:|---:|---:|---|---|---|---|"]
+             "95% interval, queries resampled | queries late / naive better / tied |",
+             "|---|---:|---:|---:|---|---|---|---|"]
     for split, s in result["splits"].items():
         lines.append(f"| {split} | {s['queries']} | {s['meetings']} | {s['late_minus_naive']:+.2f} | "
                      f"{', '.join(f'{v:+.2f}' for v in s['per_seed'])} | "
                      f"[{s['interval_95_meetings'][0]:+.2f}, {s['interval_95_meetings'][1]:+.2f}] | "
                      f"[{s['interval_95_queries'][0]:+.2f}, {s['interval_95_queries'][1]:+.2f}] | "
-                     f"{s['queries_late_better']} / {s['queries_naive_better']} |")  # fmt: skip
+                     f"{s['queries_late_better']} / {s['queries_naive_better']} / {s['queries_tied']} |")  # fmt: skip
     if "difference" in result:
         d, p = result["difference"], result["pooled"]
         lines.append(f"| {d['splits']} | | | {d['value']:+.2f} | | [{d['interval_95_meetings'][0]:+.2f}, "

@@ -68,8 +68,9 @@ class ChunkedRetrievalEvaluator(TaskEvaluator):
 
     Attributes:
         encoding_seconds: Wall time of the last chunk encoding (the late / naive comparison).
-        doc_run: ``{query_id: {doc_id: score}}``, the top documents of each query at the last scoring (per-query
-            metrics: :func:`~st_plus.evaluation.per_query_ndcg`).
+        doc_run: ``{query_id: {doc_id: score}}``, the top ``max(k_values)`` documents of each query at the last
+            scoring (per-query metrics at cut-offs up to ``max(k_values)``:
+            :func:`~st_plus.evaluation.per_query_ndcg`).
     """
 
     task_type = "Retrieval"
