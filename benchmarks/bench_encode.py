@@ -27,6 +27,14 @@ The arms:
   is reported apart (``compile_seconds``, with inductor's on-disk cache as this process found it);
   ``texts_per_s_with_compile`` charges it once to each corpus.
 
+With ``--profile``, after the rounds, the ``st_plus`` and ``st bf16 weights`` arms run once more each under
+``torch.profiler`` (CPU): the share of their time spent in the matrix-multiply and attention kernels (self time of
+``aten::addmm`` / ``mm`` / ``bmm`` / ``baddbmm`` and ``aten::_scaled_dot_product*``), the largest ops, and the real
+and padded tokens they fed the model. From these, ``ceiling_x_best_st_bf16``: st_plus's ratio to the best plain-ST bf16
+if everything outside those kernels took no time and the kernels' time shrank to its real (unpadded) tokens, i.e.
+best ST bf16 median seconds / (st_plus median seconds x kernel share x real / padded tokens). A ratio above it needs
+fewer operations per token than the same model in bfloat16 (another model or precision), not better batching.
+
 Each round runs every arm once, in an order alternating between rounds; texts/s is over the median seconds. The
 embeddings of every arm are compared with ``st fp32`` (minimum and mean cosine; goal >= 0.999). Run alone on an
 idle machine: this is a timing measurement.
@@ -125,12 +133,44 @@ def _arm(name: str, model, bf16_model, texts: list[str]):
     return time.perf_counter() - start, out.float()
 
 
+_KERNELS = ("aten::addmm", "aten::mm", "aten::bmm", "aten::baddbmm")
+
+
+def _profile(name: str, model, bf16_model, texts: list[str]) -> dict:
+    """One more run of an arm under torch.profiler: kernel share, largest ops, real and padded tokens."""
+    from torch.profiler import ProfilerActivity, profile
+
+    tokens = {"real": 0, "padded": 0}
+
+    def count(_module, args, kwargs):
+        features = args[0] if args else kwargs["features"]
+        tokens["real"] += int(features["attention_mask"].sum())
+        tokens["padded"] += features["attention_mask"].numel()
+
+    # the bfloat16 copy encode_by_token_budget makes is a deepcopy of `model`: the hook travels with it
+    hooks = [m[0].register_forward_pre_hook(count, with_kwargs=True) for m in (model, bf16_model)]
+    try:
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            _arm(name, model, bf16_model, texts)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    ops = {e.key: e.self_cpu_time_total for e in prof.key_averages()}
+    total = sum(ops.values())
+    kernels = sum(t for op, t in ops.items() if op in _KERNELS or op.startswith("aten::_scaled_dot_product"))
+    top = sorted(ops.items(), key=lambda item: -item[1])[:6]
+    return {"kernel_share": round(kernels / total, 4), "top_ops": {op: round(t / total, 4) for op, t in top},
+            "real_tokens": tokens["real"], "padded_tokens": tokens["padded"]}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--limit", type=int, help="At most this many texts per corpus (smoke runs)")
     parser.add_argument("--output", default=str(REPO / "benchmarks" / "results" / "encode.json"))
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    parser.add_argument("--profile", action="store_true",
+                        help="Also profile st_plus and st bf16 weights once (kernel share and the ceiling, above)")
     args = parser.parse_args()
     # always: st fp32 (the cosine reference) and st bf16 weights (the plain-ST baseline)
     arms_run = [arm for arm in ARMS if arm in args.arms or arm in ("st fp32", "st bf16 weights")]
@@ -180,6 +220,18 @@ def main() -> None:
         for arm in arms_run:
             arms[arm]["x_st_fp32"] = round(arms[arm]["texts_per_s"] / arms["st fp32"]["texts_per_s"], 3)
             arms[arm]["x_best_st_bf16"] = round(arms[arm]["texts_per_s"] / best_bf16, 3)
+        if args.profile:
+            profiles = {arm: _profile(arm, model, bf16_model, texts) for arm in ("st_plus", "st bf16 weights")}
+            plus = profiles["st_plus"]
+            best_seconds = len(texts) / best_bf16
+            unpadded = plus["real_tokens"] / plus["padded_tokens"]
+            floor = arms["st_plus"]["median_seconds"] * plus["kernel_share"] * unpadded
+            ceiling = round(best_seconds / floor, 3)
+            result.setdefault("profile", {})[name] = {**profiles, "ceiling_x_best_st_bf16": ceiling}
+            print(f"profile: st_plus kernel share {plus['kernel_share']:.3f}, padded / real tokens "
+                  f"{plus['padded_tokens'] / plus['real_tokens']:.3f} (ST bf16: "
+                  f"{profiles['st bf16 weights']['padded_tokens'] / profiles['st bf16 weights']['real_tokens']:.3f}); "
+                  f"ceiling {ceiling:.2f}x best ST bf16")  # fmt: skip
         result["corpora"][name] = arms
         print(f"\n{name} ({len(texts)} texts)\n| arm | texts/s | x ST fp32 | x best ST bf16 | cosine min vs ST fp32 |"
               "\n|---|---:|---:|---:|---:|")  # fmt: skip

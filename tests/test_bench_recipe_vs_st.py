@@ -45,6 +45,23 @@ def test_stage1x3_arm_is_the_unfiltered_recipe_with_three_stage1_epochs(bench):
     assert longer.stages.multitask == nofilter.stages.multitask and longer.seed == 44
 
 
+def test_allrows_arm_mines_for_every_stage1_pair_once_in_one_stage2_epoch(bench):
+    from st_plus.training import load_recipe
+
+    recipe = load_recipe(bench.RECIPE)
+    nofilter = bench._variant(recipe, "st_plus_nofilter", 42)
+    allrows = bench._variant(recipe, "st_plus_allrows", 42)
+    assert allrows.stages.contrastive == nofilter.stages.contrastive and allrows.seed == 42
+    assert allrows.stages.multitask.epochs == 1.0 and nofilter.stages.multitask.epochs == 2.0
+    debian, stsb = allrows.stages.multitask.tasks
+    debian_before, stsb_before = nofilter.stages.multitask.tasks
+    assert debian_before.rows == 512 and debian.rows is None  # every stage-1 pair
+    assert debian.negatives == dataclasses.replace(debian_before.negatives, dynamic=False)
+    assert stsb == stsb_before
+    assert dataclasses.replace(allrows.stages.multitask, epochs=2.0, tasks=nofilter.stages.multitask.tasks) == (
+        nofilter.stages.multitask)  # fmt: skip
+
+
 def test_merged_arm_averages_the_run_model_with_the_start_model(bench, tiny_model, tmp_path):
     trained = tmp_path / "st_plus-43" / "run" / "model"
     start = tmp_path / "start"
@@ -125,12 +142,15 @@ def test_report_pairs_the_unfiltered_and_merged_recipes_with_plain(bench, tmp_pa
         _result(runs / f"st_plus_merged-{seed}", "st_plus_merged", seed, 81.0, 86.0)
         _result(runs / f"plain-{seed}", "plain", seed, 81.5, 85.5)
         _result(runs / f"st_plus_stage1x3-{seed}", "st_plus_stage1x3", seed, 83.0, 86.0)
+        _result(runs / f"st_plus_allrows-{seed}", "st_plus_allrows", seed, 82.5, 86.5)
     output = tmp_path / "out.json"
     bench.report(types.SimpleNamespace(folder=runs, output=output, recipe=bench.RECIPE))
     comparisons = json.loads(output.read_text(encoding="utf-8"))["comparisons"]
     assert comparisons["st_plus_stage1x3 - plain"]["per_seed"]["retrieval"] == [1.5, 1.5]
     assert comparisons["st_plus_stage1x3 - st_plus_nofilter"]["per_seed"]["retrieval"] == [1.0, 0.0]
     assert comparisons["st_plus_nofilter - plain"]["per_seed"]["retrieval"] == [0.5, 1.5]
+    assert comparisons["st_plus_allrows - plain"]["per_seed"]["retrieval"] == [1.0, 1.0]
+    assert comparisons["st_plus_allrows - st_plus_nofilter"]["per_seed"]["retrieval"] == [0.5, -0.5]
     assert comparisons["st_plus_merged - plain"]["per_seed"]["all"] == [0.0, 0.0]
     assert "st_plus - plain" not in comparisons
 
