@@ -149,8 +149,9 @@ def main() -> None:
                          "model": args.model, "max_seq_length": model.max_seq_length,
                          "extend_positions": args.extend_positions,
                          **{k: v for k, v in scores.items() if k in _KEPT}})  # fmt: skip
-            query_rows.append({"chunker": spec, "variant": mode,
-                               "ndcg_at_10": per_query_ndcg(evaluator.relevant_docs, evaluator.doc_run, 10)})
+            if args.per_query:  # only when asked: the aggregate scores above already ran trec_eval once
+                query_rows.append({"chunker": spec, "variant": mode,
+                                   "ndcg_at_10": per_query_ndcg(evaluator.relevant_docs, evaluator.doc_run, 10)})
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
