@@ -29,6 +29,12 @@ The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/rec
   of the task's ``rows``; ``plain`` mines them for every pair too), mined once (``dynamic: false``), in one stage-2
   epoch instead of two (a replaced negative reaches its row only at its next read, so one pass would pay for the
   refreshes without using them).
+- ``st_plus_prompts``: ``st_plus_nofilter`` trained with Nomic Embed's task prefixes (``search_query: `` on the
+  queries, ``search_document: `` on the documents of stage 1 and of the stage-2 retrieval task; none on STS). The
+  pipeline records them in the saved model, so the dev suite reads its retrieval and reranking tasks with them, as
+  MTEB reads a sentence-transformers model's prompts.
+- ``st_plus_query_prompt``: ``st_plus_prompts`` without the document prefix: ``search_query: `` on the queries
+  only, documents as they are (the query-only instruction of BGE, with Nomic's query prefix).
 - ``st_plus_merged``: an ``st_plus`` run's model (``--merge-from RUN``) averaged with the start model,
   ``--merge-weight`` (0.7, the quickstart's weight, chosen on the development suite over 3 seeds) on the trained
   model, as the recipe's ``merge`` stage does (:func:`st_plus.models.merge_models`); its seconds are the source
@@ -42,6 +48,11 @@ The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/rec
   training all count); it trains until the budget is spent, its learning rate decaying linearly in time to 0
   (``st_plus.models.WallClockCallback`` with a constant schedule: the shape of a linear schedule over the steps that
   fit). Its steps and samples are reported next to the st_plus arm's.
+- ``plain_prompts``: ``plain`` trained with the same prefixes as ``st_plus_prompts``, the way sentence-transformers
+  documents training with prompts (the trainer's ``prompts`` on the stage-1 columns: ``search_query: `` on the
+  anchor, ``search_document: `` on the positive and the negatives; none on STS), and the saved model given them
+  as ``model.prompts`` so that it is read with them. Mining stays as in ``plain`` (before training, no prompts;
+  ``st_plus_prompts`` mines stage 2 with them). Its ``--budget-from`` is the ``st_plus_prompts`` run of its seed.
 - ``start``: no training.
 
 ``run`` scores every model on the development suite (``runs/dev_suite`` or ``$ST_PLUS_DEV_SUITE``; English: all six
@@ -79,7 +90,11 @@ TEST_TASKS = ("classification_banking77_en", "clustering_banking77_en", "pairclf
               "retrieval_debian_en", "retrieval_xquad_en", "sts_stsbenchmark_en")  # fmt: skip
 RESULT_FILES = {"dev": "result.json", "test": "test_result.json"}
 ARMS = ("start", "st_plus", "st_plus_static", "st_plus_inbatch", "st_plus_nofilter", "st_plus_stage1x3",
-        "st_plus_allrows", "st_plus_merged", "plain")
+        "st_plus_allrows", "st_plus_prompts", "st_plus_query_prompt", "st_plus_merged", "plain", "plain_prompts")
+PLAIN_ARMS = ("plain", "plain_prompts")
+# Nomic Embed's task prefixes (the st_plus_prompts arm): queries and documents of the retrieval rows
+PREFIXES = {"query": "search_query: ", "document": "search_document: "}
+ARM_PREFIXES = {"st_plus_prompts": PREFIXES, "st_plus_query_prompt": {"query": PREFIXES["query"]}}
 PLAIN_LR, PLAIN_WARMUP_STEPS = 5e-5, 10
 
 
@@ -119,15 +134,19 @@ def _variant(recipe, arm: str, seed: int):
             task = dataclasses.replace(task, negatives=None)
         elif task.negatives is not None and task.data == "stage1" and arm == "st_plus_allrows":
             task = dataclasses.replace(task, rows=None, negatives=dataclasses.replace(task.negatives, dynamic=False))
+        elif task.data == "stage1" and arm in ARM_PREFIXES:
+            task = dataclasses.replace(task, prompts={**task.prompts, **ARM_PREFIXES[arm]})
         tasks.append(task)
     multitask = dataclasses.replace(recipe.stages.multitask, tasks=tasks)
     if arm == "st_plus_allrows":  # one pass: a replaced negative would reach its row only at a second read
         multitask = dataclasses.replace(multitask, epochs=1.0, max_steps=None)
     stages = dataclasses.replace(recipe.stages, multitask=multitask)
-    if arm in ("st_plus_nofilter", "st_plus_stage1x3", "st_plus_allrows"):
+    if arm in ("st_plus_nofilter", "st_plus_stage1x3", "st_plus_allrows", *ARM_PREFIXES):
         stage1 = dataclasses.replace(stages.contrastive, filter=None)
         if arm == "st_plus_stage1x3":
             stage1 = dataclasses.replace(stage1, epochs=3.0, max_steps=None)
+        if arm in ARM_PREFIXES:
+            stage1 = dataclasses.replace(stage1, prompts={**stage1.prompts, **ARM_PREFIXES[arm]})
         stages = dataclasses.replace(stages, contrastive=stage1)
     # no evaluation inside the run: the benchmark scores every arm on the dev suite, never on the test slices
     return dataclasses.replace(recipe, seed=seed, stages=stages, evaluation=EvaluationSpec())
@@ -179,7 +198,7 @@ def _plain_rows(recipe, seed: int):
     return datasets, negatives
 
 
-def _run_plain(recipe, seed: int, budget: float, out: Path) -> dict:
+def _run_plain(recipe, seed: int, budget: float, out: Path, prompts: dict[str, str] | None = None) -> dict:
     import torch
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import CoSENTLoss, MultipleNegativesRankingLoss
@@ -203,13 +222,18 @@ def _run_plain(recipe, seed: int, budget: float, out: Path) -> dict:
     mining_seconds = time.perf_counter() - start
     losses = {name: CoSENTLoss(model) if {"score", "label"} & set(rows.column_names)
               else MultipleNegativesRankingLoss(model) for name, rows in datasets.items()}  # fmt: skip
+    column_prompts = {}
+    if prompts:  # sentence-transformers' training with prompts: per dataset and column; the model keeps them
+        column_prompts = {"stage1": {c: prompts["query"] if c == "anchor" else prompts["document"]
+                                     for c in datasets["stage1"].column_names}}  # fmt: skip
+        model.prompts = {**(model.prompts or {}), **prompts}
     bf16 = resolve_precision(recipe.precision)
     args = SentenceTransformerTrainingArguments(
         output_dir=str(out / "trainer"), per_device_train_batch_size=recipe.stages.multitask.batch_size,
         num_train_epochs=1000, learning_rate=PLAIN_LR, lr_scheduler_type="constant", bf16=bf16, seed=seed,
         data_seed=seed, batch_sampler="no_duplicates", multi_dataset_batch_sampler="proportional",
         save_strategy="no", logging_steps=10, report_to="none", use_cpu=not torch.cuda.is_available(),
-        dataloader_num_workers=0,
+        dataloader_num_workers=0, **({"prompts": column_prompts} if column_prompts else {}),
     )  # fmt: skip
     remaining = budget - (time.perf_counter() - start) - 5.0  # ~5 s to save the model, as the pipeline does
     clock = WallClockCallback(remaining, peak_lr=PLAIN_LR, warmup_steps=PLAIN_WARMUP_STEPS)
@@ -278,15 +302,15 @@ def run(args: argparse.Namespace) -> None:
     from st_plus import load_model
 
     recipe = _load_recipe(args)
-    if args.arm == "plain" and args.budget_from is None:
-        raise SystemExit("--arm plain needs --budget-from ST_PLUS_RUN (its seconds are the plain arm's budget)")
+    if args.arm in PLAIN_ARMS and args.budget_from is None:
+        raise SystemExit(f"--arm {args.arm} needs --budget-from ST_PLUS_RUN (its seconds are the arm's budget)")
     source = _merge_source(args.merge_from, args.seed, args.merge_weight) if args.arm == "st_plus_merged" else None
     args.out.mkdir(parents=True, exist_ok=True)
     if args.arm == "start":
         done = {"seconds": 0.0, "info": {}, "model": load_model(recipe.model.base)}
-    elif args.arm == "plain":
+    elif args.arm in PLAIN_ARMS:
         budget = json.loads((args.budget_from / "result.json").read_text(encoding="utf-8"))["seconds"]
-        done = _run_plain(recipe, args.seed, budget, args.out)
+        done = _run_plain(recipe, args.seed, budget, args.out, PREFIXES if args.arm == "plain_prompts" else None)
     elif args.arm == "st_plus_merged":
         done = _run_merged(recipe, args.merge_from, source, args.merge_weight)
     else:
@@ -303,7 +327,7 @@ def _check_run(folder: Path, done: dict) -> None:
     arm, info = done.get("arm"), done.get("info", {})
     if arm not in ARMS or "seed" not in done:
         raise SystemExit(f"{folder}/result.json: not a run of this script (arm {arm!r})")
-    if arm not in ("start", "plain", "st_plus_merged") and "model_path" not in info:
+    if arm not in ("start", *PLAIN_ARMS, "st_plus_merged") and "model_path" not in info:
         raise SystemExit(f"{folder}/result.json does not name its model (written before the model path was "
                          f"recorded); run the {arm} arm again")  # fmt: skip
     if arm == "st_plus_merged" and not {"source", "weight"} <= set(info):
@@ -324,7 +348,7 @@ def _run_model(recipe, folder: Path, done: dict):
         source = source if source.is_absolute() or source.is_dir() else REPO / source
         checked = _merge_source(source, done["seed"], info["weight"])
         return _run_merged(recipe, source, checked, info["weight"])["model"]
-    path = folder / ("model" if arm == "plain" else info["model_path"])
+    path = folder / ("model" if arm in PLAIN_ARMS else info["model_path"])
     if not path.is_dir():
         raise SystemExit(f"{folder}: the model of this {arm!r} run is gone ({path})")
     return SentenceTransformer(str(path))
@@ -416,7 +440,11 @@ def report(args: argparse.Namespace) -> None:
                    (("st_plus", "plain"), ("st_plus", "st_plus_static"), ("st_plus", "st_plus_inbatch"),
                     ("st_plus", "st_plus_nofilter"), ("st_plus_nofilter", "plain"), ("st_plus_stage1x3", "plain"),
                     ("st_plus_stage1x3", "st_plus_nofilter"), ("st_plus_allrows", "plain"),
-                    ("st_plus_allrows", "st_plus_nofilter"), ("st_plus_merged", "st_plus"),
+                    ("st_plus_allrows", "st_plus_nofilter"), ("st_plus_prompts", "plain"),
+                    ("st_plus_prompts", "st_plus_nofilter"), ("st_plus_prompts", "plain_prompts"),
+                    ("plain_prompts", "plain"), ("st_plus_query_prompt", "plain"),
+                    ("st_plus_query_prompt", "st_plus_nofilter"), ("st_plus_query_prompt", "st_plus_prompts"),
+                    ("st_plus_merged", "st_plus"),
                     ("st_plus_merged", "plain"),
                     ("st_plus_static", "plain"), ("st_plus", "start"), ("plain", "start"))}  # fmt: skip
     comparisons = {k: v for k, v in comparisons.items() if v is not None and v["seeds"]}

@@ -62,6 +62,65 @@ def test_allrows_arm_mines_for_every_stage1_pair_once_in_one_stage2_epoch(bench)
         nofilter.stages.multitask)  # fmt: skip
 
 
+def test_prompts_arm_is_the_unfiltered_recipe_with_nomic_prefixes_on_the_retrieval_rows_only(bench):
+    from st_plus.training import load_recipe
+
+    recipe = load_recipe(bench.RECIPE)
+    nofilter = bench._variant(recipe, "st_plus_nofilter", 42)
+    prompts = bench._variant(recipe, "st_plus_prompts", 43)
+    prefixes = {"query": "search_query: ", "document": "search_document: "}
+    assert prompts.seed == 43 and prompts.stages.contrastive.filter is None
+    assert prompts.stages.contrastive.prompts == prefixes and nofilter.stages.contrastive.prompts == {}
+    assert dataclasses.replace(prompts.stages.contrastive, prompts={}) == nofilter.stages.contrastive
+    debian, stsb = prompts.stages.multitask.tasks
+    debian_before, stsb_before = nofilter.stages.multitask.tasks
+    assert debian == dataclasses.replace(debian_before, prompts=prefixes) and stsb == stsb_before
+    assert dataclasses.replace(prompts.stages.multitask, tasks=nofilter.stages.multitask.tasks) == (
+        nofilter.stages.multitask)  # fmt: skip
+    query_only = bench._variant(recipe, "st_plus_query_prompt", 43)
+    assert query_only.stages.contrastive.prompts == {"query": "search_query: "}
+    assert query_only.stages.multitask.tasks[0].prompts == {"query": "search_query: "}
+    assert dataclasses.replace(query_only.stages.contrastive, prompts=prefixes) == prompts.stages.contrastive
+    assert query_only.stages.multitask.tasks[1] == stsb_before
+
+
+@pytest.mark.parametrize("arm_prompts", [None, {"query": "search_query: ", "document": "search_document: "}])
+def test_plain_arm_trains_with_the_prefixes_it_is_given_and_saves_them_in_the_model(
+    bench, tiny_bert, tmp_path, monkeypatch, arm_prompts
+):
+    import sentence_transformers
+    from datasets import Dataset
+
+    start = tmp_path / "start"
+    tiny_bert.save(str(start))
+    texts = [f"text number {i} about topic {i % 5}" for i in range(24)]
+    rows = {"stage1": Dataset.from_dict({"anchor": texts[:12], "positive": texts[12:]}),
+            "stsb": Dataset.from_dict({"sentence1": texts[:8], "sentence2": texts[8:16], "score": [0.5] * 8})}
+    monkeypatch.setattr(bench, "_plain_rows", lambda recipe, seed: (rows, None))
+    seen = []
+
+    class Trainer(sentence_transformers.SentenceTransformerTrainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            seen.append(self.args.prompts)
+
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformerTrainer", Trainer)
+    recipe = types.SimpleNamespace(
+        model=types.SimpleNamespace(base=str(start), max_seq_length=32), precision="fp32",
+        stages=types.SimpleNamespace(multitask=types.SimpleNamespace(batch_size=4)),
+    )  # fmt: skip
+    done = bench._run_plain(recipe, 42, 8.0, tmp_path / "plain", arm_prompts)
+    from sentence_transformers import SentenceTransformer
+
+    saved = SentenceTransformer(str(tmp_path / "plain" / "model"), device="cpu")
+    assert done["info"]["steps"] > 0
+    if arm_prompts is None:
+        assert seen == [None] and not any(saved.prompts.values())
+    else:
+        assert seen == [{"stage1": {"anchor": "search_query: ", "positive": "search_document: "}}]
+        assert {k: saved.prompts[k] for k in arm_prompts} == arm_prompts
+
+
 def test_merged_arm_averages_the_run_model_with_the_start_model(bench, tiny_model, tmp_path):
     trained = tmp_path / "st_plus-43" / "run" / "model"
     start = tmp_path / "start"

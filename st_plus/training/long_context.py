@@ -83,9 +83,12 @@ def run_long_context(
     else:
         loss = LateChunkDistillationLoss(model, teacher, weight=stage.distill_weight,
                                          chunk_tokens=stage.distill_chunk_tokens, scale=stage.scale)  # fmt: skip
+    # the prompts earlier stages recorded: the chunked evaluations read queries and documents with them
+    prompts = {role: text for role in ("query", "document") if (text := (model.prompts or {}).get(role))}
     collator = SpanPoolingDataCollator(
-        preprocess_fn=model.preprocess, tokenizer=model.tokenizer, max_seq_length=model.max_seq_length
-    )
+        preprocess_fn=model.preprocess, tokenizer=model.tokenizer, max_seq_length=model.max_seq_length,
+        prompts=prompts or None,
+    )  # fmt: skip
     trainer = build_trainer(
         stage, model, folder, rows, loss, seed=seed, bf16=bf16, callbacks=list(callbacks), data_collator=collator,
         batch_sampler=GroupAwareBatchSampler.configure(groups, domains=series),
@@ -111,6 +114,8 @@ def run_long_context(
                                  "pooling)"}  # fmt: skip
     if series_counts is not None:
         info["extra"]["series"] = series_counts
+    if prompts:  # the distillation teacher reads each block without them
+        info["extra"]["prompts"] = prompts
     if isinstance(loss, LateChunkDistillationLoss) and loss.history:  # the two terms at the start and the end
         n = max(1, min(20, len(loss.history) // 2))
         info["extra"]["loss_terms"] = {

@@ -61,6 +61,7 @@ from st_plus.training.distill import run_distill
 from st_plus.training.long_context import run_long_context
 from st_plus.training.memory import ReleaseMemoryCallback, release_memory
 from st_plus.training.merge_weights import run_merge
+from st_plus.training.prompts import record_prompts, stage_prompts
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe, recipe_to_dict
 from st_plus.training.recipe_checks import RecipeBuilder
 from st_plus.training.recipe_data import check_recipe_data
@@ -181,6 +182,15 @@ def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool)
                     f"this one groups them by tokens, so stage(s) {grouped} would not resume with the same batches. "
                     "Finish it with the st_plus that started it, or start over with --overwrite"
                 )
+        if "prompts_in_model" not in state:  # started before stages recorded their prompts in the model
+            pending = _prompted_stages_pending(recipe, state)
+            if pending:
+                raise RecipeError(
+                    f"{recipe.source}: the run in {out} was started by an st_plus that did not keep the training "
+                    f"prompts in the model; this one does, so stage(s) {pending} would not resume as they started "
+                    "(mining and evaluations would read with the prompts). Finish it with the st_plus that started "
+                    "it, or start over with --overwrite"
+                )
         return state
     non_empty = out.exists() and any(out.iterdir())
     if non_empty and resume:
@@ -211,8 +221,30 @@ def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool)
 
 
 def _new_state() -> dict[str, Any]:
-    """A new run's state; ``length_unit``: length-grouped batches sort by token counts (older runs: characters)."""
-    return {"st_plus_version": __version__, "length_unit": "tokens", "done": {}, "evaluations": {}}
+    """A new run's state.
+
+    ``length_unit``: length-grouped batches sort by token counts (older runs: characters); ``prompts_in_model``:
+    the training stages record their prompts in the model (older runs: not).
+    """
+    return {"st_plus_version": __version__, "length_unit": "tokens", "prompts_in_model": True, "done": {},
+            "evaluations": {}}  # fmt: skip
+
+
+def _prompted_stages_pending(recipe: Recipe, state: dict[str, Any]) -> list[str]:
+    """The contrastive / multi-task stages (and stage 1's filter) with query / document prompts not yet done."""
+    pending = []
+    for name in ("contrastive", "multitask"):
+        spec = getattr(recipe.stages, name, None)
+        if spec is None:
+            continue
+        agreed, conflicts, _ = stage_prompts(spec)
+        if not (agreed or conflicts):
+            continue
+        if name not in state.get("done", {}):
+            pending.append(name)
+        elif name == "contrastive" and spec.filter is not None and "filter" not in state["done"]:
+            pending.append("filter")
+    return pending
 
 
 def is_run_folder(folder: Path) -> bool:
@@ -380,6 +412,8 @@ def _run(run: _Run) -> PipelineResult:
                 _barrier()
             torch.manual_seed(recipe.seed)
             callbacks = [_LogFileCallback(name), *([ReleaseMemoryCallback()] if recipe.trim_memory else [])]
+            prompts: dict[str, str] = {}
+            conflicts: dict[str, list[str]] = {}
             if name == "mlm":
                 base = _load(model_path, seq) if model_path is not None else None
                 model, info = st.run_mlm(spec, seed=recipe.seed, max_seq_length=infer, base=base, bf16=run.bf16)
@@ -391,6 +425,7 @@ def _run(run: _Run) -> PipelineResult:
             elif name == "contrastive":
                 model = _adapted(_load(model_path, seq), recipe)
                 st.freeze_unused(model)
+                prompts, conflicts = record_prompts(model, spec, name)
                 model, pairs, info = st.run_contrastive(
                     spec, model, folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
                     callbacks=callbacks,
@@ -408,6 +443,7 @@ def _run(run: _Run) -> PipelineResult:
             else:
                 model = _adapted(_load(model_path, seq), recipe)
                 st.freeze_unused(model)
+                prompts, conflicts = record_prompts(model, spec, name)
                 model, info = st.run_multitask(
                     spec, model, folder, seed=recipe.seed, bf16=run.bf16, resume=run.resume,
                     stage1_pairs=_stage1_pairs(run, pairs), callbacks=callbacks,
@@ -417,6 +453,10 @@ def _run(run: _Run) -> PipelineResult:
                 )  # fmt: skip
             if recipe.adapter is not None and name in ("contrastive", "multitask"):
                 info.setdefault("extra", {})["adapter"] = adapter_summary(model, recipe.adapter)
+            if prompts:  # recorded in the model before it trained
+                info.setdefault("extra", {})["prompts"] = prompts
+            if conflicts:  # roles whose tasks trained with different prompts: the model kept its earlier one
+                info.setdefault("extra", {})["prompt_conflicts"] = conflicts
             if not (name == "long_context" and recipe.model.inference_max_seq_length is None):
                 model.max_seq_length = _inference_length(model, infer)  # the stage's folder reads what the final does
             model_path = run.finish_stage(name, model, info)

@@ -211,7 +211,9 @@ class ContrastiveStage:
         warmup_ratio: Share of the steps spent warming up.
         scale: Inverse temperature of the loss.
         gather_across_devices: Gather in-batch negatives from every process (no effect with one process).
-        prompts: ``{"query": ..., "document": ...}`` prompts of the anchor and positive columns.
+        prompts: ``{"query": ..., "document": ...}`` prompts of the anchor and positive columns; recorded in the
+            model (``model.prompts``) before the stage trains, so that it is read with them afterwards
+            (:func:`st_plus.training.prompts.record_prompts`).
         filter: Consistency filtering after the stage (``null`` to skip); the dropped rows go to a side file.
         length_grouped: Batch rows of similar length (less padding, faster; on by default): the shuffled rows are
             sorted by their longest text (in tokens, at the model's training length) within pools of 50 batches,
@@ -284,7 +286,8 @@ class TaskSpec:
         rows: With ``data: stage1``: use a sample of ``rows`` of those pairs (drawn with the recipe's seed).
         weight: Factor on the task's loss.
         batch_size: Per-process batch size of this task (default: the stage's).
-        prompts: ``{"query": ..., "document": ...}`` or ``{"text": ...}``.
+        prompts: ``{"query": ..., "document": ...}`` or ``{"text": ...}``. The stage's ``query`` / ``document``
+            prompts are recorded in the model when its tasks agree on them (``text`` prompts are not).
         negatives: Hard negatives (retrieval-like tasks only; ``null``: in-batch negatives only).
     """
 

@@ -350,6 +350,9 @@ def run_multitask(
             rows, group = preserve_rows[task.name], None
         else:
             rows, group = _task_rows(task, stage1_pairs, seed)
+        if len(rows) == 0:  # caught here, with the task's name, rather than by the miner or an empty sampler
+            why = " (the consistency filter kept none of the stage-1 pairs)" if task.data == "stage1" else ""
+            raise ValueError(f"Task {task.name!r} has no rows to train on{why}.")
         spec = _stage1_spec(task.name, stage1_data, stage1_filtered) if task.data == "stage1" else task.data
         datasets_info.append(_dataset_entry(spec, len(rows), _task_type(task.type)))
         neg = task.negatives
@@ -363,6 +366,15 @@ def run_multitask(
                 store=mining_store(mining_dtype),
             )  # fmt: skip
             mining_info[task.name] = {**_plain(mined.stats), "seconds": round(time.perf_counter() - start, 1)}
+            if len(mined.dataset) == 0:  # the trainer would fail later on an empty sampler, less clearly
+                reasons = sorted({d["reason"] for d in mined.dropped})
+                raise ValueError(
+                    f"Task {task.name!r}: hard-negative mining kept none of its {len(rows):,} rows "
+                    f"({'; '.join(reasons)}): the false-negative guard (known positives, same-group documents, "
+                    "documents scoring at least 0.95x the positive) left too few documents for any row. Lower "
+                    "`negatives.num_negatives`, or add documents the model can tell from the positives to "
+                    "`negatives.corpus`."
+                )  # fmt: skip
             if neg.dynamic:
                 negatives = DynamicNegatives(mined)
                 config = DynamicNegativesConfig(refresh_steps=neg.refresh_steps, reindex_steps=neg.reindex_steps)
