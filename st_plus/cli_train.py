@@ -26,7 +26,7 @@ def _train(args: argparse.Namespace) -> int:
     """The command's work: validation errors become :class:`TrainCliError`."""
     from sentence_transformers.util import get_rank
 
-    from st_plus.training.pipeline import check_recipe_model, run_recipe
+    from st_plus.training.pipeline import check_recipe_model, run_recipe, warn_prompt_conflicts
     from st_plus.training.recipe import RecipeError, load_recipe
     from st_plus.training.recipe_data import RecipeDataError, check_recipe_data
 
@@ -39,6 +39,7 @@ def _train(args: argparse.Namespace) -> int:
         if args.check:  # a run reads every data file too, in run_recipe, before any work
             check_recipe_data(recipe)
             check_recipe_model(recipe)
+            warn_prompt_conflicts(recipe)
             print(f"{args.recipe}: valid recipe with stages {', '.join(recipe.stage_names())}; every data file read")
             return 0
         result = run_recipe(

@@ -61,7 +61,7 @@ from st_plus.training.distill import run_distill
 from st_plus.training.long_context import run_long_context
 from st_plus.training.memory import ReleaseMemoryCallback, release_memory
 from st_plus.training.merge_weights import run_merge
-from st_plus.training.prompts import record_prompts, stage_prompts
+from st_plus.training.prompts import record_prompts, role_prompts, stage_prompts
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe, recipe_to_dict
 from st_plus.training.recipe_checks import RecipeBuilder
 from st_plus.training.recipe_data import check_recipe_data
@@ -368,6 +368,7 @@ def run_recipe(
         recipe = load_recipe(recipe)
     check_recipe_data(recipe)
     check_recipe_model(recipe)  # before the output folder is touched
+    warn_prompt_conflicts(recipe)
     PartialState()  # under `accelerate launch`, joins the process group now: the folder checks below synchronise
     out = Path(output_dir or recipe.output_dir or Path("runs") / recipe.name).resolve()
     state = _prepare_output(out, recipe, resume=resume, overwrite=overwrite)
@@ -501,6 +502,33 @@ def check_recipe_model(recipe: Recipe) -> None:
         check_positions(recipe, load_model(recipe.model.base))
     elif recipe.model.inference_max_seq_length is not None and recipe.model.base is not None:
         check_inference_length(recipe, load_model(recipe.model.base))
+
+
+def warn_prompt_conflicts(recipe: Recipe) -> list[str]:
+    """Warns before any work, as ``FILE:LINE: key: ...``, of stage-2 tasks that train one role with different prompts.
+
+    Not an error: per-task instructions are a choice. But the model keeps one prompt per role, so such a role is
+    not recorded in it (:func:`st_plus.training.prompts.record_prompts`). Returns the messages.
+    """
+    stage = recipe.stages.multitask
+    if stage is None:
+        return []
+    _, conflicts, _ = stage_prompts(stage)
+    sources = role_prompts(stage)
+    by_index = dict(sources)
+    messages = []
+    for role in conflicts:
+        first_index, first = sources[0]
+        index = next(i for i, prompts in sources if prompts[role] != first[role])
+        key = ("stages", "multitask", "tasks", index, "prompts")
+        message = str(_key_error(recipe, key, (
+            f"task {stage.tasks[index].name!r} trains its {role} texts with {by_index[index][role]!r}, task "
+            f"{stage.tasks[first_index].name!r} with {first[role]!r} (a task without a {role} prompt trains with "
+            f"none): the model keeps one {role} prompt, so this stage records none"
+        )))  # fmt: skip
+        logger.warning("%s", message)
+        messages.append(message)
+    return messages
 
 
 def check_inference_length(recipe: Recipe, base: SentenceTransformer) -> None:

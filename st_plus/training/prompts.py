@@ -31,6 +31,14 @@ def _effective(prompts: dict[str, str]) -> dict[str, str]:
     return {role: prompts.get(role, "") for role in ROLES}
 
 
+def role_prompts(stage: Any) -> list[tuple[int | None, dict[str, str]]]:
+    """``(task index or None for the contrastive stage, {role: prompt training prepends})`` for each source."""
+    if hasattr(stage, "tasks"):
+        return [(i, _effective(task.prompts or {})) for i, task in enumerate(stage.tasks)
+                if _task_type(task.type) in ROLE_TASKS]  # fmt: skip
+    return [(None, _effective(getattr(stage, "prompts", None) or {}))]
+
+
 def stage_prompts(stage: Any) -> tuple[dict[str, str], dict[str, list[str]], bool]:
     """The ``query`` / ``document`` prompts a contrastive or multi-task stage trains with.
 
@@ -44,10 +52,7 @@ def stage_prompts(stage: Any) -> tuple[dict[str, str], dict[str, list[str]], boo
         gives; for each role whose sources differ (a source without a prompt counts as ``""``), the distinct values,
         sorted; and whether the stage trains any query / document at all.
     """
-    if hasattr(stage, "tasks"):
-        sources = [_effective(task.prompts or {}) for task in stage.tasks if _task_type(task.type) in ROLE_TASKS]
-    else:
-        sources = [_effective(getattr(stage, "prompts", None) or {})]
+    sources = [prompts for _, prompts in role_prompts(stage)]
     agreed: dict[str, str] = {}
     conflicts: dict[str, list[str]] = {}
     for role in ROLES:

@@ -132,7 +132,7 @@ def test_a_task_whose_mining_keeps_no_row_is_named_in_a_clear_error(tmp_path, ti
         run_recipe(recipe, output_dir=tmp_path / "run", show_progress_bar=False)
 
 
-def test_a_stage_whose_tasks_disagree_keeps_the_earlier_prompt_and_records_the_conflict(tmp_path, tiny_bert_dir):
+def test_disagreeing_tasks_are_named_before_work_and_the_model_keeps_its_prompt(tmp_path, tiny_bert_dir, caplog):
     text = RECIPE.replace(
         '      - {name: sts, type: sts, data: data/sts.jsonl, prompts: {text: "similar: "}}',
         '      - {name: more, type: retrieval, data: data/pairs2.jsonl, prompts: {query: "other: "}}',
@@ -142,6 +142,24 @@ def test_a_stage_whose_tasks_disagree_keeps_the_earlier_prompt_and_records_the_c
         '"source"', '"ignored"'), encoding="utf-8")  # fmt: skip
     text = recipe.read_text().replace("data/pairs2.jsonl,", "{path: data/pairs2.jsonl, columns: [anchor, positive]},")
     recipe.write_text(text, encoding="utf-8")
+    from st_plus.cli import main
+    from st_plus.training.pipeline import warn_prompt_conflicts
+    from st_plus.training.recipe import load_recipe
+
+    # before any work, by `st-plus train --check` too: the file, the line and key of the task that differs
+    messages = warn_prompt_conflicts(load_recipe(recipe))
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "name: more" in row)
+    assert messages == [
+        f"{recipe}:{line}: stages.multitask.tasks[1].prompts: task 'more' trains its query texts with 'other: ', "
+        "task 'pairs' with 'q: ' (a task without a query prompt trains with none): the model keeps one query "
+        "prompt, so this stage records none",
+        f"{recipe}:{line}: stages.multitask.tasks[1].prompts: task 'more' trains its document texts with '', "
+        "task 'pairs' with 'd: ' (a task without a document prompt trains with none): the model keeps one document "
+        "prompt, so this stage records none",
+    ]  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="st_plus.training.pipeline"):
+        assert main(["train", str(recipe), "--check"]) == 0
+    assert messages[0] in caplog.text
     result = run_recipe(recipe, output_dir=tmp_path / "run", show_progress_bar=False)
     model = SentenceTransformer(str(result.model_path), device="cpu")
     assert model.prompts["query"] == "q: " and model.prompts["document"] == "d: "  # stage 1's, kept
