@@ -61,7 +61,7 @@ from st_plus.training.distill import run_distill
 from st_plus.training.long_context import run_long_context
 from st_plus.training.memory import ReleaseMemoryCallback, release_memory
 from st_plus.training.merge_weights import run_merge
-from st_plus.training.prompts import record_prompts, role_prompts, stage_prompts
+from st_plus.training.prompts import ROLES, record_prompts, role_prompts, stage_prompts
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe, recipe_to_dict
 from st_plus.training.recipe_checks import RecipeBuilder
 from st_plus.training.recipe_data import check_recipe_data
@@ -511,18 +511,18 @@ def warn_prompt_conflicts(recipe: Recipe) -> list[str]:
     not recorded in it (:func:`st_plus.training.prompts.record_prompts`). Returns the messages.
     """
     stage = recipe.stages.multitask
-    if stage is None:
+    sources = role_prompts(stage) if stage is not None else []
+    if not sources:
         return []
-    _, conflicts, _ = stage_prompts(stage)
-    sources = role_prompts(stage)
-    by_index = dict(sources)
+    (first_index, first), *others = sources
     messages = []
-    for role in conflicts:
-        first_index, first = sources[0]
-        index = next(i for i, prompts in sources if prompts[role] != first[role])
+    for role in ROLES:
+        index, other = next(((i, p) for i, p in others if p[role] != first[role]), (None, None))
+        if index is None:
+            continue
         key = ("stages", "multitask", "tasks", index, "prompts")
         message = str(_key_error(recipe, key, (
-            f"task {stage.tasks[index].name!r} trains its {role} texts with {by_index[index][role]!r}, task "
+            f"task {stage.tasks[index].name!r} trains its {role} texts with {other[role]!r}, task "
             f"{stage.tasks[first_index].name!r} with {first[role]!r} (a task without a {role} prompt trains with "
             f"none): the model keeps one {role} prompt, so this stage records none"
         )))  # fmt: skip
