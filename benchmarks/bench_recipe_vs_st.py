@@ -35,6 +35,11 @@ The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/rec
   MTEB reads a sentence-transformers model's prompts.
 - ``st_plus_query_prompt``: ``st_plus_prompts`` without the document prefix: ``search_query: `` on the queries
   only, documents as they are (the query-only instruction of BGE, with Nomic's query prefix).
+- ``st_plus_siblings``: ``st_plus_nofilter`` whose Debian task takes its hard negatives first from the other
+  packages of the row's own Debian source (``negatives.group_negatives: 3``, up to all three; the pool's sources
+  read with ``corpus_group_field: source``), most similar first, the rest from the band: on the dev split most
+  top-1 errors of Debian retrieval are a package of the query's own source, which the group guard kept out of the
+  negatives.
 - ``st_plus_merged``: an ``st_plus`` run's model (``--merge-from RUN``) averaged with the start model,
   ``--merge-weight`` (0.7, the quickstart's weight, chosen on the development suite over 3 seeds) on the trained
   model, as the recipe's ``merge`` stage does (:func:`st_plus.models.merge_models`); its seconds are the source
@@ -65,7 +70,8 @@ shares the machine as its ``st_plus`` run did).
 every English slice of ``examples/data`` except the long-document QMSum slice, which is read with chunking) and
 writes ``RUN/test_result.json`` next to each ``result.json``; a run already scored is skipped. ``report --split test``
 then pairs those scores as it pairs the dev scores. It is the held-out check of a verdict taken on dev: run it once,
-after the arms were chosen.
+after the arms were chosen. ``test FOLDER --split fresh --tasks DIR ...`` scores them on a split carved after both
+(``benchmarks/make_dev_suite.py --debian-bucket N``) into ``RUN/fresh_result.json``; ``report --split fresh``.
 """
 
 from __future__ import annotations
@@ -88,9 +94,10 @@ TEST_SLICES = REPO / "examples" / "data"
 # is issue 16's task, read with chunking rather than at the 256 tokens every arm is read at here
 TEST_TASKS = ("classification_banking77_en", "clustering_banking77_en", "pairclf_banking77_en", "reranking_xquad_en",
               "retrieval_debian_en", "retrieval_xquad_en", "sts_stsbenchmark_en")  # fmt: skip
-RESULT_FILES = {"dev": "result.json", "test": "test_result.json"}
+RESULT_FILES = {"dev": "result.json", "test": "test_result.json", "fresh": "fresh_result.json"}
 ARMS = ("start", "st_plus", "st_plus_static", "st_plus_inbatch", "st_plus_nofilter", "st_plus_stage1x3",
-        "st_plus_allrows", "st_plus_prompts", "st_plus_query_prompt", "st_plus_merged", "plain", "plain_prompts")
+        "st_plus_allrows", "st_plus_prompts", "st_plus_query_prompt", "st_plus_siblings", "st_plus_merged", "plain",
+        "plain_prompts")
 PLAIN_ARMS = ("plain", "plain_prompts")
 # Nomic Embed's task prefixes (the st_plus_prompts arm): queries and documents of the retrieval rows
 PREFIXES = {"query": "search_query: ", "document": "search_document: "}
@@ -136,12 +143,16 @@ def _variant(recipe, arm: str, seed: int):
             task = dataclasses.replace(task, rows=None, negatives=dataclasses.replace(task.negatives, dynamic=False))
         elif task.data == "stage1" and arm in ARM_PREFIXES:
             task = dataclasses.replace(task, prompts={**task.prompts, **ARM_PREFIXES[arm]})
+        elif task.negatives is not None and task.data == "stage1" and arm == "st_plus_siblings":
+            siblings = dataclasses.replace(task.negatives, corpus_group_field="source",
+                                           group_negatives=task.negatives.num_negatives)  # fmt: skip
+            task = dataclasses.replace(task, negatives=siblings)
         tasks.append(task)
     multitask = dataclasses.replace(recipe.stages.multitask, tasks=tasks)
     if arm == "st_plus_allrows":  # one pass: a replaced negative would reach its row only at a second read
         multitask = dataclasses.replace(multitask, epochs=1.0, max_steps=None)
     stages = dataclasses.replace(recipe.stages, multitask=multitask)
-    if arm in ("st_plus_nofilter", "st_plus_stage1x3", "st_plus_allrows", *ARM_PREFIXES):
+    if arm in ("st_plus_nofilter", "st_plus_stage1x3", "st_plus_allrows", "st_plus_siblings", *ARM_PREFIXES):
         stage1 = dataclasses.replace(stages.contrastive, filter=None)
         if arm == "st_plus_stage1x3":
             stage1 = dataclasses.replace(stage1, epochs=3.0, max_steps=None)
@@ -354,12 +365,26 @@ def _run_model(recipe, folder: Path, done: dict):
     return SentenceTransformer(str(path))
 
 
+def _fresh_tasks(folders: list[Path] | None) -> list[Path]:
+    if not folders:
+        raise SystemExit("--split fresh needs --tasks: the task folders of the fresh split")
+    missing = [str(p) for p in folders if not (p / "task.json").is_file()]
+    if missing:
+        raise SystemExit(f"not task folders (no task.json): {', '.join(missing)}")
+    return sorted(folders)
+
+
 def score_test(args: argparse.Namespace) -> None:
-    """Score every finished run under FOLDER on the shipped English test slices, once (held out from every choice)."""
+    """Score every finished run under FOLDER on the shipped English test slices, once (held out from every choice).
+
+    ``--split fresh --tasks DIR ...``: on the task folders of a split carved after a verdict (a confirmation that
+    neither dev nor test can give once both were read); written to ``RUN/fresh_result.json``.
+    """
     from st_plus.training.checkpoints import atomic_write_text
 
     recipe = _load_recipe(args)
-    tasks = _test_tasks()
+    split = getattr(args, "split", "test")
+    tasks = _test_tasks() if split == "test" else _fresh_tasks(args.tasks)
     folders = sorted(p.parent for p in args.folder.glob("*/result.json"))
     if not folders:
         raise SystemExit(f"no */result.json under {args.folder}")
@@ -367,12 +392,15 @@ def score_test(args: argparse.Namespace) -> None:
     for folder, done in runs.items():
         _check_run(folder, done)  # every run before the first is scored
     for folder, done in runs.items():
-        target = folder / RESULT_FILES["test"]
+        target = folder / RESULT_FILES[split]
         if target.is_file():
-            print(f"{folder}: already scored on the test slices ({target.name}), skipped", file=sys.stderr)
+            print(f"{folder}: already scored on the {split} tasks ({target.name}), skipped", file=sys.stderr)
             continue
         scores = _score(_run_model(recipe, folder, done), tasks)
-        result = {**{k: done[k] for k in ("arm", "seed", "seconds", "info")}, "scores": scores, "split": "test"}
+        result = {**{k: done[k] for k in ("arm", "seed", "seconds", "info")}, "scores": scores, "split": split}
+        if split == "fresh":
+            result["tasks"] = [str(t.resolve().relative_to(REPO)) if t.resolve().is_relative_to(REPO) else str(t)
+                               for t in tasks]  # fmt: skip
         atomic_write_text(target, json.dumps(result, indent=2) + "\n")
         print(json.dumps({"run": str(folder), "arm": done["arm"], "seed": done["seed"]}), file=sys.stderr)
 
@@ -444,6 +472,7 @@ def report(args: argparse.Namespace) -> None:
                     ("st_plus_prompts", "st_plus_nofilter"), ("st_plus_prompts", "plain_prompts"),
                     ("plain_prompts", "plain"), ("st_plus_query_prompt", "plain"),
                     ("st_plus_query_prompt", "st_plus_nofilter"), ("st_plus_query_prompt", "st_plus_prompts"),
+                    ("st_plus_siblings", "plain"), ("st_plus_siblings", "st_plus_nofilter"),
                     ("st_plus_merged", "st_plus"),
                     ("st_plus_merged", "plain"),
                     ("st_plus_static", "plain"), ("st_plus", "start"), ("plain", "start"))}  # fmt: skip
@@ -460,6 +489,8 @@ def report(args: argparse.Namespace) -> None:
     recipe = str(Path(args.recipe).resolve().relative_to(REPO))
     # the dev results keep their old layout (no key added), so old files still compare equal
     source = ({"split": "test", "test_slices": "examples/data (TEST_TASKS)"} if split == "test"
+              else {"split": "fresh", "tasks_built_by": "benchmarks/make_dev_suite.py --debian-bucket N",
+                    "task_folders": runs[0].get("tasks", [])} if split == "fresh"
               else {"dev_suite": "benchmarks/make_dev_suite.py"})  # fmt: skip
     output = {"recipe": recipe, **source, "tasks": tasks, "arms": arms, "comparisons": comparisons, "goals": goals}
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -505,6 +536,9 @@ def main() -> None:
     p.add_argument("--base", type=Path, help="start from this model folder instead of the recipe's model.base")
     p = sub.add_parser("test", help="score every finished run under FOLDER on the shipped English test slices, once")
     p.add_argument("folder", type=Path)
+    p.add_argument("--split", choices=("test", "fresh"), default="test",
+                   help="fresh: score on --tasks (a split carved after the verdicts) into RUN/fresh_result.json")
+    p.add_argument("--tasks", type=Path, nargs="+", help="--split fresh: the task folders")
     p.add_argument("--recipe", type=Path, default=RECIPE)
     p.add_argument("--base", type=Path, help="the start model folder, if the runs used --base")
     p = sub.add_parser("report", help="combine every RUN/result.json under FOLDER into the results file")
@@ -512,7 +546,8 @@ def main() -> None:
     p.add_argument("--output", type=Path, default=RESULTS)
     p.add_argument("--recipe", type=Path, default=RECIPE)
     p.add_argument("--split", choices=tuple(RESULT_FILES), default="dev",
-                   help="dev: RUN/result.json (default); test: RUN/test_result.json, written by `test`")
+                   help="dev: RUN/result.json (default); test / fresh: RUN/test_result.json / RUN/fresh_result.json, "
+                   "written by `test`")
     p = sub.add_parser("table", help="print the README table from the results file")
     p.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()

@@ -2,6 +2,7 @@
 
     python benchmarks/make_dev_suite.py [--shared ../shared/data] [--output runs/dev_suite]
     python benchmarks/make_dev_suite.py --chinese-training runs/chinese_training   # chinese.yaml's rows
+    python benchmarks/make_dev_suite.py --debian-bucket 2 --output runs/fresh_debian  # one more Debian split
 
 Every comparison that chooses a default is scored on these folders; the shipped slices in ``examples/data`` are the
 held-out test sets, reported once at the end and never tuned on. The suite is built from ``../shared/data`` and is
@@ -117,12 +118,13 @@ def copy_retrieval(src: Path, out: Path, language: str) -> None:
     write_task(out, "Retrieval", language)
 
 
-def debian_dev(shared: Path, out: Path, n_queries: int = 1000) -> None:
+def debian_dev(shared: Path, out: Path, n_queries: int = 1000, bucket: int = 1) -> None:
+    """Debian title -> description retrieval over the sources of one hash bucket, none in a shipped training row."""
     rows = read_jsonl(shared / "train_debian_descriptions_en" / "train.jsonl.gz")
     shipped = read_jsonl(ROOT / "examples" / "training_data" / "debian_pairs_en.jsonl.gz")
     trained_sources = {r["source"] for r in shipped}
     trained_texts = {r["positive"] for r in shipped} | {r["anchor"] for r in shipped}
-    dev = [r for r in rows if debian_bucket(r["source"]) == 1 and r["source"] not in trained_sources
+    dev = [r for r in rows if debian_bucket(r["source"]) == bucket and r["source"] not in trained_sources
            and r["positive"] not in trained_texts]  # fmt: skip
     docs = sorted({r["positive"] for r in dev})
     doc_id = {text: f"d{i}" for i, text in enumerate(docs)}
@@ -231,7 +233,22 @@ def main() -> None:
     parser.add_argument("--overwrite", action="store_true", help="Replace an existing suite folder")
     parser.add_argument("--chinese-training", type=Path, default=None, metavar="DIR",
                         help="Only write the Chinese training rows the carving leaves into DIR (see the docstring)")
+    parser.add_argument("--debian-bucket", type=int, default=None, metavar="N",
+                        help="Only write a Debian retrieval folder (retrieval_debian_bN_en) from the sources of hash "
+                        "bucket N (2-19; 0 is the test slice's, 1 the suite's) into OUTPUT: a fresh split for a "
+                        "confirmation; its sources are kept out of debian_pairs_en.jsonl.gz, not out of "
+                        "debian_pairs_extra_en.jsonl.gz (full_en.yaml's extra rows), so it is fresh only for models "
+                        "that did not train on those")  # fmt: skip
     args = parser.parse_args()
+    if args.debian_bucket is not None:
+        if not 2 <= args.debian_bucket <= 19:
+            raise SystemExit("--debian-bucket: 2-19 (0 is the shipped test slice's, 1 the development suite's)")
+        folder = args.output / f"retrieval_debian_b{args.debian_bucket}_en"
+        if folder.exists() and not args.overwrite:
+            raise SystemExit(f"{folder} exists; pass --overwrite to rebuild it")
+        debian_dev(args.shared, folder, bucket=args.debian_bucket)
+        print(folder)
+        return
     if args.chinese_training is not None:
         if args.chinese_training.exists() and any(args.chinese_training.iterdir()) and not args.overwrite:
             raise SystemExit(f"{args.chinese_training} exists; pass --overwrite to rebuild it")

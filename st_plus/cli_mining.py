@@ -96,8 +96,9 @@ def cmd_mine(args: argparse.Namespace) -> int:
         result = mine_hybrid_negatives(
             rows, model, corpus=corpus, method=args.method, range_min=args.range_min, range_max=args.range_max,
             num_negatives=args.num_negatives, sampling=args.sampling, max_positive_ratio=ratio,
-            group_column=args.group_column, output_format=args.format, output_scores=args.scores,
-            too_few=args.too_few, seed=args.seed, store=CorpusEmbeddingStore(dtype=args.dtype),
+            group_column=args.group_column, group_negatives=args.group_negatives, output_format=args.format,
+            output_scores=args.scores, too_few=args.too_few, seed=args.seed,
+            store=CorpusEmbeddingStore(dtype=args.dtype),
         )  # fmt: skip
     except ValueError as exc:
         raise MiningCliError(str(exc)) from None
@@ -177,6 +178,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                       help="Drop candidates scored >= this x the positive's score (default 0.95)")  # fmt: skip
     mine.add_argument("--no-positive-guard", action="store_true", help="Disable the positive-aware guard")
     mine.add_argument("--group-column", help="Rows sharing this key are never each other's negatives")
+    mine.add_argument("--group-negatives", type=int, default=0,
+                      help="Up to this many negatives per row from the other rows of its group whose positive text "
+                      "differs (most similar first; needs --group-column; default 0)")  # fmt: skip
     mine.add_argument("--format", choices=("n-tuple", "graded-list"), default="n-tuple")
     mine.add_argument("--scores", action="store_true", help="Keep the dense scores (n-tuple)")
     mine.add_argument("--too-few", choices=("skip", "pad"), default="skip",

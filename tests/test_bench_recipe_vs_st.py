@@ -62,6 +62,21 @@ def test_allrows_arm_mines_for_every_stage1_pair_once_in_one_stage2_epoch(bench)
         nofilter.stages.multitask)  # fmt: skip
 
 
+def test_siblings_arm_is_the_unfiltered_recipe_with_same_source_negatives_on_the_debian_task(bench):
+    from st_plus.training import load_recipe
+
+    recipe = load_recipe(bench.RECIPE)
+    nofilter = bench._variant(recipe, "st_plus_nofilter", 43)
+    siblings = bench._variant(recipe, "st_plus_siblings", 43)
+    assert siblings.stages.contrastive == nofilter.stages.contrastive and siblings.seed == 43
+    debian, stsb = siblings.stages.multitask.tasks
+    debian_before, stsb_before = nofilter.stages.multitask.tasks
+    assert debian_before.negatives.group_negatives == 0 and debian_before.negatives.corpus_group_field is None
+    assert debian.negatives == dataclasses.replace(debian_before.negatives, corpus_group_field="source",
+                                                   group_negatives=3)  # fmt: skip
+    assert dataclasses.replace(debian, negatives=debian_before.negatives) == debian_before and stsb == stsb_before
+
+
 def test_prompts_arm_is_the_unfiltered_recipe_with_nomic_prefixes_on_the_retrieval_rows_only(bench):
     from st_plus.training import load_recipe
 
@@ -277,6 +292,30 @@ def test_test_command_scores_each_run_model_once_and_report_pairs_them(bench, ti
                              "st_plus >= plain + 0.5 on the mean of all test tasks": False}  # fmt: skip
     table = bench._table(data)
     assert "| test retrieval (1) | test mean (all) | retrieval_debian | sts_stsbenchmark |" in table
+
+
+def test_fresh_split_scores_the_given_task_folders_into_their_own_file(bench, tiny_model, tmp_path, monkeypatch):
+    runs, start, fresh = tmp_path / "runs", tmp_path / "start", tmp_path / "fresh" / "retrieval_debian_b2_en"
+    tiny_model.save(str(start))
+    _write_run(runs / "start", "start", {})
+    monkeypatch.setattr(bench, "_score", lambda model, tasks: {t.name: 60.0 for t in tasks})
+    args = types.SimpleNamespace(folder=runs, recipe=bench.RECIPE, base=start, split="fresh", tasks=None)
+    with pytest.raises(SystemExit, match="needs --tasks"):
+        bench.score_test(args)
+    args.tasks = [fresh]
+    with pytest.raises(SystemExit, match="not task folders"):
+        bench.score_test(args)
+    fresh.mkdir(parents=True)
+    (fresh / "task.json").write_text('{"task_type": "Retrieval"}', encoding="utf-8")
+    bench.score_test(args)
+    scored = json.loads((runs / "start" / "fresh_result.json").read_text(encoding="utf-8"))
+    assert scored["split"] == "fresh" and scored["scores"] == {"retrieval_debian_b2_en": 60.0}
+    assert scored["tasks"] == [str(fresh)] and not (runs / "start" / "test_result.json").exists()
+    output = tmp_path / "fresh.json"
+    bench.report(types.SimpleNamespace(folder=runs, output=output, recipe=bench.RECIPE, split="fresh"))
+    data = json.loads(output.read_text(encoding="utf-8"))
+    assert data["split"] == "fresh" and data["task_folders"] == [str(fresh)]
+    assert "| fresh retrieval (1) | fresh mean (all) | retrieval_debian_b2 |" in bench._table(data)
 
 
 def test_test_command_refuses_a_run_whose_model_is_gone(bench, tmp_path, monkeypatch):

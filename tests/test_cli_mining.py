@@ -41,6 +41,27 @@ def test_mine_writes_training_rows_and_a_side_file_and_prints_a_summary(tiny_mod
     assert main([*args, "--overwrite"]) == 0
 
 
+def test_mine_takes_same_group_negatives_when_asked(tiny_model_dir, pairs_file, tmp_path, capsys):
+    out = tmp_path / "mined.jsonl"
+    args = ["mine", "--model", str(tiny_model_dir), "--data", str(pairs_file), "--method", "dense", "--range-min",
+            "1", "--range-max", "30", "--num-negatives", "3", "--group-column", "source", "--group-negatives", "2",
+            "--no-positive-guard", "--output", str(out)]  # fmt: skip
+    assert main(args) == 0
+    assert "from the rows' own groups" in capsys.readouterr().out
+    rows = [json.loads(line) for line in pairs_file.read_text().splitlines()]
+    positives_of = {}
+    for row in rows:
+        positives_of.setdefault(row["source"], set()).add(row["positive"])
+    for record in (json.loads(line) for line in out.read_text().splitlines()):
+        siblings = positives_of[record["source"]] - {record["positive"]}  # pkgN holds 3 rows (pkg13: 1)
+        first, second, third = record["negative"]
+        assert {first, second} == siblings or len(siblings) < 2
+        assert third not in siblings
+    no_group = [a for a in args if a not in ("--group-column", "source")]
+    assert main([*no_group, "--overwrite"]) == 2
+    assert "`group_negatives` needs `group_column`" in capsys.readouterr().err
+
+
 def test_mine_graded_lists_with_bm25_and_no_model(pairs_file, tmp_path):
     out = tmp_path / "graded.jsonl"
     args = ["mine", "--model", "/no/model/needed", "--data", str(pairs_file), "--method", "bm25",

@@ -7,6 +7,7 @@ problems at once, each naming file, line and field.
 from st_plus.data._errors import MAX_REPORTED_ISSUES, DataIssue, DataValidationError, IssueCollector
 from st_plus.data._jsonl import iter_jsonl
 from st_plus.data.descriptor import TASK_TYPES, TaskDescriptor, normalize_task_type
+from st_plus.data.grouped_texts import load_grouped_texts
 from st_plus.data.labelled import load_labelled_texts
 from st_plus.data.pairs import load_pair_classification, load_sts
 from st_plus.data.reranking import load_reranking
@@ -26,6 +27,7 @@ __all__ = [
     "TaskDescriptor",
     "iter_jsonl",
     "judged_subset",
+    "load_grouped_texts",
     "load_labelled_texts",
     "load_pair_classification",
     "load_reranking",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -37,6 +37,16 @@ class _Guard:
             return False
         return self.limit is None or float(self.doc_embeddings[doc] @ self.query) < self.limit
 
+    def sibling(self, doc: int) -> bool:
+        """Whether ``doc`` is of the row's group and neither a known positive nor a duplicate of one.
+
+        A labelled negative: another member of the group (e.g. another package of the same Debian source) whose
+        text differs. Guard 4 does not apply to it (it guards against unlabelled positives).
+        """
+        if self.group is None or self.group not in self.doc_groups.get(doc, ()):
+            return False
+        return doc not in self.known and self.normalized[doc] not in self.known_normalized
+
 
 @dataclass
 class Ranking:
@@ -48,6 +58,8 @@ class Ranking:
         positive_scores: Per row, the dense score of its positive (``None`` without a model).
         doc_embeddings: Corpus embeddings of this pass (``None`` without a model).
         query_embeddings: Per row, the query embedding (``None`` without a model).
+        siblings: Per row, the documents of its group that :meth:`_Guard.sibling` accepts, the highest dense score
+            first (corpus order without a model).
     """
 
     kept: list[list[tuple[int, int]]]
@@ -55,6 +67,7 @@ class Ranking:
     positive_scores: list[float | None]
     doc_embeddings: np.ndarray | None
     query_embeddings: list[np.ndarray] | None
+    siblings: list[list[int]] = field(default_factory=list)
 
 
 class CandidateRanker:
@@ -73,6 +86,9 @@ class CandidateRanker:
         anchors: Per row, the query text.
         positives: Per row, the positive text (must be in ``corpus``).
         groups: Per row, a group key, or ``None``.
+        corpus_groups: Per corpus document, the group keys it belongs to (an iterable, possibly empty; e.g. the
+            source of a pool document that no row has as its positive): guard 3 then knows every member of a
+            group, not only the rows' positives.
         method: ``"dense"``, ``"bm25"`` or ``"hybrid"`` (reciprocal-rank fusion of both).
         max_positive_ratio: Guard 4 threshold; ``None`` disables it.
         hybrid_weights: RRF weights (dense, BM25).
@@ -87,6 +103,7 @@ class CandidateRanker:
         positives: Sequence[str],
         groups: Sequence[Any] | None = None,
         *,
+        corpus_groups: Sequence[Iterable[Any]] | None = None,
         method: Method = "hybrid",
         max_positive_ratio: float | None = 0.95,
         hybrid_weights: tuple[float, float] = (1.0, 1.0),
@@ -104,6 +121,15 @@ class CandidateRanker:
         if self.groups is not None:
             for doc, group in zip(self.positive_index, self.groups, strict=True):
                 self.doc_groups[doc].add(group)
+        if corpus_groups is not None:
+            if len(corpus_groups) != len(self.corpus):
+                raise ValueError(f"`corpus_groups` has {len(corpus_groups)} keys for {len(self.corpus)} documents.")
+            for doc, keys in enumerate(corpus_groups):
+                self.doc_groups[doc].update(keys)
+        self.group_docs: dict[Any, list[int]] = defaultdict(list)  # group -> its documents, in corpus order
+        for doc in sorted(self.doc_groups):
+            for group in self.doc_groups[doc]:
+                self.group_docs[group].append(doc)
         self.normalized = [normalize_text(text) for text in self.corpus]
         self.positives_of: dict[str, set[int]] = defaultdict(set)
         for anchor, doc in zip(self.anchors, self.positive_index, strict=True):
@@ -149,7 +175,7 @@ class CandidateRanker:
                 ranked = reciprocal_rank_fusion(rankings, weights=self.hybrid_weights, top_k=depth)[1]
         row_of_anchor = {anchor: i for i, anchor in enumerate(self.unique_anchors)}
 
-        kept, guards, positive_scores, query_rows = [], [], [], []
+        kept, guards, positive_scores, query_rows, siblings = [], [], [], [], []
         for row, anchor in enumerate(self.anchors):
             known = self.positives_of[anchor]
             group = self.groups[row] if self.groups is not None else None
@@ -168,7 +194,13 @@ class CandidateRanker:
             guards.append(guard)
             positive_scores.append(positive_score)
             query_rows.append(query)
-        return Ranking(kept, guards, positive_scores, doc_embeddings, query_rows if queries is not None else None)
+            docs = [doc for doc in self.group_docs.get(group, ()) if guard.sibling(doc)] if group is not None else []
+            if query is not None and len(docs) > 1:  # most similar first; ties keep corpus order
+                scores = doc_embeddings[docs] @ query
+                docs = [docs[i] for i in np.argsort(-scores, kind="stable")]
+            siblings.append(docs)
+        return Ranking(kept, guards, positive_scores, doc_embeddings, query_rows if queries is not None else None,
+                       siblings)  # fmt: skip
 
 
 __all__ = ["CandidateRanker", "EncodeFn", "Ranking"]

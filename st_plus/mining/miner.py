@@ -55,6 +55,8 @@ class MiningResult:
             f"mined {s['rows_out']:,} of {s['rows_in']:,} rows ({len(self.dropped):,} dropped), "
             f"{s['negatives_per_row']} negatives per row, method {s['method']}, {s['seconds']:.1f}s"
         )
+        if s.get("group_negatives"):
+            line += f"; {s['group_negatives']:,} from the rows' own groups ({s['rows_with_group_negatives']:,} rows)"
         if s.get("texts_over_limit"):
             line += (
                 f"; {s['texts_over_limit']:,} text(s) longer than the model's {s['token_limit']}-token limit were "
@@ -203,6 +205,8 @@ def mine_hybrid_negatives(
     anchor_column: str = "anchor",
     positive_column: str = "positive",
     group_column: str | None = None,
+    corpus_groups: Sequence[Any] | None = None,
+    group_negatives: int = 0,
     output_format: Literal["n-tuple", "graded-list"] = "n-tuple",
     output_scores: bool = False,
     too_few: Literal["skip", "pad"] = "skip",
@@ -236,7 +240,13 @@ def mine_hybrid_negatives(
         max_positive_ratio: Guard 4 threshold; ``None`` disables it.
         anchor_column: The query column.
         positive_column: The positive column.
-        group_column: Rows sharing this key are never each other's negatives.
+        group_column: Rows sharing this key are never each other's negatives (but see ``group_negatives``).
+        corpus_groups: Per ``corpus`` document, its group key (``None``: unknown), e.g. the Debian source of every
+            pool description: guard 3 then also keeps the pool's members of a row's group out of its band.
+        group_negatives: Up to this many of a row's ``num_negatives`` are other members of its group whose text
+            differs from its positives (e.g. the other packages of its Debian source, which a title must be told
+            from): the highest dense score first, placed before the band's negatives. Guard 4 does not apply to
+            them (they are labelled negatives, not unlabelled candidates). Needs ``group_column``.
         output_format: ``"n-tuple"`` (anchor, positive, negative_1..n) for MNRL / InfoNCE, or ``"graded-list"``
             (query, doc_1..doc_{n+1}, label = [1, 0, ...]) for :class:`~st_plus.losses.ConsentLoss`.
         output_scores: Add ``positive_score`` and ``negative_i_score`` columns (dense cosine; n-tuple only).
@@ -259,14 +269,28 @@ def mine_hybrid_negatives(
         num_negatives=num_negatives, sampling=sampling, max_positive_ratio=max_positive_ratio,
         output_format=output_format, output_scores=output_scores, too_few=too_few,
     )  # fmt: skip
+    if not 0 <= group_negatives <= num_negatives:
+        raise ValueError(f"`group_negatives` must be in [0, num_negatives={num_negatives}], got {group_negatives}.")
+    if group_negatives and group_column is None:
+        raise ValueError("`group_negatives` needs `group_column` (the rows' group key).")
+    if corpus_groups is not None and len(corpus_groups) != len(corpus or []):
+        raise ValueError(f"`corpus_groups` has {len(corpus_groups)} keys for {len(corpus or [])} `corpus` documents.")
     anchors, positives, groups = _read_rows(dataset, anchor_column, positive_column, group_column, corpus)
 
     # Step 3: rank the corpus (distinct positives, then extra documents) for every anchor, behind the guard.
     # As sentence-transformers' miner: the band is taken from the top range_max + (most positives of a query)
     # retrieved documents, after the guard; `candidate_depth` keeps a deeper guarded list for later replacements.
     texts: list[str] = list(dict.fromkeys([*positives, *(corpus or [])]))
+    text_groups = None
+    if corpus_groups is not None:  # a text listed twice (or also a positive) keeps every group it was given
+        index_of = {text: i for i, text in enumerate(texts)}
+        text_groups = [set() for _ in texts]
+        for text, group in zip(corpus, corpus_groups, strict=True):
+            if group is not None:
+                text_groups[index_of[text]].add(group)
     ranker = CandidateRanker(
-        texts, anchors, positives, groups, method=method, max_positive_ratio=max_positive_ratio,
+        texts, anchors, positives, groups, corpus_groups=text_groups, method=method,
+        max_positive_ratio=max_positive_ratio,
         hybrid_weights=hybrid_weights, chinese_tokenizer=chinese_tokenizer,
     )  # fmt: skip
     band_depth = range_max + ranker.max_known
@@ -283,12 +307,18 @@ def mine_hybrid_negatives(
     kept_candidates: list[list[int]] = []
     kept_rows: list[int] = []
     padded = 0  # rows whose band held too few candidates, completed with random documents (too_few="pad")
+    from_group = rows_from_group = 0  # negatives taken from the row's own group (group_negatives)
     for row, (anchor, positive) in enumerate(zip(anchors, positives, strict=True)):
+        siblings = ranking.siblings[row][:group_negatives] if group_negatives else []
         chosen, reason = _choose_negatives(
             ranking.kept[row], ranking.guards[row], corpus_size=len(texts), band_depth=band_depth,
-            range_min=range_min, range_max=range_max, num_negatives=num_negatives, sampling=sampling,
-            too_few=too_few, rng=rng,
+            range_min=range_min, range_max=range_max, num_negatives=num_negatives - len(siblings),
+            sampling=sampling, too_few=too_few, rng=rng,
         )  # fmt: skip
+        if chosen is not None and siblings:
+            chosen = siblings + chosen
+            from_group += len(siblings)
+            rows_from_group += 1
         if chosen is None:
             dropped.append({"row": row, anchor_column: anchor, "reason": reason})
             continue
@@ -309,6 +339,8 @@ def mine_hybrid_negatives(
         "method": method,
         "corpus_size": len(texts),
         "rows_padded": padded,
+        "group_negatives": from_group,
+        "rows_with_group_negatives": rows_from_group,
         "texts_over_limit": over,
         "token_limit": limit,
         "seconds": time.perf_counter() - start,

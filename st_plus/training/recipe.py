@@ -253,6 +253,13 @@ class NegativesSpec:
             from the whole document pool rather than the training rows gives harder, more varied negatives.
         corpus_fields: The JSONL fields of ``corpus`` that hold documents (e.g. ``[positive]`` to take only the
             descriptions of a title -> description pairs file); default: every text field.
+        corpus_group_field: The JSONL field of ``corpus`` rows that holds their group key (e.g. ``source``, matched
+            with the stage-1 pairs' ``group_column``): the false-negative guard then knows the pool's members of a
+            row's group, and ``group_negatives`` can use them.
+        group_negatives: Up to this many of a row's ``num_negatives`` are documents of its own group whose text
+            differs from its positives (e.g. the other packages of a Debian source), most similar first; the rest
+            come from the rank band (see :func:`st_plus.mining.mine_hybrid_negatives`). Needs ``data: stage1`` with
+            a stage-1 ``group_column``.
         dynamic: Re-score and replace negatives while training (:class:`st_plus.mining.DynamicNegativesCallback`).
         refresh_steps: Steps between refreshes.
         reindex_steps: Steps between full re-rankings with the current weights (``None``: never).
@@ -264,6 +271,8 @@ class NegativesSpec:
     range_max: int = 100
     corpus: list[str] = field(default_factory=list)
     corpus_fields: list[str] | None = None
+    corpus_group_field: str | None = None
+    group_negatives: int = 0
     dynamic: bool = True
     refresh_steps: int = 50
     reindex_steps: int | None = None

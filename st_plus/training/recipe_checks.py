@@ -195,7 +195,9 @@ def check_recipe(recipe: Recipe, b: RecipeBuilder) -> None:
     if stages.contrastive is not None:
         _check_contrastive(stages.contrastive, b)
     if stages.multitask is not None:
-        _check_multitask(stages.multitask, stages.contrastive is not None, b, has_base=recipe.model.base is not None)
+        grouped = stages.contrastive is not None and any(d.group_column for d in stages.contrastive.data)
+        _check_multitask(stages.multitask, stages.contrastive is not None, b, has_base=recipe.model.base is not None,
+                         stage1_grouped=grouped)  # fmt: skip
     ev = recipe.evaluation
     ev.tasks = [f for i, p in enumerate(ev.tasks) for f in b.folders(p, ("evaluation", "tasks", i))]
     ev.tasks = list(dict.fromkeys(ev.tasks))
@@ -271,7 +273,9 @@ def _check_contrastive(stage: ContrastiveStage, b: RecipeBuilder) -> None:
         _positive(b, (*key, "filter", "top_k"), stage.filter.top_k)
 
 
-def _check_multitask(stage: MultitaskStage, has_stage1: bool, b: RecipeBuilder, *, has_base: bool) -> None:
+def _check_multitask(
+    stage: MultitaskStage, has_stage1: bool, b: RecipeBuilder, *, has_base: bool, stage1_grouped: bool = False
+) -> None:
     key = ("stages", "multitask")
     if not stage.tasks:
         raise b.error((*key, "tasks"), "needs at least one task")
@@ -322,7 +326,24 @@ def _check_multitask(stage: MultitaskStage, has_stage1: bool, b: RecipeBuilder, 
             _positive(b, (*nkey, "range_min"), neg.range_min, zero=True)
             if neg.range_min >= neg.range_max:
                 raise b.error((*nkey, "range_max"), f"must exceed range_min ({neg.range_min})")
+            _check_group_negatives(task, neg, stage1_grouped, b, nkey)
             neg.corpus = [b.file(p, (*nkey, "corpus", j)) for j, p in enumerate(neg.corpus)]
+
+
+def _check_group_negatives(task: Any, neg: Any, stage1_grouped: bool, b: RecipeBuilder, key: KeyPath) -> None:
+    """``group_negatives`` and ``corpus_group_field`` need rows with a group (a stage-1 ``group_column``)."""
+    _positive(b, (*key, "group_negatives"), neg.group_negatives, zero=True)
+    if neg.group_negatives > neg.num_negatives:
+        raise b.error((*key, "group_negatives"), f"must be at most num_negatives ({neg.num_negatives})")
+    if neg.group_negatives and not (task.data == "stage1" and stage1_grouped):
+        raise b.error((*key, "group_negatives"), "needs rows with a group: `data: stage1` with a `group_column` on "
+                      "the stage-1 data")  # fmt: skip
+    if neg.corpus_group_field is not None:
+        if not neg.corpus:
+            raise b.error((*key, "corpus_group_field"), "names the group field of `corpus` documents: set `corpus`")
+        if not (task.data == "stage1" and stage1_grouped):
+            raise b.error((*key, "corpus_group_field"), "the corpus groups are matched with the rows' groups: needs "
+                          "`data: stage1` with a `group_column` on the stage-1 data")  # fmt: skip
 
 
 def _check_preserve(task: Any, has_base: bool, b: RecipeBuilder, key: KeyPath) -> None:

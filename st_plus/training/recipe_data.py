@@ -15,13 +15,14 @@ from st_plus.data import (
     MAX_REPORTED_ISSUES,
     DataIssue,
     DataValidationError,
+    load_grouped_texts,
     load_labelled_texts,
     load_retrieval,
     load_training_rows,
 )
 from st_plus.data.texts import load_texts
 from st_plus.data.turn_spans import load_turn_spans
-from st_plus.models import read_texts
+from st_plus.models import TEXT_FIELDS, read_texts
 from st_plus.training.multitask import _LABEL_LIKE, _PRESERVE, TrainingTask, _check_columns, _task_type
 from st_plus.training.recipe import DataSpec, Recipe
 
@@ -125,6 +126,9 @@ def check_recipe_data(recipe: Recipe) -> None:
                 check(task.data, task.type, task.name)
             if task.negatives is not None and task.negatives.corpus:
                 _check_texts(task.negatives.corpus, add, task.negatives.corpus_fields)
+                if task.negatives.corpus_group_field is not None:
+                    _check_grouped_texts(task.negatives.corpus, add, task.negatives.corpus_fields,
+                                         task.negatives.corpus_group_field)  # fmt: skip
     if stages.long_context is not None:
         _check_long_documents(stages.long_context.data, stages.long_context.split, add)
     if total:
@@ -151,6 +155,16 @@ def _check_long_documents(folder: str, split: str, add) -> None:
         message = (f"no judged (query, document) pair of split {split!r} has gold spans in spans.jsonl, a query "
                    f"text and a corpus document: nothing to train on")  # fmt: skip
         add([DataIssue(str(qrels), None, None, message)], 1)
+
+
+def _check_grouped_texts(paths: list[str], add, fields: list[str] | None, group_field: str) -> None:
+    for path in paths:
+        try:
+            load_grouped_texts(path, fields or TEXT_FIELDS, group_field)
+        except DataValidationError as exc:
+            add(exc.issues, exc.total)
+        except (ValueError, OSError) as exc:
+            add([DataIssue(str(Path(path)), None, None, str(exc))], 1)
 
 
 def _check_texts(paths: list[str], add, fields: list[str] | None = None) -> None:

@@ -23,6 +23,7 @@ from sentence_transformers.sentence_transformer.losses import (
 )
 
 from st_plus.augment import unsupervised_pairs, with_augmented_copies
+from st_plus.data import load_grouped_texts
 from st_plus.mining import (
     CorpusEmbeddingStore,
     DynamicNegatives,
@@ -32,6 +33,7 @@ from st_plus.mining import (
     mine_hybrid_negatives,
 )
 from st_plus.models import (
+    TEXT_FIELDS,
     WallClockCallback,
     continue_mlm,
     encoder_from_mlm,
@@ -319,11 +321,18 @@ def _task_rows(task: TaskSpec, stage1_pairs: Dataset | None, seed: int) -> tuple
     return augment_copies(sample_rows(read_rows(spec, task.type), spec.rows, seed), spec, seed)
 
 
-def _corpus(neg: Any) -> list[str] | None:
-    """A task's extra mining documents (``negatives.corpus``, the chosen JSONL fields), or ``None``."""
+def _corpus(neg: Any) -> tuple[list[str] | None, list[str] | None]:
+    """A task's extra mining documents (``negatives.corpus``, the chosen fields) and their groups (or ``None``)."""
     if not neg.corpus:
-        return None
-    return read_texts(neg.corpus, fields=neg.corpus_fields)
+        return None, None
+    if neg.corpus_group_field is None:
+        return read_texts(neg.corpus, fields=neg.corpus_fields), None
+    texts, groups = [], []
+    for path in neg.corpus:
+        more, keys = load_grouped_texts(path, neg.corpus_fields or TEXT_FIELDS, neg.corpus_group_field)
+        texts += more
+        groups += keys
+    return texts, groups
 
 
 def run_multitask(
@@ -358,10 +367,11 @@ def run_multitask(
         neg = task.negatives
         if neg is not None:
             start = time.perf_counter()
+            corpus, corpus_groups = _corpus(neg)
             mined = mine_hybrid_negatives(
-                rows, model, corpus=_corpus(neg), method=neg.method,
+                rows, model, corpus=corpus, corpus_groups=corpus_groups, method=neg.method,
                 range_min=neg.range_min, range_max=neg.range_max, num_negatives=neg.num_negatives,
-                group_column=group, output_scores=True, too_few="pad", seed=seed,
+                group_column=group, group_negatives=neg.group_negatives, output_scores=True, too_few="pad", seed=seed,
                 candidate_depth=neg.range_max + 6 * neg.num_negatives if neg.dynamic else None,
                 store=mining_store(mining_dtype),
             )  # fmt: skip

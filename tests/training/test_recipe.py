@@ -52,6 +52,10 @@ def test_a_valid_recipe_gets_defaults_absolute_paths_and_expanded_globs(recipe_f
         ("tasks: [eval/*/]", "tasks: [nowhere/*/]", 26, "evaluation.tasks[0]: no task folder matches"),
         ("    batch_size: 8\n", "    batch_size: 8\n    mini_batch_size: 16\n", 9, "must be <= batch_size (8)"),
         ("filter: {top_k: 3}", "filter: {top_k: null}", 11, "set top_k and/or min_score"),
+        ("range_min: 1, range_max: 10", "group_negatives: 3, range_min: 1, range_max: 10", 18,
+         "stages.multitask.tasks[0].negatives.group_negatives: must be at most num_negatives (2)"),
+        ("range_min: 1, range_max: 10", "corpus_group_field: source, range_min: 1, range_max: 10", 18,
+         "stages.multitask.tasks[0].negatives.corpus_group_field: names the group field of `corpus` documents"),
     ],
 )  # fmt: skip
 def test_bad_settings_name_the_line_and_the_key(recipe_file, tiny_bert_dir, old, new, line, expected):
@@ -59,6 +63,26 @@ def test_bad_settings_name_the_line_and_the_key(recipe_file, tiny_bert_dir, old,
     assert text != RECIPE, old
     message = _error(recipe_file, text, tiny_bert_dir)
     assert f"{recipe_file}:{line}: " in message and expected in message, message
+
+
+def test_group_negatives_need_grouped_stage1_rows_and_corpus_rows_need_the_group_field(recipe_file, tiny_bert_dir):
+    from st_plus.training.recipe_data import RecipeDataError, check_recipe_data
+
+    grouped = RECIPE.replace("range_min: 1, range_max: 10",
+                             "group_negatives: 1, corpus: [data/pool.jsonl], corpus_fields: [positive], "
+                             "corpus_group_field: source, range_min: 1, range_max: 10")  # fmt: skip
+    pool = recipe_file.parent / "data" / "pool.jsonl"
+    pool.write_text('{"positive": "a pool document", "source": "s1"}\n{"positive": "another one"}\n', encoding="utf-8")
+    ungrouped = grouped.replace("group_column: source, ", "")
+    message = _error(recipe_file, ungrouped, tiny_bert_dir)
+    assert f"{recipe_file}:18: stages.multitask.tasks[0].negatives.group_negatives: needs rows with a group" in message
+    recipe_file.write_text(grouped.replace("{base}", str(tiny_bert_dir)), encoding="utf-8")
+    recipe = load_recipe(recipe_file)  # valid: the second pool row's missing group is a data error, found next
+    negatives = recipe.stages.multitask.tasks[0].negatives
+    assert (negatives.group_negatives, negatives.corpus_group_field) == (1, "source")
+    with pytest.raises(RecipeDataError) as info:
+        check_recipe_data(recipe)
+    assert f"{pool}:2: field 'source': missing or not a string / number (the group key)" in str(info.value)
 
 
 def test_impossible_stage_combinations(recipe_file, tiny_bert_dir):

@@ -183,7 +183,8 @@ class DynamicNegatives:
         """Re-ranks every row's candidates with embeddings from ``encode`` (the current weights).
 
         The miner's retriever and false-negative guard run again over the whole corpus; each row's replacement
-        window restarts, and a current negative the guard now rejects is replaced at once.
+        window restarts, and a current negative the guard now rejects is replaced at once (a negative of the row's
+        own group, from ``group_negatives``, stays until the refresh rule replaces it).
         """
         if self._ranker is None:
             raise ValueError(
@@ -199,7 +200,9 @@ class DynamicNegatives:
             self.windows[row] = 0
             self.excluded[row] = list(self.current[row])
             guard = ranking.guards[source]
-            if not all(guard(doc) for doc in self.current[row]):
+            # a member of the row's group is a labelled negative (``group_negatives``): the guard keeps it out of
+            # the band, not out of the row's negatives
+            if not all(guard(doc) or guard.sibling(doc) for doc in self.current[row]):
                 stale += 1
                 kept_stale += 1 - self._replace(row, config.offset)
         if kept_stale:

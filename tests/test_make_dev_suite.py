@@ -1,0 +1,51 @@
+"""benchmarks/make_dev_suite.py: the Debian retrieval split of one hash bucket (the dev one, or a fresh one)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from tests_helpers import load_script
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "make_dev_suite.py"
+
+
+@pytest.fixture(scope="module")
+def suite():
+    return load_script(SCRIPT, "make_dev_suite")
+
+
+def _shared(tmp_path, suite, shipped_sources):
+    sources = [f"src{i}" for i in range(400)]
+    rows = [{"anchor": f"title {s} {k}", "positive": f"description of {s} package {k}", "source": s}
+            for s in sources for k in range(2)]  # fmt: skip
+    folder = tmp_path / "shared" / "train_debian_descriptions_en"
+    folder.mkdir(parents=True)
+    with gzip.open(folder / "train.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(r) + "\n" for r in rows)
+    return tmp_path / "shared", {s for s in sources if suite.debian_bucket(s) == 2} - shipped_sources
+
+
+def test_a_bucket_split_holds_only_that_buckets_unshipped_sources(suite, tmp_path):
+    shipped = {r["source"] for r in suite.read_jsonl(suite.ROOT / "examples" / "training_data" /
+                                                      "debian_pairs_en.jsonl.gz")}  # fmt: skip
+    shared, expected = _shared(tmp_path, suite, shipped)
+    out = tmp_path / "fresh" / "retrieval_debian_b2_en"
+    suite.debian_dev(shared, out, n_queries=10, bucket=2)
+    corpus = [json.loads(line)["text"] for line in (out / "corpus.jsonl").read_text().splitlines()]
+    assert corpus and {text.split()[2] for text in corpus} == expected  # every description of every such source
+    queries = [json.loads(line)["text"] for line in (out / "queries.jsonl").read_text().splitlines()]
+    assert len(queries) == 10 and all(q.split()[1] in expected for q in queries)
+    qrels = (out / "qrels" / "dev.tsv").read_text().splitlines()
+    assert qrels[0] == "query-id\tcorpus-id\tscore" and len(qrels) == 11  # one description per title here
+    assert json.loads((out / "task.json").read_text())["task_type"] == "Retrieval"
+
+
+@pytest.mark.parametrize("bucket", ["0", "1", "20"])
+def test_the_test_and_dev_buckets_are_refused(suite, tmp_path, monkeypatch, bucket):
+    monkeypatch.setattr(sys, "argv", ["make_dev_suite.py", "--debian-bucket", bucket, "--output", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--debian-bucket: 2-19"):
+        suite.main()
