@@ -236,9 +236,9 @@ def main() -> None:
     parser.add_argument("--debian-bucket", type=int, default=None, metavar="N",
                         help="Only write a Debian retrieval folder (retrieval_debian_bN_en) from the sources of hash "
                         "bucket N (2-19; 0 is the test slice's, 1 the suite's) into OUTPUT: a fresh split for a "
-                        "confirmation; its sources are kept out of debian_pairs_en.jsonl.gz, not out of "
-                        "debian_pairs_extra_en.jsonl.gz (full_en.yaml's extra rows), so it is fresh only for models "
-                        "that did not train on those")  # fmt: skip
+                        "confirmation; it leaves out every source and description of debian_pairs_en.jsonl.gz, "
+                        "not those of debian_pairs_extra_en.jsonl.gz (full_en.yaml's extra rows), so it is fresh only "
+                        "for models that did not train on those")  # fmt: skip
     args = parser.parse_args()
     if args.debian_bucket is not None:
         if not 2 <= args.debian_bucket <= 19:

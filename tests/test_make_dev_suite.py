@@ -18,10 +18,15 @@ def suite():
     return load_script(SCRIPT, "make_dev_suite")
 
 
-def _shared(tmp_path, suite, shipped_sources):
+def _shared(tmp_path, suite, shipped_rows):
     sources = [f"src{i}" for i in range(400)]
     rows = [{"anchor": f"title {s} {k}", "positive": f"description of {s} package {k}", "source": s}
             for s in sources for k in range(2)]  # fmt: skip
+    shipped_sources = {r["source"] for r in shipped_rows}
+    # a shipped bucket-2 source, and a shipped description under a new bucket-2 source name: both must stay out
+    shipped = next(r for r in shipped_rows if suite.debian_bucket(r["source"]) == 2)
+    renamed = next(s for s in (f"new{i}" for i in range(1000)) if suite.debian_bucket(s) == 2)
+    rows += [dict(shipped), {**shipped, "source": renamed, "anchor": "a title seen nowhere"}]
     folder = tmp_path / "shared" / "train_debian_descriptions_en"
     folder.mkdir(parents=True)
     with gzip.open(folder / "train.jsonl.gz", "wt", encoding="utf-8") as handle:
@@ -30,13 +35,14 @@ def _shared(tmp_path, suite, shipped_sources):
 
 
 def test_a_bucket_split_holds_only_that_buckets_unshipped_sources(suite, tmp_path):
-    shipped = {r["source"] for r in suite.read_jsonl(suite.ROOT / "examples" / "training_data" /
-                                                      "debian_pairs_en.jsonl.gz")}  # fmt: skip
+    shipped = suite.read_jsonl(suite.ROOT / "examples" / "training_data" / "debian_pairs_en.jsonl.gz")
     shared, expected = _shared(tmp_path, suite, shipped)
     out = tmp_path / "fresh" / "retrieval_debian_b2_en"
     suite.debian_dev(shared, out, n_queries=10, bucket=2)
     corpus = [json.loads(line)["text"] for line in (out / "corpus.jsonl").read_text().splitlines()]
-    assert corpus and {text.split()[2] for text in corpus} == expected  # every description of every such source
+    # every description of every unshipped bucket-2 source, and nothing else (no shipped source or description)
+    assert corpus and {text.split()[2] for text in corpus if text.startswith("description of")} == expected
+    assert all(text.startswith("description of") for text in corpus)
     queries = [json.loads(line)["text"] for line in (out / "queries.jsonl").read_text().splitlines()]
     assert len(queries) == 10 and all(q.split()[1] in expected for q in queries)
     qrels = (out / "qrels" / "dev.tsv").read_text().splitlines()

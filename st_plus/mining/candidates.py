@@ -29,6 +29,7 @@ class _Guard:
     normalized: list[str]
     doc_groups: dict[int, set[Any]]
     doc_embeddings: Any
+    anchor_normalized: str = ""
 
     def __call__(self, doc: int) -> bool:
         if doc < 0 or doc in self.known or self.normalized[doc] in self.known_normalized:
@@ -38,14 +39,15 @@ class _Guard:
         return self.limit is None or float(self.doc_embeddings[doc] @ self.query) < self.limit
 
     def sibling(self, doc: int) -> bool:
-        """Whether ``doc`` is of the row's group and neither a known positive nor a duplicate of one.
+        """Whether ``doc`` is of the row's group and neither a known positive, a duplicate of one, nor the query.
 
         A labelled negative: another member of the group (e.g. another package of the same Debian source) whose
         text differs. Guard 4 does not apply to it (it guards against unlabelled positives).
         """
         if self.group is None or self.group not in self.doc_groups.get(doc, ()):
             return False
-        return doc not in self.known and self.normalized[doc] not in self.known_normalized
+        text = self.normalized[doc]
+        return doc not in self.known and text not in self.known_normalized and text != self.anchor_normalized
 
 
 @dataclass
@@ -58,8 +60,9 @@ class Ranking:
         positive_scores: Per row, the dense score of its positive (``None`` without a model).
         doc_embeddings: Corpus embeddings of this pass (``None`` without a model).
         query_embeddings: Per row, the query embedding (``None`` without a model).
-        siblings: Per row, the documents of its group that :meth:`_Guard.sibling` accepts, the highest dense score
-            first (corpus order without a model).
+        siblings: Per row, up to ``rank(siblings=k)`` documents of its group that :meth:`_Guard.sibling` accepts,
+            one per normalised text, the highest dense score first (corpus order without a model); empty lists
+            when ``k`` is 0.
     """
 
     kept: list[list[tuple[int, int]]]
@@ -149,13 +152,16 @@ class CandidateRanker:
             self._bm25_rankings[depth] = self._bm25.search(self.unique_anchors, depth)[1]
         return self._bm25_rankings[depth]
 
-    def rank(self, depth: int, encode: EncodeFn | None = None, *, index: str | None = None) -> Ranking:
+    def rank(
+        self, depth: int, encode: EncodeFn | None = None, *, index: str | None = None, siblings: int = 0
+    ) -> Ranking:
         """The guarded ranking of every row, from the top ``depth`` retrieved documents.
 
         Args:
             depth: How many documents to retrieve per anchor before the guard.
             encode: Embeds texts with the current model (needed unless ``method="bm25"`` without guard 4).
             index: Overrides the dense index kind for this pass.
+            siblings: Also list up to this many members of each row's group (``Ranking.siblings``).
         """
         if encode is None and self.needs_embeddings:
             raise ValueError(f"method={self.method!r} / max_positive_ratio={self.max_positive_ratio} need a model.")
@@ -175,7 +181,7 @@ class CandidateRanker:
                 ranked = reciprocal_rank_fusion(rankings, weights=self.hybrid_weights, top_k=depth)[1]
         row_of_anchor = {anchor: i for i, anchor in enumerate(self.unique_anchors)}
 
-        kept, guards, positive_scores, query_rows, siblings = [], [], [], [], []
+        kept, guards, positive_scores, query_rows, sibling_rows = [], [], [], [], []
         for row, anchor in enumerate(self.anchors):
             known = self.positives_of[anchor]
             group = self.groups[row] if self.groups is not None else None
@@ -187,20 +193,33 @@ class CandidateRanker:
                     # ratio x positive for positive scores; stays below the positive when it is negative (as ST)
                     limit = positive_score - abs(positive_score) * (1.0 - self.max_positive_ratio)
             guard = _Guard(known, {self.normalized[i] for i in known}, group, limit, query, self.normalized,
-                           self.doc_groups, doc_embeddings)  # fmt: skip
+                           self.doc_groups, doc_embeddings, normalize_text(anchor))  # fmt: skip
             # the guard runs once per candidate
             kept.append([(position, int(doc)) for position, doc in enumerate(ranked[row_of_anchor[anchor]])
                          if guard(int(doc))])  # fmt: skip
             guards.append(guard)
             positive_scores.append(positive_score)
             query_rows.append(query)
-            docs = [doc for doc in self.group_docs.get(group, ()) if guard.sibling(doc)] if group is not None else []
-            if query is not None and len(docs) > 1:  # most similar first; ties keep corpus order
-                scores = doc_embeddings[docs] @ query
-                docs = [docs[i] for i in np.argsort(-scores, kind="stable")]
-            siblings.append(docs)
+            sibling_rows.append(self._siblings(guard, group, query, doc_embeddings, siblings))
         return Ranking(kept, guards, positive_scores, doc_embeddings, query_rows if queries is not None else None,
-                       siblings)  # fmt: skip
+                       sibling_rows)  # fmt: skip
+
+    def _siblings(self, guard: _Guard, group: Any, query: Any, doc_embeddings: Any, k: int) -> list[int]:
+        """Up to ``k`` members of the row's group that ``guard.sibling`` accepts, one per text, most similar first."""
+        if k <= 0 or group is None:
+            return []
+        docs = [doc for doc in self.group_docs.get(group, ()) if guard.sibling(doc)]
+        if query is not None and len(docs) > 1:  # most similar first; ties keep corpus order
+            scores = doc_embeddings[docs] @ query
+            docs = [docs[i] for i in np.argsort(-scores, kind="stable")]
+        chosen, texts = [], set()
+        for doc in docs:
+            if self.normalized[doc] not in texts:
+                chosen.append(doc)
+                texts.add(self.normalized[doc])
+                if len(chosen) == k:
+                    break
+        return chosen
 
 
 __all__ = ["CandidateRanker", "EncodeFn", "Ranking"]

@@ -288,6 +288,12 @@ def mine_hybrid_negatives(
         for text, group in zip(corpus, corpus_groups, strict=True):
             if group is not None:
                 text_groups[index_of[text]].add(group)
+        row_groups = set(groups or ())
+        if not any(group in row_groups for group in corpus_groups):  # e.g. another field named, or 1 vs "1"
+            example = next((g for g in corpus_groups if g is not None), None)
+            logger.warning("No `corpus` document shares a group with any row (corpus groups such as %r, row groups "
+                           "such as %r): check the group field and that both are read as the same type", example,
+                           next(iter(row_groups), None))  # fmt: skip
     ranker = CandidateRanker(
         texts, anchors, positives, groups, corpus_groups=text_groups, method=method,
         max_positive_ratio=max_positive_ratio,
@@ -295,7 +301,7 @@ def mine_hybrid_negatives(
     )  # fmt: skip
     band_depth = range_max + ranker.max_known
     depth = min(len(texts), max(band_depth, candidate_depth or 0))
-    ranking = ranker.rank(depth, _encode_fn(model, store or CorpusEmbeddingStore()))
+    ranking = ranker.rank(depth, _encode_fn(model, store or CorpusEmbeddingStore()), siblings=group_negatives)
     over, limit = texts_over_limit(model, [*texts, *ranker.unique_anchors]) if model is not None else (0, None)
     if over:
         logger.warning("%d text(s) are longer than the model's %d-token limit: truncated when embedded", over, limit)
@@ -309,7 +315,7 @@ def mine_hybrid_negatives(
     padded = 0  # rows whose band held too few candidates, completed with random documents (too_few="pad")
     from_group = rows_from_group = 0  # negatives taken from the row's own group (group_negatives)
     for row, (anchor, positive) in enumerate(zip(anchors, positives, strict=True)):
-        siblings = ranking.siblings[row][:group_negatives] if group_negatives else []
+        siblings = ranking.siblings[row]
         chosen, reason = _choose_negatives(
             ranking.kept[row], ranking.guards[row], corpus_size=len(texts), band_depth=band_depth,
             range_min=range_min, range_max=range_max, num_negatives=num_negatives - len(siblings),

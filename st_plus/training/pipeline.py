@@ -145,9 +145,28 @@ class _LogFileCallback(TrainerCallback):
 _KEYS_ADDED_SINCE_RUNS_COULD_RESUME: dict[str, tuple[Any, tuple[Any, ...]]] = {
     "mining_precision": ("float32", ("auto", "float32")),  # filtering and mining were float32 before the key
 }
+#: Keys of a stage-2 task's ``negatives`` added since runs could resume, with the value that behaves as before: a
+#: saved recipe without the key resumes when the current recipe has that value.
+_NEGATIVES_KEYS_ADDED: dict[str, Any] = {"corpus_group_field": None, "group_negatives": 0}
 #: Top-level recipe keys that change no result: a run resumes with any value of them (e.g. ``trim_memory: true``
 #: added to resume a run that ran out of memory).
 _RESULT_NEUTRAL_KEYS = ("output_dir", "trim_memory")
+
+
+def _fill_added_negatives_keys(saved: dict[str, Any], current: dict[str, Any]) -> None:
+    """Adds ``_NEGATIVES_KEYS_ADDED`` to a saved recipe's ``negatives`` where the current one keeps the old value.
+
+    In place: a run started by an st_plus without those keys resumes when the recipe did not change.
+    """
+    saved_tasks = ((saved.get("stages") or {}).get("multitask") or {}).get("tasks") or []
+    current_tasks = ((current.get("stages") or {}).get("multitask") or {}).get("tasks") or []
+    for old, new in zip(saved_tasks, current_tasks, strict=False):
+        before, now = (old or {}).get("negatives"), (new or {}).get("negatives")
+        if not isinstance(before, dict) or not isinstance(now, dict):
+            continue
+        for key, default in _NEGATIVES_KEYS_ADDED.items():
+            if key not in before and now.get(key) == default:
+                before[key] = default
 
 
 def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool) -> dict[str, Any]:
@@ -164,6 +183,7 @@ def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool)
             if key not in saved and current.get(key) in compatible:  # started by an st_plus without the key
                 saved[key] = current[key]
                 setattr(recipe, key, behaved_as)  # resume as that st_plus ran
+        _fill_added_negatives_keys(saved, current)
         if json.loads(json.dumps(saved)) != json.loads(json.dumps(current)):
             changed = sorted(k for k in current if saved.get(k) != json.loads(json.dumps(current[k])))
             raise RecipeError(

@@ -195,9 +195,10 @@ def check_recipe(recipe: Recipe, b: RecipeBuilder) -> None:
     if stages.contrastive is not None:
         _check_contrastive(stages.contrastive, b)
     if stages.multitask is not None:
-        grouped = stages.contrastive is not None and any(d.group_column for d in stages.contrastive.data)
+        stage1 = stages.contrastive.data if stages.contrastive is not None else []
         _check_multitask(stages.multitask, stages.contrastive is not None, b, has_base=recipe.model.base is not None,
-                         stage1_grouped=grouped)  # fmt: skip
+                         stage1_grouped=any(d.group_column for d in stage1),
+                         stage1_augmented=any(d.augment is not None for d in stage1))  # fmt: skip
     ev = recipe.evaluation
     ev.tasks = [f for i, p in enumerate(ev.tasks) for f in b.folders(p, ("evaluation", "tasks", i))]
     ev.tasks = list(dict.fromkeys(ev.tasks))
@@ -274,8 +275,9 @@ def _check_contrastive(stage: ContrastiveStage, b: RecipeBuilder) -> None:
 
 
 def _check_multitask(
-    stage: MultitaskStage, has_stage1: bool, b: RecipeBuilder, *, has_base: bool, stage1_grouped: bool = False
-) -> None:
+    stage: MultitaskStage, has_stage1: bool, b: RecipeBuilder, *, has_base: bool, stage1_grouped: bool = False,
+    stage1_augmented: bool = False,
+) -> None:  # fmt: skip
     key = ("stages", "multitask")
     if not stage.tasks:
         raise b.error((*key, "tasks"), "needs at least one task")
@@ -326,24 +328,34 @@ def _check_multitask(
             _positive(b, (*nkey, "range_min"), neg.range_min, zero=True)
             if neg.range_min >= neg.range_max:
                 raise b.error((*nkey, "range_max"), f"must exceed range_min ({neg.range_min})")
-            _check_group_negatives(task, neg, stage1_grouped, b, nkey)
+            _check_group_negatives(task, neg, stage1_grouped, stage1_augmented, b, nkey)
             neg.corpus = [b.file(p, (*nkey, "corpus", j)) for j, p in enumerate(neg.corpus)]
 
 
-def _check_group_negatives(task: Any, neg: Any, stage1_grouped: bool, b: RecipeBuilder, key: KeyPath) -> None:
-    """``group_negatives`` and ``corpus_group_field`` need rows with a group (a stage-1 ``group_column``)."""
+def _check_group_negatives(
+    task: Any, neg: Any, stage1_grouped: bool, stage1_augmented: bool, b: RecipeBuilder, key: KeyPath
+) -> None:
+    """``group_negatives`` and ``corpus_group_field`` need the stage-1 pairs' groups (``data: stage1``)."""
     _positive(b, (*key, "group_negatives"), neg.group_negatives, zero=True)
     if neg.group_negatives > neg.num_negatives:
         raise b.error((*key, "group_negatives"), f"must be at most num_negatives ({neg.num_negatives})")
-    if neg.group_negatives and not (task.data == "stage1" and stage1_grouped):
-        raise b.error((*key, "group_negatives"), "needs rows with a group: `data: stage1` with a `group_column` on "
-                      "the stage-1 data")  # fmt: skip
+    grouped = "is for `data: stage1` tasks whose stage-1 data has a `group_column` (the groups the miner reads)"
+    if neg.group_negatives:
+        if not (task.data == "stage1" and stage1_grouped):
+            raise b.error((*key, "group_negatives"), grouped)
+        if stage1_augmented:
+            raise b.error((*key, "group_negatives"), "cannot be used with stage-1 `augment`: an augmented copy keeps "
+                          "its original's group, so it would become the original's negative")  # fmt: skip
     if neg.corpus_group_field is not None:
+        if not neg.corpus_group_field.strip():
+            raise b.error((*key, "corpus_group_field"), "must name a field of the `corpus` rows")
         if not neg.corpus:
             raise b.error((*key, "corpus_group_field"), "names the group field of `corpus` documents: set `corpus`")
+        if not neg.corpus_fields:
+            raise b.error((*key, "corpus_group_field"), "set `corpus_fields` too (e.g. [positive]): with the default "
+                          "text fields a pairs file's titles would join their group as documents")  # fmt: skip
         if not (task.data == "stage1" and stage1_grouped):
-            raise b.error((*key, "corpus_group_field"), "the corpus groups are matched with the rows' groups: needs "
-                          "`data: stage1` with a `group_column` on the stage-1 data")  # fmt: skip
+            raise b.error((*key, "corpus_group_field"), grouped)
 
 
 def _check_preserve(task: Any, has_base: bool, b: RecipeBuilder, key: KeyPath) -> None:

@@ -83,8 +83,37 @@ def test_group_negatives_skip_known_positives_duplicates_and_ignore_the_positive
         if row["anchor"] == "find my card":  # docs[0] and docs[1] are both known positives of this anchor
             assert negatives[0] == sibling
             assert not {normalize_text(n) for n in negatives} & {normalize_text(docs[0]), normalize_text(docs[1])}
-        else:  # source b has no other member: all three from the band
-            assert sibling not in negatives and twin not in negatives
+    # the two "find my card" rows take the sibling; source b has no other member: nothing from a group for it
+    assert result.stats["group_negatives"] == 2 and result.stats["rows_with_group_negatives"] == 2
+
+
+def test_the_rows_own_query_text_and_repeated_texts_are_never_its_group_negatives(tiny_model):
+    docs = _docs(40)
+    rows = Dataset.from_dict({"anchor": ["libfoo", "bar"], "positive": [docs[0], docs[1]], "source": ["s", "t"]})
+    # a pool read with the default text fields holds the titles too: "libfoo" is then a member of source s
+    pool = ["libfoo", " LIBFOO ", docs[2], docs[2] + "  ", docs[3], "bar", *docs[4:30]]
+    groups = ["s", "s", "s", "s", "s", "t", *([None] * 26)]
+    result = mine_hybrid_negatives(
+        rows, tiny_model, corpus=pool, corpus_groups=groups, group_column="source", group_negatives=3,
+        method="dense", range_min=0, range_max=20, num_negatives=3, max_positive_ratio=None,
+    )  # fmt: skip
+    first = result.dataset[0]
+    chosen = [first[f"negative_{j}"] for j in range(1, 4)]
+    assert normalize_text("libfoo") not in {normalize_text(n) for n in chosen}
+    # one of the two spellings of docs[2] (not both), and docs[3]; the band's negative is no member of s
+    assert sorted(normalize_text(c) for c in chosen[:2]) == sorted(normalize_text(d) for d in (docs[2], docs[3]))
+    assert chosen[2] in docs[4:30]
+    second = result.dataset[1]
+    assert "bar" not in [second[f"negative_{j}"] for j in range(1, 4)]
+    assert result.stats["rows_with_group_negatives"] == 1
+
+
+def test_a_corpus_group_field_that_matches_no_row_is_reported(tiny_model, caplog):
+    rows, pool, _ = _setup()
+    with caplog.at_level("WARNING", logger="st_plus.mining.miner"):
+        mine_hybrid_negatives(rows, tiny_model, corpus=pool, corpus_groups=["pkg-x"] * 30, group_column="source",
+                              method="dense", range_min=0, range_max=20, num_negatives=3)  # fmt: skip
+    assert "No `corpus` document shares a group with any row" in caplog.text and "'pkg-x'" in caplog.text
 
 
 def test_corpus_groups_keep_the_pools_siblings_out_of_the_band(tiny_model):

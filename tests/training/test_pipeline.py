@@ -171,6 +171,26 @@ def test_resume_refuses_an_unfinished_length_grouped_run_of_the_character_sort(t
         _prepare_output(out, recipe, resume=True, overwrite=False)
 
 
+def test_a_run_saved_before_the_group_negatives_keys_resumes_unless_they_are_used(tmp_path, tiny_bert_dir):
+    from st_plus.training.pipeline import RECIPE_FILE, _prepare_output
+    from st_plus.training.recipe import load_recipe
+
+    recipe_file = write_tiny_recipe(tmp_path, tiny_bert_dir)
+    out = tmp_path / "out"
+    _prepare_output(out, load_recipe(recipe_file), resume=False, overwrite=False)
+    saved = (out / RECIPE_FILE).read_text()
+    assert "group_negatives: 0" in saved and "corpus_group_field: null" in saved
+    old = saved.replace("        group_negatives: 0\n", "").replace("        corpus_group_field: null\n", "")
+    assert "group_negatives" not in old and "corpus_group_field" not in old
+    (out / RECIPE_FILE).write_text(old)  # as an st_plus before stop 43 saved it
+    assert _prepare_output(out, load_recipe(recipe_file), resume=True, overwrite=False) is not None
+    (out / RECIPE_FILE).write_text(old)
+    used = "negatives: {num_negatives: 2, group_negatives: 1,"
+    recipe_file.write_text(recipe_file.read_text().replace("negatives: {num_negatives: 2,", used))
+    with pytest.raises(RecipeError, match=r"differs from the one the run .*\(keys \['stages'\]\)"):
+        _prepare_output(out, load_recipe(recipe_file), resume=True, overwrite=False)
+
+
 def test_resume_refuses_a_folder_with_checkpoints_but_no_pipeline_state(tmp_path, tiny_bert_dir):
     recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, ONLY_STAGE1)
     stale = tmp_path / "out" / "stages" / "contrastive" / "checkpoint-2"

@@ -75,7 +75,14 @@ def test_group_negatives_need_grouped_stage1_rows_and_corpus_rows_need_the_group
     pool.write_text('{"positive": "a pool document", "source": "s1"}\n{"positive": "another one"}\n', encoding="utf-8")
     ungrouped = grouped.replace("group_column: source, ", "")
     message = _error(recipe_file, ungrouped, tiny_bert_dir)
-    assert f"{recipe_file}:18: stages.multitask.tasks[0].negatives.group_negatives: needs rows with a group" in message
+    assert (f"{recipe_file}:18: stages.multitask.tasks[0].negatives.group_negatives: is for `data: stage1` tasks "
+            "whose stage-1 data has a `group_column`") in message
+    no_fields = grouped.replace("corpus_fields: [positive], ", "")
+    message = _error(recipe_file, no_fields, tiny_bert_dir)
+    assert "negatives.corpus_group_field: set `corpus_fields` too" in message
+    augmented = grouped.replace("group_column: source, ", "group_column: source, augment: {method: cutoff}, ")
+    message = _error(recipe_file, augmented, tiny_bert_dir)
+    assert "negatives.group_negatives: cannot be used with stage-1 `augment`" in message
     recipe_file.write_text(grouped.replace("{base}", str(tiny_bert_dir)), encoding="utf-8")
     recipe = load_recipe(recipe_file)  # valid: the second pool row's missing group is a data error, found next
     negatives = recipe.stages.multitask.tasks[0].negatives
