@@ -32,10 +32,11 @@ def _pool(folder):
 def test_corpus_fields_take_only_the_documents_of_a_pairs_file(tmp_path):
     _pool(tmp_path)
     spec = NegativesSpec(corpus=[str(tmp_path / "pool.jsonl")], corpus_fields=["positive"])
-    assert sorted(_corpus(spec)) == [f"description {i}" for i in range(5)]
+    texts, groups = _corpus(spec)
+    assert sorted(texts) == [f"description {i}" for i in range(5)] and groups is None
     every_field = NegativesSpec(corpus=[str(tmp_path / "pool.jsonl")])
-    assert len(_corpus(every_field)) == 10  # titles too: what `corpus_fields` is for
-    assert _corpus(NegativesSpec()) is None
+    assert len(_corpus(every_field)[0]) == 10  # titles too: what `corpus_fields` is for
+    assert _corpus(NegativesSpec()) == (None, None)
 
 
 def test_a_corpus_field_that_no_row_has_is_a_data_error_naming_the_file(tmp_path, tiny_bert_dir):
