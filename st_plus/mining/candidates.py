@@ -138,6 +138,7 @@ class CandidateRanker:
         for anchor, doc in zip(self.anchors, self.positive_index, strict=True):
             self.positives_of[anchor].add(doc)
         self.unique_anchors = list(dict.fromkeys(self.anchors))
+        self._anchor_normalized = {anchor: normalize_text(anchor) for anchor in self.unique_anchors}
         self.max_known = max(len(known) for known in self.positives_of.values())
         self._bm25 = BM25Retriever(chinese=chinese_tokenizer).fit(self.corpus) if method != "dense" else None
         self._bm25_rankings: dict[int, np.ndarray] = {}  # by depth: BM25 rankings never change
@@ -193,7 +194,7 @@ class CandidateRanker:
                     # ratio x positive for positive scores; stays below the positive when it is negative (as ST)
                     limit = positive_score - abs(positive_score) * (1.0 - self.max_positive_ratio)
             guard = _Guard(known, {self.normalized[i] for i in known}, group, limit, query, self.normalized,
-                           self.doc_groups, doc_embeddings, normalize_text(anchor))  # fmt: skip
+                           self.doc_groups, doc_embeddings, self._anchor_normalized[anchor])  # fmt: skip
             # the guard runs once per candidate
             kept.append([(position, int(doc)) for position, doc in enumerate(ranked[row_of_anchor[anchor]])
                          if guard(int(doc))])  # fmt: skip

@@ -244,9 +244,10 @@ def mine_hybrid_negatives(
         corpus_groups: Per ``corpus`` document, its group key (``None``: unknown), e.g. the Debian source of every
             pool description: guard 3 then also keeps the pool's members of a row's group out of its band.
         group_negatives: Up to this many of a row's ``num_negatives`` are other members of its group whose text
-            differs from its positives (e.g. the other packages of its Debian source, which a title must be told
-            from): the highest dense score first, placed before the band's negatives. Guard 4 does not apply to
-            them (they are labelled negatives, not unlabelled candidates). Needs ``group_column``.
+            differs from its positives and from its query (e.g. the other packages of its Debian source, which a
+            title must be told from), one per distinct text, the highest dense score first, placed before the
+            band's negatives. Guard 4 does not apply to them (they are labelled negatives, not unlabelled
+            candidates). Needs ``group_column``.
         output_format: ``"n-tuple"`` (anchor, positive, negative_1..n) for MNRL / InfoNCE, or ``"graded-list"``
             (query, doc_1..doc_{n+1}, label = [1, 0, ...]) for :class:`~st_plus.losses.ConsentLoss`.
         output_scores: Add ``positive_score`` and ``negative_i_score`` columns (dense cosine; n-tuple only).

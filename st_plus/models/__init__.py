@@ -15,7 +15,7 @@ from st_plus.models.position_extension import (
 )
 from st_plus.models.pretraining import encoder_from_mlm, pretrain_mlm, train_wordpiece_tokenizer
 from st_plus.models.pruning import prune_layers
-from st_plus.models.recovery import TEXT_FIELDS, WallClockCallback, read_texts, recover_by_distillation
+from st_plus.models.recovery import WallClockCallback, read_texts, recover_by_distillation
 from st_plus.models.vocabulary import (
     VocabularyExtension,
     add_characters,
@@ -25,7 +25,6 @@ from st_plus.models.vocabulary import (
 )
 
 __all__ = [
-    "TEXT_FIELDS",
     "ContinuedMlmRun",
     "VocabularyExtension",
     "DEFAULT_MODEL",

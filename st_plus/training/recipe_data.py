@@ -22,7 +22,7 @@ from st_plus.data import (
 )
 from st_plus.data.texts import load_texts
 from st_plus.data.turn_spans import load_turn_spans
-from st_plus.models import TEXT_FIELDS, read_texts
+from st_plus.models import read_texts
 from st_plus.training.multitask import _LABEL_LIKE, _PRESERVE, TrainingTask, _check_columns, _task_type
 from st_plus.training.recipe import DataSpec, Recipe
 
@@ -157,10 +157,10 @@ def _check_long_documents(folder: str, split: str, add) -> None:
         add([DataIssue(str(qrels), None, None, message)], 1)
 
 
-def _check_grouped_texts(paths: list[str], add, fields: list[str] | None, group_field: str) -> None:
+def _check_grouped_texts(paths: list[str], add, fields: list[str], group_field: str) -> None:
     for path in paths:
         try:
-            load_grouped_texts(path, fields or TEXT_FIELDS, group_field)
+            load_grouped_texts(path, fields, group_field)
         except DataValidationError as exc:
             add(exc.issues, exc.total)
         except (ValueError, OSError) as exc:

@@ -33,7 +33,6 @@ from st_plus.mining import (
     mine_hybrid_negatives,
 )
 from st_plus.models import (
-    TEXT_FIELDS,
     WallClockCallback,
     continue_mlm,
     encoder_from_mlm,
@@ -329,7 +328,7 @@ def _corpus(neg: Any) -> tuple[list[str] | None, list[str] | None]:
         return read_texts(neg.corpus, fields=neg.corpus_fields), None
     texts, groups = [], []
     for path in neg.corpus:
-        more, keys = load_grouped_texts(path, neg.corpus_fields or TEXT_FIELDS, neg.corpus_group_field)
+        more, keys = load_grouped_texts(path, neg.corpus_fields, neg.corpus_group_field)  # fields: required
         texts += more
         groups += keys
     return texts, groups
