@@ -233,7 +233,7 @@ class StPlusModelCardData(SentenceTransformerModelCardData):
             "filtering_items": list(stage.filtering.to_dict().items()) if stage.filtering else [],
             "merge_text": merge_text if stage.name == "merge" else None,
             "mining_text": mining if isinstance(mining, str) else None,
-            "mining_items": list(mining.items()) if isinstance(mining, dict) else [],
+            "mining_tasks": _mining_tasks(mining),
             "dynamic_tasks": [
                 {
                     "task": task,
@@ -288,3 +288,16 @@ def check_card(content: str) -> ModelCard:
         except Exception as exc:  # noqa: BLE001
             raise ModelCardError(f"the card's model-index does not parse as evaluation results: {exc}") from None
     return card
+
+
+def _mining_tasks(mining: Any) -> list[tuple[str | None, list[tuple[str, Any]]]]:
+    """A stage's mining record as ``(task, [(key, value), ...])`` pairs, one per task.
+
+    A multi-task stage records one dict of statistics per task (``{"debian": {"rows_in": 640, ...}}``), a
+    single-task one the statistics themselves (task ``None``).
+    """
+    if not isinstance(mining, dict) or not mining:
+        return []
+    if all(isinstance(value, dict) for value in mining.values()):
+        return [(str(task), list(stats.items())) for task, stats in mining.items()]
+    return [(None, list(mining.items()))]

@@ -20,7 +20,8 @@ Output folder::
     eval/<point>/            MTEB-layout result files of each evaluation
     results.md               the before/after table
     curves.png               loss, learning rate, hard-negative scores, evaluation scores
-    model/                   the final model (plain sentence-transformers), with st_plus_run.json
+    model/                   the final model (plain sentence-transformers), with st_plus_run.json and a copy of
+                             recipe.resolved.yaml, their paths relative to the recipe's folder
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from st_plus.training.distill import run_distill
 from st_plus.training.long_context import run_long_context
 from st_plus.training.memory import ReleaseMemoryCallback, release_memory
 from st_plus.training.merge_weights import run_merge
+from st_plus.training.portable_paths import relative_paths
 from st_plus.training.prompts import ROLES, record_prompts, role_prompts, stage_prompts
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe, recipe_to_dict
 from st_plus.training.recipe_checks import RecipeBuilder
@@ -500,8 +502,7 @@ def _run(run: _Run) -> PipelineResult:
         atomic_save_model(model, final)
         run.state["warnings"] = list(dict.fromkeys([*run.state.get("warnings", []), *run.warnings]))
         run.state["training_seconds"] = run.state.get("training_seconds", 0) + round(time.perf_counter() - start, 1)
-        atomic_write_json(final / RUN_INFO_FILE, run_info(recipe, run.state, hardware()).to_dict())
-        shutil.copyfile(out / RECIPE_FILE, final / RECIPE_FILE)
+        _write_portable_record(recipe, run.state, out, final)
         text = table(run.state["evaluations"])
         atomic_write_text(out / "results.md", text + "\n")
         plot_curves(out, recipe.stage_names(), run.state["evaluations"])
@@ -510,6 +511,20 @@ def _run(run: _Run) -> PipelineResult:
     state = json.loads((out / STATE_FILE).read_text(encoding="utf-8"))
     evaluations = {p: {t: v["value"] for t, v in r.items()} for p, r in state["evaluations"].items()}
     return PipelineResult(out, final, evaluations, table(state["evaluations"]))
+
+
+def _write_portable_record(recipe: Recipe, state: dict[str, Any], out: Path, final: Path) -> None:
+    """The model folder's run record and resolved recipe, absolute paths made relative to the recipe's folder.
+
+    The run folder's own ``recipe.resolved.yaml`` keeps them absolute: a resume compares it with the recipe as loaded.
+    """
+    base = Path(recipe.source).parent if recipe.source else out
+    atomic_write_json(final / RUN_INFO_FILE, relative_paths(run_info(recipe, state, hardware()).to_dict(), base))
+    resolved = relative_paths(yaml.safe_load((out / RECIPE_FILE).read_text(encoding="utf-8")), base)
+    header = f"# {RECIPE_FILE} of this model's run; paths relative to " + (
+        f"the folder of the recipe it read ({Path(recipe.source).name})" if recipe.source else "the run folder")
+    body = yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
+    atomic_write_text(final / RECIPE_FILE, header + "\n" + body)
 
 
 def check_recipe_model(recipe: Recipe) -> None:

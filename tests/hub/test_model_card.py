@@ -168,3 +168,12 @@ def test_a_folder_merged_by_st_plus_merge_states_its_ingredients(tiny_bert, run_
     assert "## Merge\n" in readme
     assert "- **Merge:** weighted parameter average (LM-Cocktail): runs/qs/model 0.70, " in readme
     check_card(readme)
+
+
+def test_multitask_mining_is_one_line_per_task(tiny_bert, run_info):
+    stage = next(s for s in run_info["stages"] if s.get("mining"))
+    stage["mining"] = {"debian": {"rows_in": 640, "corpus_size": 5997}, "manpages": {"rows_in": 32, "seconds": 1.5}}
+    readme = render_model_card(tiny_bert, StPlusModelCardData(run_info=run_info, model_id="org/tiny"))
+    assert "- **Hard-negative mining, task debian:** rows_in 640, corpus_size 5997\n" in readme
+    assert "- **Hard-negative mining, task manpages:** rows_in 32, seconds 1.5\n" in readme
+    assert "{'rows_in'" not in readme  # never a raw dictionary

@@ -68,7 +68,13 @@ def test_a_recipe_runs_end_to_end_and_leaves_every_artefact(tmp_path, tiny_bert_
     assert base_length != 32 and load_model(result.model_path).max_seq_length == base_length
     for stage in ("contrastive", "multitask"):  # each stage's folder reads what the final model reads
         assert load_model(out / "stages" / stage / "model").max_seq_length == base_length
-    assert (result.model_path / "recipe.resolved.yaml").is_file()
+    # the model folder travels: its recipe copy and run record name files relative to the recipe's folder
+    portable = (result.model_path / "recipe.resolved.yaml").read_text()
+    assert portable.startswith("# recipe.resolved.yaml of this model's run; paths relative to the folder of")
+    assert str(tmp_path) not in portable and str(tmp_path) not in (result.model_path / "st_plus_run.json").read_text()
+    base = yaml.safe_load(portable)["model"]["base"]
+    assert (Path(recipe).parent / base).resolve() == Path(resolved["model"]["base"]).resolve()
+    assert Path(resolved["model"]["base"]).resolve() == Path(tiny_bert_dir).resolve()
 
     expected = load_model(out / "stages" / "multitask" / "model").encode(CORPUS[:4])
     plain = encode_in_plain_subprocess(result.model_path, CORPUS[:4])
