@@ -40,6 +40,10 @@ The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/rec
   read with ``corpus_group_field: source``), most similar first, the rest from the band: on the dev split, in 112
   of the 201 Debian queries missed at rank 1 a package of the query's own source ranks above the right description,
   and the group guard kept such packages out of the negatives.
+- ``st_plus_siblings_static``: ``st_plus_siblings`` with its negatives mined once (``dynamic: false``). In the
+  ``st_plus_siblings`` runs of stop 43 the 8 refreshes replaced the negatives of 4 to 19 of the 512 rows, and
+  refreshing takes 40 to 60 seconds of a run (``info.dynamic_negatives.debian.seconds``), which equal wall clock
+  hands to ``plain`` as well: is that time worth more as no time at all?
 - ``st_plus_merged``: an ``st_plus`` run's model (``--merge-from RUN``) averaged with the start model,
   ``--merge-weight`` (0.7, the quickstart's weight, chosen on the development suite over 3 seeds) on the trained
   model, as the recipe's ``merge`` stage does (:func:`st_plus.models.merge_models`); its seconds are the source
@@ -58,6 +62,10 @@ The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/rec
   anchor, ``search_document: `` on the positive and the negatives; none on STS), and the saved model given them
   as ``model.prompts`` so that it is read with them. Mining stays as in ``plain`` (before training, no prompts;
   ``st_plus_prompts`` mines stage 2 with them). Its ``--budget-from`` is the ``st_plus_prompts`` run of its seed.
+- ``plain_bf16_mining``: ``plain`` whose ``mine_hard_negatives`` call runs under ``torch.autocast("cpu",
+  dtype=torch.bfloat16)`` (what a user who knows the CPU has bfloat16 can wrap around it; the function has no
+  precision option), training as in ``plain``. Its ``--budget-from`` is the ``st_plus_siblings_static`` run of its
+  seed: stop 44 found ``plain`` spending 40-51% of such a budget loading the model and mining in float32.
 - ``start``: no training.
 
 ``run`` scores every model on the development suite (``runs/dev_suite`` or ``$ST_PLUS_DEV_SUITE``; English: all six
@@ -96,9 +104,10 @@ TEST_TASKS = ("classification_banking77_en", "clustering_banking77_en", "pairclf
               "retrieval_debian_en", "retrieval_xquad_en", "sts_stsbenchmark_en")  # fmt: skip
 RESULT_FILES = {"dev": "result.json", "test": "test_result.json", "fresh": "fresh_result.json"}
 ARMS = ("start", "st_plus", "st_plus_static", "st_plus_inbatch", "st_plus_nofilter", "st_plus_stage1x3",
-        "st_plus_allrows", "st_plus_prompts", "st_plus_query_prompt", "st_plus_siblings", "st_plus_merged", "plain",
-        "plain_prompts")
-PLAIN_ARMS = ("plain", "plain_prompts")
+        "st_plus_allrows", "st_plus_prompts", "st_plus_query_prompt", "st_plus_siblings", "st_plus_siblings_static",
+        "st_plus_merged", "plain", "plain_prompts", "plain_bf16_mining")
+PLAIN_ARMS = ("plain", "plain_prompts", "plain_bf16_mining")
+SIBLING_ARMS = ("st_plus_siblings", "st_plus_siblings_static")
 # Nomic Embed's task prefixes (the st_plus_prompts arm): queries and documents of the retrieval rows
 PREFIXES = {"query": "search_query: ", "document": "search_document: "}
 ARM_PREFIXES = {"st_plus_prompts": PREFIXES, "st_plus_query_prompt": {"query": PREFIXES["query"]}}
@@ -143,16 +152,17 @@ def _variant(recipe, arm: str, seed: int):
             task = dataclasses.replace(task, rows=None, negatives=dataclasses.replace(task.negatives, dynamic=False))
         elif task.data == "stage1" and arm in ARM_PREFIXES:
             task = dataclasses.replace(task, prompts={**task.prompts, **ARM_PREFIXES[arm]})
-        elif task.negatives is not None and task.data == "stage1" and arm == "st_plus_siblings":
+        elif task.negatives is not None and task.data == "stage1" and arm in SIBLING_ARMS:
+            dynamic = task.negatives.dynamic and arm != "st_plus_siblings_static"
             siblings = dataclasses.replace(task.negatives, corpus_group_field="source",
-                                           group_negatives=task.negatives.num_negatives)  # fmt: skip
+                                           group_negatives=task.negatives.num_negatives, dynamic=dynamic)  # fmt: skip
             task = dataclasses.replace(task, negatives=siblings)
         tasks.append(task)
     multitask = dataclasses.replace(recipe.stages.multitask, tasks=tasks)
     if arm == "st_plus_allrows":  # one pass: a replaced negative would reach its row only at a second read
         multitask = dataclasses.replace(multitask, epochs=1.0, max_steps=None)
     stages = dataclasses.replace(recipe.stages, multitask=multitask)
-    if arm in ("st_plus_nofilter", "st_plus_stage1x3", "st_plus_allrows", "st_plus_siblings", *ARM_PREFIXES):
+    if arm in ("st_plus_nofilter", "st_plus_stage1x3", "st_plus_allrows", *SIBLING_ARMS, *ARM_PREFIXES):
         stage1 = dataclasses.replace(stages.contrastive, filter=None)
         if arm == "st_plus_stage1x3":
             stage1 = dataclasses.replace(stage1, epochs=3.0, max_steps=None)
@@ -209,7 +219,8 @@ def _plain_rows(recipe, seed: int):
     return datasets, negatives
 
 
-def _run_plain(recipe, seed: int, budget: float, out: Path, prompts: dict[str, str] | None = None) -> dict:
+def _run_plain(recipe, seed: int, budget: float, out: Path, prompts: dict[str, str] | None = None,
+               bf16_mining: bool = False) -> dict:
     import torch
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import CoSENTLoss, MultipleNegativesRankingLoss
@@ -225,11 +236,12 @@ def _run_plain(recipe, seed: int, budget: float, out: Path, prompts: dict[str, s
     datasets, neg = _plain_rows(recipe, seed)
     if neg is not None:
         corpus = read_texts(neg.corpus, fields=neg.corpus_fields) if neg.corpus else None
-        datasets["stage1"] = mine_hard_negatives(
-            datasets["stage1"], model, corpus=corpus, range_min=neg.range_min, range_max=neg.range_max,
-            num_negatives=neg.num_negatives, relative_margin=0.05, sampling_strategy="random",
-            output_format="n-tuple", batch_size=64, verbose=False,
-        )  # fmt: skip
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_mining):  # plain_bf16_mining
+            datasets["stage1"] = mine_hard_negatives(
+                datasets["stage1"], model, corpus=corpus, range_min=neg.range_min, range_max=neg.range_max,
+                num_negatives=neg.num_negatives, relative_margin=0.05, sampling_strategy="random",
+                output_format="n-tuple", batch_size=64, verbose=False,
+            )  # fmt: skip
     mining_seconds = time.perf_counter() - start
     losses = {name: CoSENTLoss(model) if {"score", "label"} & set(rows.column_names)
               else MultipleNegativesRankingLoss(model) for name, rows in datasets.items()}  # fmt: skip
@@ -257,6 +269,7 @@ def _run_plain(recipe, seed: int, budget: float, out: Path, prompts: dict[str, s
     info = {
         "steps": trainer.state.global_step,
         "mining_seconds": round(mining_seconds, 1),
+        "bf16_mining": bf16_mining,
         "rows": {name: len(rows) for name, rows in datasets.items()},
         "bf16": bf16,
         "budget_seconds": round(budget, 1),
@@ -321,7 +334,8 @@ def run(args: argparse.Namespace) -> None:
         done = {"seconds": 0.0, "info": {}, "model": load_model(recipe.model.base)}
     elif args.arm in PLAIN_ARMS:
         budget = json.loads((args.budget_from / "result.json").read_text(encoding="utf-8"))["seconds"]
-        done = _run_plain(recipe, args.seed, budget, args.out, PREFIXES if args.arm == "plain_prompts" else None)
+        done = _run_plain(recipe, args.seed, budget, args.out, PREFIXES if args.arm == "plain_prompts" else None,
+                          bf16_mining=args.arm == "plain_bf16_mining")
     elif args.arm == "st_plus_merged":
         done = _run_merged(recipe, args.merge_from, source, args.merge_weight)
     else:
@@ -473,6 +487,8 @@ def report(args: argparse.Namespace) -> None:
                     ("plain_prompts", "plain"), ("st_plus_query_prompt", "plain"),
                     ("st_plus_query_prompt", "st_plus_nofilter"), ("st_plus_query_prompt", "st_plus_prompts"),
                     ("st_plus_siblings", "plain"), ("st_plus_siblings", "st_plus_nofilter"),
+                    ("st_plus_siblings_static", "plain"), ("st_plus_siblings_static", "st_plus_siblings"),
+                    ("st_plus_siblings_static", "plain_bf16_mining"), ("plain_bf16_mining", "plain"),
                     ("st_plus_merged", "st_plus"),
                     ("st_plus_merged", "plain"),
                     ("st_plus_static", "plain"), ("st_plus", "start"), ("plain", "start"))}  # fmt: skip

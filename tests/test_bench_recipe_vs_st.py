@@ -75,6 +75,11 @@ def test_siblings_arm_is_the_unfiltered_recipe_with_same_source_negatives_on_the
     assert debian.negatives == dataclasses.replace(debian_before.negatives, corpus_group_field="source",
                                                    group_negatives=3)  # fmt: skip
     assert dataclasses.replace(debian, negatives=debian_before.negatives) == debian_before and stsb == stsb_before
+    static = bench._variant(recipe, "st_plus_siblings_static", 43)  # the same, negatives mined once
+    assert debian.negatives.dynamic and not static.stages.multitask.tasks[0].negatives.dynamic
+    assert static.stages.multitask.tasks[0].negatives == dataclasses.replace(debian.negatives, dynamic=False)
+    assert dataclasses.replace(static.stages.multitask, tasks=[debian, stsb]) == siblings.stages.multitask
+    assert static.stages.contrastive == siblings.stages.contrastive
 
 
 def test_prompts_arm_is_the_unfiltered_recipe_with_nomic_prefixes_on_the_retrieval_rows_only(bench):
@@ -343,3 +348,41 @@ def test_test_command_checks_every_run_before_scoring_any(bench, tmp_path, monke
     with pytest.raises(SystemExit, match=match):
         bench.score_test(types.SimpleNamespace(folder=runs, recipe=bench.RECIPE, base=None))
     assert not (runs / "a-start" / "test_result.json").exists()
+
+
+@pytest.mark.parametrize("arm", ["plain", "plain_bf16_mining"])
+def test_plain_bf16_mining_arm_mines_under_bfloat16_autocast_and_trains_as_plain(bench, tiny_bert, tmp_path,
+                                                                               monkeypatch, arm):  # fmt: skip
+    import sentence_transformers.util
+    from datasets import Dataset
+
+    start = tmp_path / "start"
+    tiny_bert.save(str(start))
+    texts = [f"text number {i} about topic {i % 5}" for i in range(24)]
+    rows = {"stage1": Dataset.from_dict({"anchor": texts[:12], "positive": texts[12:]})}
+    neg = types.SimpleNamespace(corpus=None, corpus_fields=None, range_min=1, range_max=5, num_negatives=1)
+    monkeypatch.setattr(bench, "_plain_rows", lambda recipe, seed: (rows, neg))
+    autocast = []
+
+    def mine(dataset, model, **kwargs):
+        autocast.append(torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16)
+        return dataset
+
+    monkeypatch.setattr(sentence_transformers.util, "mine_hard_negatives", mine)
+    monkeypatch.setattr(bench, "_score", lambda model, tasks: {"retrieval_x_dev_en": 1.0})
+    monkeypatch.setattr(bench, "_dev_tasks", lambda only=None: [])
+    recipe = types.SimpleNamespace(
+        model=types.SimpleNamespace(base=str(start), max_seq_length=32), precision="fp32",
+        stages=types.SimpleNamespace(multitask=types.SimpleNamespace(batch_size=4)),
+    )  # fmt: skip
+    monkeypatch.setattr(bench, "_load_recipe", lambda args: recipe)
+    budget = tmp_path / "budget"
+    budget.mkdir()
+    (budget / "result.json").write_text(json.dumps({"seconds": 3.0}))
+    args = types.SimpleNamespace(arm=arm, seed=42, out=tmp_path / arm, budget_from=budget, merge_from=None,
+                                 merge_weight=0.7, dev_tasks=None)  # fmt: skip
+    bench.run(args)
+    result = json.loads((tmp_path / arm / "result.json").read_text())
+    assert autocast == [arm == "plain_bf16_mining"] and result["info"]["bf16_mining"] == (arm == "plain_bf16_mining")
+    assert result["info"]["budget_seconds"] == 3.0 and result["info"]["steps"] > 0
+    assert not torch.is_autocast_enabled("cpu")  # only around the mining
