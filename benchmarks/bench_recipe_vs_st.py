@@ -44,6 +44,15 @@ The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/rec
   ``st_plus_siblings`` runs of stop 43 the 8 refreshes replaced the negatives of 4 to 19 of the 512 rows, and
   refreshing takes 40 to 60 seconds of a run (``info.dynamic_negatives.debian.seconds``), which equal wall clock
   hands to ``plain`` as well: is that time worth more as no time at all?
+- ``st_plus_siblings_lr``: ``st_plus_siblings_static`` with stage 2 at stage 1's and ``plain``'s learning rate
+  (5e-5 instead of the recipe's 2e-5): 64 stage-2 steps at 2e-5 may leave the hard negatives little to act on.
+- ``st_plus_siblings_wide``: ``st_plus_siblings_static`` reading 1,024 Debian rows and all 1,000 shipped STS-B rows
+  once instead of 512 of each twice (about the same steps; the recipe's second epoch exists for dynamic negatives,
+  which this arm does not refresh). Both are stop 45's one-seed probes before three seeds.
+- ``st_plus_siblings_noattn``: ``st_plus_siblings_static`` with ``attention_dropout: 0.0`` in both stages (no
+  dropout on the attention probabilities while training; the hidden-state dropout stays): on CPU that dropout is
+  most of attention's cost (``benchmarks/bench_attention_dropout.py``), so the same steps take less time, which
+  equal wall clock also takes from ``plain``.
 - ``st_plus_merged``: an ``st_plus`` run's model (``--merge-from RUN``) averaged with the start model,
   ``--merge-weight`` (0.7, the quickstart's weight, chosen on the development suite over 3 seeds) on the trained
   model, as the recipe's ``merge`` stage does (:func:`st_plus.models.merge_models`); its seconds are the source
@@ -64,8 +73,12 @@ The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/rec
   ``st_plus_prompts`` mines stage 2 with them). Its ``--budget-from`` is the ``st_plus_prompts`` run of its seed.
 - ``plain_bf16_mining``: ``plain`` whose ``mine_hard_negatives`` call runs under ``torch.autocast("cpu",
   dtype=torch.bfloat16)`` (what a user who knows the CPU has bfloat16 can wrap around it; the function has no
-  precision option), training as in ``plain``. Its ``--budget-from`` is the ``st_plus_siblings_static`` run of its
-  seed: stop 44 found ``plain`` spending 40-51% of such a budget loading the model and mining in float32.
+  precision option), training as in ``plain``. Its ``--budget-from`` was the ``st_plus_siblings_static`` run of its
+  seed in stop 44 (which found ``plain`` spending 40-51% of such a budget loading the model and mining in float32),
+  the ``st_plus_siblings_noattn`` run in stop 45.
+- ``plain_bf16_noattn``: ``plain_bf16_mining`` trained inside :func:`st_plus.models.attention_dropout` ``(model,
+  0.0)`` (no attention-probability dropout, attention on the unfused kernel on CPU): a plain user who knows the
+  trick of the ``st_plus_siblings_noattn`` arm, whose runs give its budgets.
 - ``start``: no training.
 
 ``run`` scores every model on the development suite (``runs/dev_suite`` or ``$ST_PLUS_DEV_SUITE``; English: all six
@@ -105,9 +118,15 @@ TEST_TASKS = ("classification_banking77_en", "clustering_banking77_en", "pairclf
 RESULT_FILES = {"dev": "result.json", "test": "test_result.json", "fresh": "fresh_result.json"}
 ARMS = ("start", "st_plus", "st_plus_static", "st_plus_inbatch", "st_plus_nofilter", "st_plus_stage1x3",
         "st_plus_allrows", "st_plus_prompts", "st_plus_query_prompt", "st_plus_siblings", "st_plus_siblings_static",
-        "st_plus_merged", "plain", "plain_prompts", "plain_bf16_mining")
-PLAIN_ARMS = ("plain", "plain_prompts", "plain_bf16_mining")
-SIBLING_ARMS = ("st_plus_siblings", "st_plus_siblings_static")
+        "st_plus_siblings_lr", "st_plus_siblings_wide", "st_plus_siblings_noattn", "st_plus_merged", "plain",
+        "plain_prompts", "plain_bf16_mining", "plain_bf16_noattn")
+PLAIN_ARMS = ("plain", "plain_prompts", "plain_bf16_mining", "plain_bf16_noattn")
+SIBLING_ARMS = ("st_plus_siblings", "st_plus_siblings_static", "st_plus_siblings_lr", "st_plus_siblings_wide",
+                "st_plus_siblings_noattn")
+# the sibling arms whose negatives are mined once; _wide reads twice the stage-2 rows once instead of its rows twice
+STATIC_SIBLING_ARMS = ("st_plus_siblings_static", "st_plus_siblings_lr", "st_plus_siblings_wide",
+                       "st_plus_siblings_noattn")
+WIDE_ROWS, STAGE2_LR = 1024, 5e-5
 # Nomic Embed's task prefixes (the st_plus_prompts arm): queries and documents of the retrieval rows
 PREFIXES = {"query": "search_query: ", "document": "search_document: "}
 ARM_PREFIXES = {"st_plus_prompts": PREFIXES, "st_plus_query_prompt": {"query": PREFIXES["query"]}}
@@ -153,12 +172,20 @@ def _variant(recipe, arm: str, seed: int):
         elif task.data == "stage1" and arm in ARM_PREFIXES:
             task = dataclasses.replace(task, prompts={**task.prompts, **ARM_PREFIXES[arm]})
         elif task.negatives is not None and task.data == "stage1" and arm in SIBLING_ARMS:
-            dynamic = task.negatives.dynamic and arm != "st_plus_siblings_static"
+            dynamic = task.negatives.dynamic and arm not in STATIC_SIBLING_ARMS
             siblings = dataclasses.replace(task.negatives, corpus_group_field="source",
                                            group_negatives=task.negatives.num_negatives, dynamic=dynamic)  # fmt: skip
             task = dataclasses.replace(task, negatives=siblings)
+            if arm == "st_plus_siblings_wide":
+                task = dataclasses.replace(task, rows=WIDE_ROWS)
+        elif arm == "st_plus_siblings_wide" and task.data != "stage1":  # every row of the file (STS-B: 1,000)
+            task = dataclasses.replace(task, data=dataclasses.replace(task.data, rows=None))
         tasks.append(task)
     multitask = dataclasses.replace(recipe.stages.multitask, tasks=tasks)
+    if arm == "st_plus_siblings_wide":  # the same steps over twice the rows: each row read once
+        multitask = dataclasses.replace(multitask, epochs=multitask.epochs / 2)
+    elif arm == "st_plus_siblings_lr":
+        multitask = dataclasses.replace(multitask, learning_rate=STAGE2_LR)
     if arm == "st_plus_allrows":  # one pass: a replaced negative would reach its row only at a second read
         multitask = dataclasses.replace(multitask, epochs=1.0, max_steps=None)
     stages = dataclasses.replace(recipe.stages, multitask=multitask)
@@ -168,6 +195,10 @@ def _variant(recipe, arm: str, seed: int):
             stage1 = dataclasses.replace(stage1, epochs=3.0, max_steps=None)
         if arm in ARM_PREFIXES:
             stage1 = dataclasses.replace(stage1, prompts={**stage1.prompts, **ARM_PREFIXES[arm]})
+        if arm == "st_plus_siblings_noattn":  # both stages without attention-probability dropout
+            stage1 = dataclasses.replace(stage1, attention_dropout=0.0)
+            stage2 = dataclasses.replace(stages.multitask, attention_dropout=0.0)
+            stages = dataclasses.replace(stages, multitask=stage2)
         stages = dataclasses.replace(stages, contrastive=stage1)
     # no evaluation inside the run: the benchmark scores every arm on the dev suite, never on the test slices
     return dataclasses.replace(recipe, seed=seed, stages=stages, evaluation=EvaluationSpec())
@@ -220,14 +251,14 @@ def _plain_rows(recipe, seed: int):
 
 
 def _run_plain(recipe, seed: int, budget: float, out: Path, prompts: dict[str, str] | None = None,
-               bf16_mining: bool = False) -> dict:
+               bf16_mining: bool = False, attention_p: float | None = None) -> dict:
     import torch
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import CoSENTLoss, MultipleNegativesRankingLoss
     from sentence_transformers.util import mine_hard_negatives
 
     from st_plus import load_model
-    from st_plus.models import WallClockCallback, read_texts
+    from st_plus.models import WallClockCallback, attention_dropout, read_texts
     from st_plus.training.pipeline import resolve_precision
 
     start = time.perf_counter()
@@ -263,13 +294,15 @@ def _run_plain(recipe, seed: int, budget: float, out: Path, prompts: dict[str, s
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=datasets, loss=losses,
                                          callbacks=[clock])  # fmt: skip
     clock.start = time.perf_counter()
-    trainer.train()
+    with attention_dropout(model, attention_p):  # plain_bf16_noattn; None: BERT's own 0.1
+        trainer.train()
     model.save(str(out / "model"))
     seconds = time.perf_counter() - start
     info = {
         "steps": trainer.state.global_step,
         "mining_seconds": round(mining_seconds, 1),
         "bf16_mining": bf16_mining,
+        "attention_dropout": attention_p,
         "rows": {name: len(rows) for name, rows in datasets.items()},
         "bf16": bf16,
         "budget_seconds": round(budget, 1),
@@ -335,7 +368,8 @@ def run(args: argparse.Namespace) -> None:
     elif args.arm in PLAIN_ARMS:
         budget = json.loads((args.budget_from / "result.json").read_text(encoding="utf-8"))["seconds"]
         done = _run_plain(recipe, args.seed, budget, args.out, PREFIXES if args.arm == "plain_prompts" else None,
-                          bf16_mining=args.arm == "plain_bf16_mining")
+                          bf16_mining=args.arm in ("plain_bf16_mining", "plain_bf16_noattn"),
+                          attention_p=0.0 if args.arm == "plain_bf16_noattn" else None)  # fmt: skip
     elif args.arm == "st_plus_merged":
         done = _run_merged(recipe, args.merge_from, source, args.merge_weight)
     else:
@@ -434,8 +468,20 @@ def _std(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def _budget_from(plain: dict, run: dict) -> bool:
+    """Whether a plain run's wall-clock budget was this st_plus run's seconds (``--budget-from`` that run).
+
+    ``report --equal-budget-only`` pairs a plain arm with an st_plus arm only on such seeds (stop 45's reports);
+    without it every common seed is paired, as the earlier reports were (the README says where such a row was not at
+    equal wall clock), so their files regenerate unchanged.
+    """
+    budget = plain["info"].get("budget_seconds")
+    return budget is None or abs(budget - run["seconds"]) < 0.1
+
+
 def report(args: argparse.Namespace) -> None:
     split = getattr(args, "split", "dev")
+    equal_budget_only = getattr(args, "equal_budget_only", False)
     name = RESULT_FILES[split]
     runs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(args.folder.glob(f"*/{name}"))]
     if not runs:
@@ -471,6 +517,8 @@ def report(args: argparse.Namespace) -> None:
             return None
         start = b == "start"  # untrained: one run, the same for every seed
         common = sorted(arms[a]["seeds"]) if start else sorted(set(arms[a]["seeds"]) & set(arms[b]["seeds"]))
+        if equal_budget_only and b in PLAIN_ARMS and a not in PLAIN_ARMS:  # only seeds whose budget came from `a`
+            common = [s for s in common if _budget_from(arms[b]["per_seed"][str(s)], arms[a]["per_seed"][str(s)])]
         other = (lambda s: arms[b]["per_seed"][str(arms[b]["seeds"][0])]) if start else (
             lambda s: arms[b]["per_seed"][str(s)])  # fmt: skip
         diff = {k: [arms[a]["per_seed"][str(s)][k] - other(s)[k] for s in common]
@@ -489,6 +537,10 @@ def report(args: argparse.Namespace) -> None:
                     ("st_plus_siblings", "plain"), ("st_plus_siblings", "st_plus_nofilter"),
                     ("st_plus_siblings_static", "plain"), ("st_plus_siblings_static", "st_plus_siblings"),
                     ("st_plus_siblings_static", "plain_bf16_mining"), ("plain_bf16_mining", "plain"),
+                    ("st_plus_siblings_noattn", "plain_bf16_mining"), ("st_plus_siblings_noattn", "plain_bf16_noattn"),
+                    ("plain_bf16_noattn", "plain_bf16_mining"), ("st_plus_siblings_lr", "st_plus_siblings_static"),
+                    ("st_plus_siblings_wide", "st_plus_siblings_static"),
+                    ("st_plus_siblings_noattn", "st_plus_siblings_static"),
                     ("st_plus_merged", "st_plus"),
                     ("st_plus_merged", "plain"),
                     ("st_plus_static", "plain"), ("st_plus", "start"), ("plain", "start"))}  # fmt: skip
@@ -564,6 +616,9 @@ def main() -> None:
     p.add_argument("--split", choices=tuple(RESULT_FILES), default="dev",
                    help="dev: RUN/result.json (default); test / fresh: RUN/test_result.json / RUN/fresh_result.json, "
                    "written by `test`")
+    p.add_argument("--equal-budget-only", action="store_true",
+                   help="pair a plain arm only with the st_plus runs whose seconds were its budget (stop 45 on; "
+                   "without it, as before: every common seed)")
     p = sub.add_parser("table", help="print the README table from the results file")
     p.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()

@@ -82,6 +82,27 @@ def test_siblings_arm_is_the_unfiltered_recipe_with_same_source_negatives_on_the
     assert static.stages.contrastive == siblings.stages.contrastive
 
 
+def test_probe_arms_change_only_the_stage2_learning_rate_or_its_rows_and_epochs(bench):
+    from st_plus.training import load_recipe
+
+    recipe = load_recipe(bench.RECIPE)
+    static = bench._variant(recipe, "st_plus_siblings_static", 42)
+    lr = bench._variant(recipe, "st_plus_siblings_lr", 42)
+    assert lr.stages.multitask.learning_rate == 5e-5 != static.stages.multitask.learning_rate
+    assert dataclasses.replace(lr.stages.multitask, learning_rate=2e-5) == static.stages.multitask
+    assert lr.stages.contrastive == static.stages.contrastive
+    wide = bench._variant(recipe, "st_plus_siblings_wide", 42)
+    debian, stsb = wide.stages.multitask.tasks
+    debian_static, stsb_static = static.stages.multitask.tasks
+    assert (debian.rows, debian_static.rows) == (1024, 512) and not debian.negatives.dynamic
+    assert dataclasses.replace(debian, rows=512) == debian_static
+    assert (stsb.data.rows, stsb_static.data.rows) == (None, 512)  # every shipped STS-B row
+    assert dataclasses.replace(stsb, data=dataclasses.replace(stsb.data, rows=512)) == stsb_static
+    assert (wide.stages.multitask.epochs, static.stages.multitask.epochs) == (1.0, 2.0)
+    assert wide.stages.multitask.learning_rate == static.stages.multitask.learning_rate
+    assert wide.stages.contrastive == static.stages.contrastive
+
+
 def test_prompts_arm_is_the_unfiltered_recipe_with_nomic_prefixes_on_the_retrieval_rows_only(bench):
     from st_plus.training import load_recipe
 
@@ -234,6 +255,32 @@ def test_report_pairs_the_unfiltered_and_merged_recipes_with_plain(bench, tmp_pa
     assert "st_plus - plain" not in comparisons
 
 
+def test_report_pairs_a_plain_arm_only_with_the_runs_its_budget_came_from(bench, tmp_path):
+    runs = tmp_path / "runs"
+    for seed in (42, 43):
+        _result(runs / f"st_plus_siblings_noattn-{seed}", "st_plus_siblings_noattn", seed, 83.0, 86.0)
+        _result(runs / f"st_plus_siblings_static-{seed}", "st_plus_siblings_static", seed, 82.0, 86.0)
+        _result(runs / f"plain_bf16_mining-{seed}", "plain_bf16_mining", seed, 81.0, 85.0)
+    for arm in ("st_plus_siblings_noattn", "plain_bf16_mining"):  # noattn ran 10 s; static another length
+        for seed in (42, 43):
+            path = runs / f"{arm}-{seed}" / "result.json"
+            data = json.loads(path.read_text())
+            data["info"] = {"budget_seconds": 10.0} if arm.startswith("plain") else {}
+            path.write_text(json.dumps(data))
+    for seed in (42, 43):
+        path = runs / f"st_plus_siblings_static-{seed}" / "result.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "seconds": 12.0 + seed - 42}))
+    output = tmp_path / "out.json"
+    bench.report(types.SimpleNamespace(folder=runs, output=output, recipe=bench.RECIPE, equal_budget_only=True))
+    comparisons = json.loads(output.read_text(encoding="utf-8"))["comparisons"]
+    assert comparisons["st_plus_siblings_noattn - plain_bf16_mining"]["per_seed"]["retrieval"] == [2.0, 2.0]
+    assert "st_plus_siblings_static - plain_bf16_mining" not in comparisons  # its seconds were not the budget
+    assert comparisons["st_plus_siblings_noattn - st_plus_siblings_static"]["seeds"] == [42, 43]
+    bench.report(types.SimpleNamespace(folder=runs, output=output, recipe=bench.RECIPE))  # as reports before stop 45
+    comparisons = json.loads(output.read_text(encoding="utf-8"))["comparisons"]
+    assert comparisons["st_plus_siblings_static - plain_bf16_mining"]["seeds"] == [42, 43]
+
+
 def test_test_slices_are_the_shipped_english_ones_without_the_long_documents(bench):
     tasks = bench._test_tasks()
     assert [p.name for p in tasks] == list(bench.TEST_TASKS)
@@ -350,11 +397,24 @@ def test_test_command_checks_every_run_before_scoring_any(bench, tmp_path, monke
     assert not (runs / "a-start" / "test_result.json").exists()
 
 
-@pytest.mark.parametrize("arm", ["plain", "plain_bf16_mining"])
+@pytest.mark.parametrize("arm", ["plain", "plain_bf16_mining", "plain_bf16_noattn"])
 def test_plain_bf16_mining_arm_mines_under_bfloat16_autocast_and_trains_as_plain(bench, tiny_bert, tmp_path,
                                                                                monkeypatch, arm):  # fmt: skip
+    import contextlib
+
     import sentence_transformers.util
     from datasets import Dataset
+
+    import st_plus.models
+
+    dropout_p = []
+
+    @contextlib.contextmanager
+    def spy(model, p, **kwargs):  # plain_bf16_noattn trains without attention dropout, the others with the model's
+        dropout_p.append(p)
+        yield 0
+
+    monkeypatch.setattr(st_plus.models, "attention_dropout", spy)
 
     start = tmp_path / "start"
     tiny_bert.save(str(start))
@@ -383,6 +443,9 @@ def test_plain_bf16_mining_arm_mines_under_bfloat16_autocast_and_trains_as_plain
                                  merge_weight=0.7, dev_tasks=None)  # fmt: skip
     bench.run(args)
     result = json.loads((tmp_path / arm / "result.json").read_text())
-    assert autocast == [arm == "plain_bf16_mining"] and result["info"]["bf16_mining"] == (arm == "plain_bf16_mining")
+    bf16_mining = arm in ("plain_bf16_mining", "plain_bf16_noattn")
+    assert autocast == [bf16_mining] and result["info"]["bf16_mining"] == bf16_mining
+    assert dropout_p == [0.0 if arm == "plain_bf16_noattn" else None]
+    assert result["info"]["attention_dropout"] == dropout_p[0]
     assert result["info"]["budget_seconds"] == 3.0 and result["info"]["steps"] > 0
     assert not torch.is_autocast_enabled("cpu")  # only around the mining

@@ -1,6 +1,7 @@
 """Model loading and merging; NomicBERT-style builders, BERT-to-NomicBERT conversion, layer pruning, recovery, MLM."""
 
 from st_plus.models._loading import DEFAULT_MODEL, default_model_path, load_model, resolve_model_path
+from st_plus.models.attention_dropout import attention_dropout, attention_dropout_sites
 from st_plus.models.bert_to_nomic import bert_to_nomic_state_dict, constant_reader, convert_bert_to_nomic
 from st_plus.models.continued_mlm import ContinuedMlmRun, continue_mlm
 from st_plus.models.merging import merge_models
@@ -31,6 +32,8 @@ __all__ = [
     "NOMIC_BERT_PRESETS",
     "WallClockCallback",
     "add_characters",
+    "attention_dropout",
+    "attention_dropout_sites",
     "bert_to_nomic_state_dict",
     "build_nomic_bert",
     "constant_reader",

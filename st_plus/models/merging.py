@@ -17,6 +17,7 @@ import copy
 import json
 import logging
 import math
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ from sentence_transformers import SentenceTransformer
 
 from st_plus._version import __version__
 from st_plus.models._loading import DEFAULT_MODEL, load_model
+from st_plus.portable_paths import relative_paths
 
 __all__ = ["check_mergeable", "merge_models", "normalize_weights", "weighted_average"]
 
@@ -219,7 +221,10 @@ def _record_for_output(names: Sequence[str], weights: Sequence[float], given: Se
     if stages:
         info["stages"] = stages
     info["extra"] = {MERGE_RECORD_KEY: merge_record(names, weights, given)}
-    return info
+    # the folder may be published: absolute paths in the record (an ingredient named by one, a path in a carried
+    # stage's messages) are written relative to the working directory the merge ran in, so the record does not
+    # carry this machine's folder layout; the ingredients' own relative paths (to their recipes) stay as they are
+    return relative_paths(info, os.getcwd())
 
 
 def merge_models(
@@ -240,7 +245,8 @@ def merge_models(
             (the bundled all-MiniLM-L6-v2). Typically the fine-tuned model first, then its base.
         weights: One positive weight per model, e.g. ``[0.7, 0.3]``.
         output: Save the merged model here: a plain sentence-transformers folder (safetensors), with
-            ``st_plus_run.json`` recording the ingredients and weights under ``extra.merge``.
+            ``st_plus_run.json`` recording the ingredients and weights under ``extra.merge`` (an ingredient given
+            by an absolute path is recorded relative to the working directory, e.g. ``./runs/a/model``).
         overwrite: Replace a non-empty ``output`` folder.
 
     Returns:

@@ -48,6 +48,7 @@ from transformers import TrainerCallback
 from st_plus._version import __version__
 from st_plus.evaluation import evaluate_suite
 from st_plus.models import load_model, position_count, readable_positions
+from st_plus.portable_paths import relative_paths
 from st_plus.run_record import RUN_INFO_FILE
 from st_plus.training import stages as st
 from st_plus.training._yaml import dotted, load_yaml_with_lines
@@ -62,7 +63,6 @@ from st_plus.training.distill import run_distill
 from st_plus.training.long_context import run_long_context
 from st_plus.training.memory import ReleaseMemoryCallback, release_memory
 from st_plus.training.merge_weights import run_merge
-from st_plus.training.portable_paths import relative_paths
 from st_plus.training.prompts import ROLES, record_prompts, role_prompts, stage_prompts
 from st_plus.training.recipe import Recipe, RecipeError, load_recipe, recipe_to_dict
 from st_plus.training.recipe_checks import RecipeBuilder
@@ -150,16 +150,27 @@ _KEYS_ADDED_SINCE_RUNS_COULD_RESUME: dict[str, tuple[Any, tuple[Any, ...]]] = {
 #: Keys of a stage-2 task's ``negatives`` added since runs could resume, with the value that behaves as before: a
 #: saved recipe without the key resumes when the current recipe has that value.
 _NEGATIVES_KEYS_ADDED: dict[str, Any] = {"corpus_group_field": None, "group_negatives": 0}
+#: Keys of the ``contrastive`` and ``multitask`` stages added since runs could resume, with the value that behaves
+#: as before (as ``_NEGATIVES_KEYS_ADDED``).
+_STAGE_KEYS_ADDED: dict[str, Any] = {"attention_dropout": None}
 #: Top-level recipe keys that change no result: a run resumes with any value of them (e.g. ``trim_memory: true``
 #: added to resume a run that ran out of memory).
 _RESULT_NEUTRAL_KEYS = ("output_dir", "trim_memory")
 
 
 def _fill_added_negatives_keys(saved: dict[str, Any], current: dict[str, Any]) -> None:
-    """Adds ``_NEGATIVES_KEYS_ADDED`` to a saved recipe's ``negatives`` where the current one keeps the old value.
+    """Adds the keys added since runs could resume to a saved recipe where the current one keeps the old value.
+
+    ``_NEGATIVES_KEYS_ADDED`` go into the stage-2 tasks' ``negatives``, ``_STAGE_KEYS_ADDED`` into the stages.
 
     In place: a run started by an st_plus without those keys resumes when the recipe did not change.
     """
+    for name in ("contrastive", "multitask"):
+        before, now = (saved.get("stages") or {}).get(name), (current.get("stages") or {}).get(name)
+        if isinstance(before, dict) and isinstance(now, dict):
+            for key, default in _STAGE_KEYS_ADDED.items():
+                if key not in before and now.get(key) == default:
+                    before[key] = default
     saved_tasks = ((saved.get("stages") or {}).get("multitask") or {}).get("tasks") or []
     current_tasks = ((current.get("stages") or {}).get("multitask") or {}).get("tasks") or []
     for old, new in zip(saved_tasks, current_tasks, strict=False):

@@ -220,6 +220,9 @@ class ContrastiveStage:
             batched (still group-aware) and the batches shuffled, so each batch's in-batch negatives are still drawn
             from a random pool of the data (:class:`st_plus.samplers.GroupAwareBatchSampler` with lengths).
             ``false`` gives sentence-transformers' random batches.
+        attention_dropout: The model's attention-probability dropout while the stage trains (``0.0``: none, as
+            Nomic Embed trains; on CPU that dropout is most of attention's cost); ``null`` keeps the model's own
+            (BERT: 0.1). The saved model's configuration is unchanged (:func:`st_plus.models.attention_dropout`).
         save_steps: Checkpoint interval (steps).
         evaluate: Tasks to evaluate after the stage: ``all``, ``none`` or task names.
     """
@@ -236,6 +239,7 @@ class ContrastiveStage:
     prompts: dict[str, str] = field(default_factory=dict)
     filter: FilterSpec | None = field(default_factory=FilterSpec)
     length_grouped: bool = True
+    attention_dropout: float | None = None
     save_steps: int = 50
     evaluate: Evaluate = "all"
 
@@ -333,6 +337,7 @@ class MultitaskStage:
             task's shuffled rows are sorted by their longest text (in tokens, at the training length) within pools
             of 50 global batches, batched and the batches shuffled; batches stay within one task and
             rank-synchronised (:class:`st_plus.samplers.RankSynchronizedBatchSampler`). ``false``: random batches.
+        attention_dropout: The model's attention-probability dropout while the stage trains (as in stage 1).
         save_steps: Checkpoint interval (steps).
         evaluate: Tasks to evaluate after the stage: ``all``, ``none`` or task names.
     """
@@ -352,6 +357,7 @@ class MultitaskStage:
     cross_task: bool = False
     gather_across_devices: bool = True
     length_grouped: bool = True
+    attention_dropout: float | None = None
     save_steps: int = 50
     evaluate: Evaluate = "all"
 

@@ -252,6 +252,11 @@ def _check_unsupervised(data: DataSpec, b: RecipeBuilder, key: KeyPath) -> None:
         raise b.error((*key, "columns"), "a text-only file trains on its `text`; `columns` is for row files")
 
 
+def _check_attention_dropout(value: float | None, b: RecipeBuilder, key: tuple) -> None:
+    if value is not None and not 0 <= value < 1:
+        raise b.error((*key, "attention_dropout"), f"must be in [0, 1) (or null: the model's own), got {value}")
+
+
 def _check_contrastive(stage: ContrastiveStage, b: RecipeBuilder) -> None:
     key = ("stages", "contrastive")
     if not stage.data:
@@ -267,6 +272,7 @@ def _check_contrastive(stage: ContrastiveStage, b: RecipeBuilder) -> None:
         raise b.error((*key, "mini_batch_size"), f"must be <= batch_size ({stage.batch_size})")
     if not 0 <= stage.warmup_ratio < 1:
         raise b.error((*key, "warmup_ratio"), f"must be in [0, 1), got {stage.warmup_ratio}")
+    _check_attention_dropout(stage.attention_dropout, b, key)
     _check_prompts(stage.prompts, b, (*key, "prompts"), {"query", "document"})
     if stage.filter is not None:
         if stage.filter.top_k is None and stage.filter.min_score is None:
@@ -285,6 +291,7 @@ def _check_multitask(
         _positive(b, (*key, name), getattr(stage, name))
     if not 0 <= stage.warmup_ratio < 1:
         raise b.error((*key, "warmup_ratio"), f"must be in [0, 1), got {stage.warmup_ratio}")
+    _check_attention_dropout(stage.attention_dropout, b, key)
     for i, dim in enumerate(stage.matryoshka_dims or []):
         _positive(b, (*key, "matryoshka_dims", i), dim)
     seen: set[str] = set()

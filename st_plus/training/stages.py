@@ -34,6 +34,7 @@ from st_plus.mining import (
 )
 from st_plus.models import (
     WallClockCallback,
+    attention_dropout,
     continue_mlm,
     encoder_from_mlm,
     extend_vocabulary,
@@ -109,14 +110,23 @@ def build_trainer(
     )  # fmt: skip
 
 
-def train(trainer: SentenceTransformerTrainer, folder: Path, resume: bool) -> dict[str, Any]:
-    """Runs ``trainer`` (from the last complete checkpoint when resuming); returns steps and seconds."""
+def train(
+    trainer: SentenceTransformerTrainer, folder: Path, resume: bool, *, attention_p: float | None = None
+) -> dict[str, Any]:
+    """Runs ``trainer`` (from the last complete checkpoint when resuming); returns steps and seconds.
+
+    ``attention_p`` (a stage's ``attention_dropout``) sets the model's attention-probability dropout for the run.
+    """
     checkpoint = last_complete_checkpoint(folder) if resume else None
     if checkpoint is not None:
         logger.info("Resuming from %s", checkpoint)
     start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    return {"steps": trainer.state.global_step, "seconds": round(time.perf_counter() - start, 1)}
+    with attention_dropout(trainer.model, attention_p):
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    info: dict[str, Any] = {"steps": trainer.state.global_step, "seconds": round(time.perf_counter() - start, 1)}
+    if attention_p is not None:
+        info["extra"] = {"attention_dropout": attention_p}
+    return info
 
 
 def freeze_unused(model: SentenceTransformer) -> None:
@@ -288,7 +298,7 @@ def run_contrastive(
         "citations": loss_citations([loss]),
         "datasets": datasets,
     }
-    info.update(train(trainer, folder, resume))
+    info.update(train(trainer, folder, resume, attention_p=stage.attention_dropout))
     info["log_history"] = trainer.state.log_history
     return model, pairs, info
 
@@ -415,7 +425,7 @@ def run_multitask(
         "losses": sorted({name for loss in setup.loss.values() for name in _loss_names(loss)}),
         "citations": loss_citations(list(setup.loss.values())),
     }  # fmt: skip
-    info.update(train(trainer, folder, resume))
+    info.update(train(trainer, folder, resume, attention_p=stage.attention_dropout))
     info["log_history"] = trainer.state.log_history
     if dynamic:
         info["dynamic_negatives"] = {name: callback.summary() for name, callback in dynamic.items()}

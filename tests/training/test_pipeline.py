@@ -197,6 +197,26 @@ def test_a_run_saved_before_the_group_negatives_keys_resumes_unless_they_are_use
         _prepare_output(out, load_recipe(recipe_file), resume=True, overwrite=False)
 
 
+def test_a_run_saved_before_the_attention_dropout_key_resumes_unless_it_is_set(tmp_path, tiny_bert_dir):
+    from st_plus.training.pipeline import RECIPE_FILE, _prepare_output
+    from st_plus.training.recipe import load_recipe
+
+    recipe_file = write_tiny_recipe(tmp_path, tiny_bert_dir)
+    out = tmp_path / "out"
+    _prepare_output(out, load_recipe(recipe_file), resume=False, overwrite=False)
+    saved = (out / RECIPE_FILE).read_text()
+    assert saved.count("attention_dropout: null") == 2  # both stages
+    old = saved.replace("    attention_dropout: null\n", "")
+    assert "attention_dropout" not in old
+    (out / RECIPE_FILE).write_text(old)  # as an st_plus before stop 45 saved it
+    assert _prepare_output(out, load_recipe(recipe_file), resume=True, overwrite=False) is not None
+    (out / RECIPE_FILE).write_text(old)
+    set_it = "    batch_size: 8\n    attention_dropout: 0.0\n"
+    recipe_file.write_text(recipe_file.read_text().replace("    batch_size: 8\n", set_it, 1))
+    with pytest.raises(RecipeError, match=r"differs from the one the run .*\(keys \['stages'\]\)"):
+        _prepare_output(out, load_recipe(recipe_file), resume=True, overwrite=False)
+
+
 def test_resume_refuses_a_folder_with_checkpoints_but_no_pipeline_state(tmp_path, tiny_bert_dir):
     recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, ONLY_STAGE1)
     stale = tmp_path / "out" / "stages" / "contrastive" / "checkpoint-2"

@@ -52,6 +52,8 @@ def test_a_valid_recipe_gets_defaults_absolute_paths_and_expanded_globs(recipe_f
         ("tasks: [eval/*/]", "tasks: [nowhere/*/]", 26, "evaluation.tasks[0]: no task folder matches"),
         ("    batch_size: 8\n", "    batch_size: 8\n    mini_batch_size: 16\n", 9, "must be <= batch_size (8)"),
         ("filter: {top_k: 3}", "filter: {top_k: null}", 11, "set top_k and/or min_score"),
+        ("    batch_size: 8\n", "    batch_size: 8\n    attention_dropout: 1.0\n", 9,
+         "stages.contrastive.attention_dropout: must be in [0, 1) (or null: the model's own), got 1.0"),
         ("range_min: 1, range_max: 10", "group_negatives: 3, range_min: 1, range_max: 10", 18,
          "stages.multitask.tasks[0].negatives.group_negatives: must be at most num_negatives (2)"),
         ("range_min: 1, range_max: 10", "corpus_group_field: source, range_min: 1, range_max: 10", 18,

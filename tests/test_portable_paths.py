@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from st_plus.training.portable_paths import relative_paths
+from st_plus.portable_paths import relative_paths
 
 
 def test_whole_paths_become_relative_and_never_look_like_a_hub_id():
