@@ -158,7 +158,7 @@ _STAGE_KEYS_ADDED: dict[str, Any] = {"attention_dropout": None}
 _RESULT_NEUTRAL_KEYS = ("output_dir", "trim_memory")
 
 
-def _fill_added_negatives_keys(saved: dict[str, Any], current: dict[str, Any]) -> None:
+def _fill_added_keys(saved: dict[str, Any], current: dict[str, Any]) -> None:
     """Adds the keys added since runs could resume to a saved recipe where the current one keeps the old value.
 
     ``_NEGATIVES_KEYS_ADDED`` go into the stage-2 tasks' ``negatives``, ``_STAGE_KEYS_ADDED`` into the stages.
@@ -196,7 +196,7 @@ def _prepare_output(out: Path, recipe: Recipe, *, resume: bool, overwrite: bool)
             if key not in saved and current.get(key) in compatible:  # started by an st_plus without the key
                 saved[key] = current[key]
                 setattr(recipe, key, behaved_as)  # resume as that st_plus ran
-        _fill_added_negatives_keys(saved, current)
+        _fill_added_keys(saved, current)
         if json.loads(json.dumps(saved)) != json.loads(json.dumps(current)):
             changed = sorted(k for k in current if saved.get(k) != json.loads(json.dumps(current[k])))
             raise RecipeError(
