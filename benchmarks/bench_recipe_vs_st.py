@@ -57,6 +57,14 @@ The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/rec
   ``--merge-weight`` (0.7, the quickstart's weight, chosen on the development suite over 3 seeds) on the trained
   model, as the recipe's ``merge`` stage does (:func:`st_plus.models.merge_models`); its seconds are the source
   run's plus the merge's. The merge ablation, and the merged recipe against ``plain``.
+- ``st_plus_siblings_short``: ``st_plus_siblings_noattn`` with stage 2 read once (``epochs: 1``: 32 steps instead of
+  64). The recipe's second stage-2 epoch exists for dynamic negatives, which act from a row's second read; the
+  static arms never refresh, so for them it is only more steps. A shorter run: equal wall clock gives ``plain``
+  less time as well (stop 46).
+- ``st_plus_merged_stage1``: a finished run of a stage-2 arm (``--merge-from RUN``, e.g. ``st_plus_siblings_noattn``)
+  averaged with that same run's stage-1 model (``RUN/run/stages/contrastive/model``), ``--merge-weight`` on the
+  stage-2 model: a point between the two stages' weights, found after the fact (Wortsman et al.'s WiSE-FT along the
+  recipe's own path, LM-Cocktail's maths). Its seconds are the source run's plus the merge's; it trains nothing.
 - ``plain``: one ``SentenceTransformerTrainer`` on the same rows (every stage-1 pair, every stage-2 file), the way a
   strong user writes it: static negatives from sentence-transformers' ``mine_hard_negatives`` over the same document
   pool (the recipe's rank band and count, ``relative_margin=0.05`` as its docs advise against false negatives,
@@ -118,14 +126,15 @@ TEST_TASKS = ("classification_banking77_en", "clustering_banking77_en", "pairclf
 RESULT_FILES = {"dev": "result.json", "test": "test_result.json", "fresh": "fresh_result.json"}
 ARMS = ("start", "st_plus", "st_plus_static", "st_plus_inbatch", "st_plus_nofilter", "st_plus_stage1x3",
         "st_plus_allrows", "st_plus_prompts", "st_plus_query_prompt", "st_plus_siblings", "st_plus_siblings_static",
-        "st_plus_siblings_lr", "st_plus_siblings_wide", "st_plus_siblings_noattn", "st_plus_merged", "plain",
+        "st_plus_siblings_lr", "st_plus_siblings_wide", "st_plus_siblings_noattn", "st_plus_siblings_short",
+        "st_plus_merged", "st_plus_merged_stage1", "plain",
         "plain_prompts", "plain_bf16_mining", "plain_bf16_noattn")
 PLAIN_ARMS = ("plain", "plain_prompts", "plain_bf16_mining", "plain_bf16_noattn")
 SIBLING_ARMS = ("st_plus_siblings", "st_plus_siblings_static", "st_plus_siblings_lr", "st_plus_siblings_wide",
-                "st_plus_siblings_noattn")
+                "st_plus_siblings_noattn", "st_plus_siblings_short")
 # the sibling arms whose negatives are mined once; _wide reads twice the stage-2 rows once instead of its rows twice
 STATIC_SIBLING_ARMS = ("st_plus_siblings_static", "st_plus_siblings_lr", "st_plus_siblings_wide",
-                       "st_plus_siblings_noattn")
+                       "st_plus_siblings_noattn", "st_plus_siblings_short")
 WIDE_ROWS, STAGE2_LR = 1024, 5e-5
 # Nomic Embed's task prefixes (the st_plus_prompts arm): queries and documents of the retrieval rows
 PREFIXES = {"query": "search_query: ", "document": "search_document: "}
@@ -186,6 +195,8 @@ def _variant(recipe, arm: str, seed: int):
         multitask = dataclasses.replace(multitask, epochs=multitask.epochs / 2)
     elif arm == "st_plus_siblings_lr":
         multitask = dataclasses.replace(multitask, learning_rate=STAGE2_LR)
+    elif arm == "st_plus_siblings_short":  # static negatives: one read of every stage-2 row
+        multitask = dataclasses.replace(multitask, epochs=1.0, max_steps=None)
     if arm == "st_plus_allrows":  # one pass: a replaced negative would reach its row only at a second read
         multitask = dataclasses.replace(multitask, epochs=1.0, max_steps=None)
     stages = dataclasses.replace(recipe.stages, multitask=multitask)
@@ -195,7 +206,7 @@ def _variant(recipe, arm: str, seed: int):
             stage1 = dataclasses.replace(stage1, epochs=3.0, max_steps=None)
         if arm in ARM_PREFIXES:
             stage1 = dataclasses.replace(stage1, prompts={**stage1.prompts, **ARM_PREFIXES[arm]})
-        if arm == "st_plus_siblings_noattn":  # both stages without attention-probability dropout
+        if arm in ("st_plus_siblings_noattn", "st_plus_siblings_short"):  # no attention-probability dropout
             stage1 = dataclasses.replace(stage1, attention_dropout=0.0)
             stage2 = dataclasses.replace(stages.multitask, attention_dropout=0.0)
             stages = dataclasses.replace(stages, multitask=stage2)
@@ -310,38 +321,55 @@ def _run_plain(recipe, seed: int, budget: float, out: Path, prompts: dict[str, s
     return {"seconds": seconds, "info": info, "model": model}
 
 
-def _merge_source(source: Path | None, seed: int, weight: float) -> dict:
-    """The ``result.json`` of the ``st_plus`` run that ``st_plus_merged`` merges, checked before any work starts."""
+MERGED_ARMS = ("st_plus_merged", "st_plus_merged_stage1")
+
+
+def _stage1_model(source: Path, done: dict) -> Path:
+    """The stage-1 model folder of a finished run (``run/stages/contrastive/model`` next to its final model)."""
+    return source / Path(done["info"]["model_path"]).parent / "stages" / "contrastive" / "model"
+
+
+def _merge_source(source: Path | None, seed: int, weight: float, arm: str = "st_plus_merged") -> dict:
+    """The ``result.json`` of the run that a merged arm merges, checked before any work starts."""
     if source is None:
-        raise SystemExit("--arm st_plus_merged needs --merge-from ST_PLUS_RUN (the run whose model is merged)")
+        raise SystemExit(f"--arm {arm} needs --merge-from ST_PLUS_RUN (the run whose model is merged)")
     if not 0.0 < weight < 1.0:
         raise SystemExit(f"--merge-weight must be between 0 and 1 (exclusive), got {weight}")
     path = source / "result.json"
     if not path.is_file():
         raise SystemExit(f"--merge-from {source}: no result.json (not a finished run of this script)")
     done = json.loads(path.read_text(encoding="utf-8"))
-    if done.get("arm") != "st_plus":
+    if arm == "st_plus_merged" and done.get("arm") != "st_plus":
         raise SystemExit(f"--merge-from {source}: an {done.get('arm')!r} run; st_plus_merged merges an st_plus run")
+    if arm == "st_plus_merged_stage1" and done.get("arm") not in SIBLING_ARMS + ("st_plus", "st_plus_nofilter"):
+        raise SystemExit(f"--merge-from {source}: an {done.get('arm')!r} run; {arm} merges a run of the recipe's "
+                         "two stages")  # fmt: skip
     if "model_path" not in done.get("info", {}):
         raise SystemExit(f"--merge-from {source}: its result.json does not name its model (written before the "
                          "st_plus_merged arm existed); run the st_plus arm again")  # fmt: skip
     if done["seed"] != seed:
         raise SystemExit(f"--merge-from {source} ran seed {done['seed']}, not --seed {seed}")
+    if arm == "st_plus_merged_stage1" and not (_stage1_model(source, done) / "modules.json").is_file():
+        raise SystemExit(f"--merge-from {source}: no stage-1 model at {_stage1_model(source, done)}")
     return done
 
 
-def _run_merged(recipe, source: Path, done: dict, weight: float) -> dict:
-    """An ``st_plus`` run's model averaged with the start model (the recipe's ``merge`` stage, after the fact).
+def _run_merged(recipe, source: Path, done: dict, weight: float, arm: str = "st_plus_merged") -> dict:
+    """A run's model averaged with the start model (``st_plus_merged``: the recipe's ``merge`` stage, after the
+    fact) or with the same run's stage-1 model (``st_plus_merged_stage1``).
 
     The start model is this command's ``recipe.model.base`` (or ``--base``): the same as the source run's.
     """
     from st_plus.models import merge_models
 
+    partner = str(_stage1_model(source, done)) if arm == "st_plus_merged_stage1" else recipe.model.base
     start = time.perf_counter()
-    model = merge_models([str(source / done["info"]["model_path"]), recipe.model.base], [weight, 1.0 - weight])
+    model = merge_models([str(source / done["info"]["model_path"]), partner], [weight, 1.0 - weight])
     merge_seconds = time.perf_counter() - start
     info = {"source": str(source), "source_seconds": done["seconds"], "source_seed": done["seed"], "weight": weight,
             "merge_seconds": round(merge_seconds, 1), "steps": done["info"].get("steps")}  # fmt: skip
+    if arm == "st_plus_merged_stage1":
+        info["source_arm"] = done["arm"]
     return {"seconds": done["seconds"] + merge_seconds, "info": info, "model": model}
 
 
@@ -361,7 +389,8 @@ def run(args: argparse.Namespace) -> None:
     recipe = _load_recipe(args)
     if args.arm in PLAIN_ARMS and args.budget_from is None:
         raise SystemExit(f"--arm {args.arm} needs --budget-from ST_PLUS_RUN (its seconds are the arm's budget)")
-    source = _merge_source(args.merge_from, args.seed, args.merge_weight) if args.arm == "st_plus_merged" else None
+    source = (_merge_source(args.merge_from, args.seed, args.merge_weight, args.arm) if args.arm in MERGED_ARMS
+              else None)  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     if args.arm == "start":
         done = {"seconds": 0.0, "info": {}, "model": load_model(recipe.model.base)}
@@ -370,8 +399,8 @@ def run(args: argparse.Namespace) -> None:
         done = _run_plain(recipe, args.seed, budget, args.out, PREFIXES if args.arm == "plain_prompts" else None,
                           bf16_mining=args.arm in ("plain_bf16_mining", "plain_bf16_noattn"),
                           attention_p=0.0 if args.arm == "plain_bf16_noattn" else None)  # fmt: skip
-    elif args.arm == "st_plus_merged":
-        done = _run_merged(recipe, args.merge_from, source, args.merge_weight)
+    elif args.arm in MERGED_ARMS:
+        done = _run_merged(recipe, args.merge_from, source, args.merge_weight, args.arm)
     else:
         done = _run_st_plus(recipe, args.arm, args.seed, args.out)
     scores = _score(done["model"], _dev_tasks(args.dev_tasks))
@@ -386,11 +415,11 @@ def _check_run(folder: Path, done: dict) -> None:
     arm, info = done.get("arm"), done.get("info", {})
     if arm not in ARMS or "seed" not in done:
         raise SystemExit(f"{folder}/result.json: not a run of this script (arm {arm!r})")
-    if arm not in ("start", *PLAIN_ARMS, "st_plus_merged") and "model_path" not in info:
+    if arm not in ("start", *PLAIN_ARMS, *MERGED_ARMS) and "model_path" not in info:
         raise SystemExit(f"{folder}/result.json does not name its model (written before the model path was "
                          f"recorded); run the {arm} arm again")  # fmt: skip
-    if arm == "st_plus_merged" and not {"source", "weight"} <= set(info):
-        raise SystemExit(f"{folder}/result.json does not name the run it merged; run the st_plus_merged arm again")
+    if arm in MERGED_ARMS and not {"source", "weight"} <= set(info):
+        raise SystemExit(f"{folder}/result.json does not name the run it merged; run the {arm} arm again")
 
 
 def _run_model(recipe, folder: Path, done: dict):
@@ -402,11 +431,11 @@ def _run_model(recipe, folder: Path, done: dict):
     arm, info = done["arm"], done["info"]
     if arm == "start":
         return load_model(recipe.model.base)
-    if arm == "st_plus_merged":
+    if arm in MERGED_ARMS:
         source = Path(info["source"])
         source = source if source.is_absolute() or source.is_dir() else REPO / source
-        checked = _merge_source(source, done["seed"], info["weight"])
-        return _run_merged(recipe, source, checked, info["weight"])["model"]
+        checked = _merge_source(source, done["seed"], info["weight"], arm)
+        return _run_merged(recipe, source, checked, info["weight"], arm)["model"]
     path = folder / ("model" if arm in PLAIN_ARMS else info["model_path"])
     if not path.is_dir():
         raise SystemExit(f"{folder}: the model of this {arm!r} run is gone ({path})")
@@ -543,6 +572,10 @@ def report(args: argparse.Namespace) -> None:
                     ("st_plus_siblings_noattn", "st_plus_siblings_static"),
                     ("st_plus_merged", "st_plus"),
                     ("st_plus_merged", "plain"),
+                    ("st_plus_siblings_short", "plain_bf16_noattn"),
+                    ("st_plus_siblings_short", "st_plus_siblings_noattn"),
+                    ("st_plus_merged_stage1", "st_plus_siblings_noattn"),
+                    ("st_plus_merged_stage1", "plain_bf16_noattn"),
                     ("st_plus_static", "plain"), ("st_plus", "start"), ("plain", "start"))}  # fmt: skip
     comparisons = {k: v for k, v in comparisons.items() if v is not None and v["seeds"]}
     goals = {}
@@ -597,8 +630,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--budget-from", type=Path, help="plain arm: the st_plus run whose seconds are the budget")
-    p.add_argument("--merge-from", type=Path, help="st_plus_merged arm: the st_plus run whose model is merged")
-    p.add_argument("--merge-weight", type=float, default=0.7, help="st_plus_merged arm: the trained model's weight")
+    p.add_argument("--merge-from", type=Path, help="st_plus_merged(_stage1) arm: the run whose model is merged")
+    p.add_argument("--merge-weight", type=float, default=0.7, help="merged arms: the trained (stage-2) model's weight")
     p.add_argument("--recipe", type=Path, default=RECIPE)
     p.add_argument("--dev-tasks", nargs="+", help="score only these dev task folders (smoke runs; default: all)")
     p.add_argument("--base", type=Path, help="start from this model folder instead of the recipe's model.base")

@@ -190,6 +190,53 @@ def test_merged_arm_averages_the_run_model_with_the_start_model(bench, tiny_mode
     assert done["info"]["weight"] == 0.7 and done["info"]["steps"] == {"a": 3}
 
 
+def test_short_arm_is_the_noattn_arm_with_stage2_read_once(bench):
+    from st_plus.training import load_recipe
+
+    recipe = load_recipe(bench.RECIPE)
+    noattn = bench._variant(recipe, "st_plus_siblings_noattn", 42)
+    short = bench._variant(recipe, "st_plus_siblings_short", 42)
+    assert (short.stages.multitask.epochs, noattn.stages.multitask.epochs) == (1.0, 2.0)
+    assert dataclasses.replace(short.stages.multitask, epochs=2.0) == noattn.stages.multitask
+    assert short.stages.contrastive == noattn.stages.contrastive
+    assert short.stages.multitask.attention_dropout == short.stages.contrastive.attention_dropout == 0.0
+    assert not short.stages.multitask.tasks[0].negatives.dynamic  # static: nothing for a second read to pick up
+
+
+def test_stage1_merged_arm_averages_a_run_model_with_its_own_stage1_model(bench, tiny_model, tmp_path):
+    run = tmp_path / "st_plus_siblings_noattn-44"
+    final, stage1 = run / "run" / "model", run / "run" / "stages" / "contrastive" / "model"
+    moved = copy.deepcopy(tiny_model)  # the fixture is shared by the session: never changed in place
+    with torch.no_grad():
+        for parameter in moved.parameters():
+            parameter.add_(1.0)
+    moved.save(str(final))
+    tiny_model.save(str(stage1))
+    result = {"arm": "st_plus_siblings_noattn", "seed": 44, "seconds": 100.0, "info": {"model_path": "run/model"}}
+    (run / "result.json").write_text(json.dumps(result), encoding="utf-8")
+    recipe = types.SimpleNamespace(model=types.SimpleNamespace(base="unused: the partner is the stage-1 model"))
+
+    source = bench._merge_source(run, 44, 0.7, "st_plus_merged_stage1")
+    done = bench._run_merged(recipe, run, source, 0.7, "st_plus_merged_stage1")
+
+    a, b = moved.state_dict(), tiny_model.state_dict()
+    for name, value in done["model"].state_dict().items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, 0.7 * a[name] + 0.3 * b[name])
+    assert done["seconds"] >= 100.0 and done["info"]["source_arm"] == "st_plus_siblings_noattn"
+    with pytest.raises(SystemExit, match="an 'st_plus_siblings_noattn' run; st_plus_merged merges an st_plus run"):
+        bench._merge_source(run, 44, 0.7)  # the start-model merge takes only st_plus runs, as before
+    import shutil
+
+    shutil.rmtree(stage1)
+    with pytest.raises(SystemExit, match="no stage-1 model"):
+        bench._merge_source(run, 44, 0.7, "st_plus_merged_stage1")
+    result["arm"] = "plain_bf16_noattn"
+    (run / "result.json").write_text(json.dumps(result), encoding="utf-8")
+    with pytest.raises(SystemExit, match="merges a run of the recipe's two stages"):
+        bench._merge_source(run, 44, 0.7, "st_plus_merged_stage1")
+
+
 @pytest.mark.parametrize(
     ("arm", "info", "seed", "weight", "match"),
     [("st_plus", {"model_path": "run/model"}, 42, 1.0, "between 0 and 1"),
