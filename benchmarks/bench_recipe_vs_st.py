@@ -332,7 +332,7 @@ def _stage1_model(source: Path, done: dict) -> Path:
 def _merge_source(source: Path | None, seed: int, weight: float, arm: str = "st_plus_merged") -> dict:
     """The ``result.json`` of the run that a merged arm merges, checked before any work starts."""
     if source is None:
-        raise SystemExit(f"--arm {arm} needs --merge-from ST_PLUS_RUN (the run whose model is merged)")
+        raise SystemExit(f"--arm {arm} needs --merge-from RUN (the run whose model is merged)")
     if not 0.0 < weight < 1.0:
         raise SystemExit(f"--merge-weight must be between 0 and 1 (exclusive), got {weight}")
     path = source / "result.json"
@@ -341,12 +341,12 @@ def _merge_source(source: Path | None, seed: int, weight: float, arm: str = "st_
     done = json.loads(path.read_text(encoding="utf-8"))
     if arm == "st_plus_merged" and done.get("arm") != "st_plus":
         raise SystemExit(f"--merge-from {source}: an {done.get('arm')!r} run; st_plus_merged merges an st_plus run")
-    if arm == "st_plus_merged_stage1" and done.get("arm") not in SIBLING_ARMS + ("st_plus", "st_plus_nofilter"):
+    if arm == "st_plus_merged_stage1" and done.get("arm") in ("start", *PLAIN_ARMS, *MERGED_ARMS):
         raise SystemExit(f"--merge-from {source}: an {done.get('arm')!r} run; {arm} merges a run of the recipe's "
                          "two stages")  # fmt: skip
     if "model_path" not in done.get("info", {}):
         raise SystemExit(f"--merge-from {source}: its result.json does not name its model (written before the "
-                         "st_plus_merged arm existed); run the st_plus arm again")  # fmt: skip
+                         f"model path was recorded); run the {done.get('arm')} arm again")  # fmt: skip
     if done["seed"] != seed:
         raise SystemExit(f"--merge-from {source} ran seed {done['seed']}, not --seed {seed}")
     if arm == "st_plus_merged_stage1" and not (_stage1_model(source, done) / "modules.json").is_file():
@@ -420,6 +420,14 @@ def _check_run(folder: Path, done: dict) -> None:
                          f"recorded); run the {arm} arm again")  # fmt: skip
     if arm in MERGED_ARMS and not {"source", "weight"} <= set(info):
         raise SystemExit(f"{folder}/result.json does not name the run it merged; run the {arm} arm again")
+    if arm in MERGED_ARMS:  # the source run and, for the stage-1 merge, its stage-1 model are still there
+        _merge_source(_source_folder(info), done["seed"], info["weight"], arm)
+
+
+def _source_folder(info: dict) -> Path:
+    """The folder of the run a merged arm merged, as recorded (relative: to the working folder, else the repo)."""
+    source = Path(info["source"])
+    return source if source.is_absolute() or source.is_dir() else REPO / source
 
 
 def _run_model(recipe, folder: Path, done: dict):
@@ -432,8 +440,7 @@ def _run_model(recipe, folder: Path, done: dict):
     if arm == "start":
         return load_model(recipe.model.base)
     if arm in MERGED_ARMS:
-        source = Path(info["source"])
-        source = source if source.is_absolute() or source.is_dir() else REPO / source
+        source = _source_folder(info)
         checked = _merge_source(source, done["seed"], info["weight"], arm)
         return _run_merged(recipe, source, checked, info["weight"], arm)["model"]
     path = folder / ("model" if arm in PLAIN_ARMS else info["model_path"])
@@ -505,7 +512,10 @@ def _budget_from(plain: dict, run: dict) -> bool:
     equal wall clock), so their files regenerate unchanged.
     """
     budget = plain["info"].get("budget_seconds")
-    return budget is None or abs(budget - run["seconds"]) < 0.1
+    if budget is None:
+        return True
+    # a merged arm's seconds are its source run's plus the merge's: a plain run budgeted from that source pairs too
+    return any(abs(budget - s) < 0.1 for s in (run["seconds"], run["info"].get("source_seconds")) if s is not None)
 
 
 def report(args: argparse.Namespace) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import shutil
 import types
 from pathlib import Path
 
@@ -226,8 +227,6 @@ def test_stage1_merged_arm_averages_a_run_model_with_its_own_stage1_model(bench,
     assert done["seconds"] >= 100.0 and done["info"]["source_arm"] == "st_plus_siblings_noattn"
     with pytest.raises(SystemExit, match="an 'st_plus_siblings_noattn' run; st_plus_merged merges an st_plus run"):
         bench._merge_source(run, 44, 0.7)  # the start-model merge takes only st_plus runs, as before
-    import shutil
-
     shutil.rmtree(stage1)
     with pytest.raises(SystemExit, match="no stage-1 model"):
         bench._merge_source(run, 44, 0.7, "st_plus_merged_stage1")
@@ -235,6 +234,15 @@ def test_stage1_merged_arm_averages_a_run_model_with_its_own_stage1_model(bench,
     (run / "result.json").write_text(json.dumps(result), encoding="utf-8")
     with pytest.raises(SystemExit, match="merges a run of the recipe's two stages"):
         bench._merge_source(run, 44, 0.7, "st_plus_merged_stage1")
+
+
+def test_a_plain_budget_from_a_merged_arms_source_run_pairs_with_the_merged_arm(bench):
+    plain = {"info": {"budget_seconds": 321.5}}
+    assert bench._budget_from(plain, {"seconds": 321.5, "info": {}})
+    assert bench._budget_from(plain, {"seconds": 322.0, "info": {"source_seconds": 321.5}})  # + the merge's 0.5 s
+    assert not bench._budget_from(plain, {"seconds": 322.0, "info": {}})
+    assert not bench._budget_from(plain, {"seconds": 300.0, "info": {"source_seconds": 299.5}})
+    assert bench._budget_from({"info": {}}, {"seconds": 1.0, "info": {}})  # runs from before budgets were recorded
 
 
 @pytest.mark.parametrize(
@@ -351,7 +359,9 @@ def _write_run(folder: Path, arm: str, info: dict) -> None:
 def test_test_command_scores_each_run_model_once_and_report_pairs_them(bench, tiny_model, tmp_path, monkeypatch):
     runs, start = tmp_path / "runs", tmp_path / "start"
     tiny_model.save(str(start))
-    for offset, path in ((1.0, runs / "st_plus-42" / "run" / "model"), (2.0, runs / "plain-42" / "model")):
+    stage1 = runs / "st_plus-42" / "run" / "stages" / "contrastive" / "model"
+    for offset, path in ((1.0, runs / "st_plus-42" / "run" / "model"), (2.0, runs / "plain-42" / "model"),
+                         (3.0, stage1)):  # fmt: skip
         moved = copy.deepcopy(tiny_model)  # the session fixture is never changed in place
         with torch.no_grad():
             for parameter in moved.parameters():
@@ -361,6 +371,8 @@ def test_test_command_scores_each_run_model_once_and_report_pairs_them(bench, ti
     _write_run(runs / "plain-42", "plain", {})
     _write_run(runs / "start", "start", {})
     _write_run(runs / "st_plus_merged-42", "st_plus_merged", {"source": str(runs / "st_plus-42"), "weight": 0.7})
+    _write_run(runs / "st_plus_merged_stage1-42", "st_plus_merged_stage1",
+               {"source": str(runs / "st_plus-42"), "weight": 0.5})  # fmt: skip
     calls = []
 
     def fake_score(model, tasks):
@@ -370,16 +382,18 @@ def test_test_command_scores_each_run_model_once_and_report_pairs_them(bench, ti
     monkeypatch.setattr(bench, "_score", fake_score)
     args = types.SimpleNamespace(folder=runs, recipe=bench.RECIPE, base=start)
     bench.score_test(args)
-    assert len(calls) == 4 and all(names == list(bench.TEST_TASKS) for names in calls)
+    assert len(calls) == 5 and all(names == list(bench.TEST_TASKS) for names in calls)
     scored = {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in runs.glob("*/test_result.json")}
     w = {name: r["scores"]["retrieval_debian_en"] for name, r in scored.items()}
     assert w["st_plus-42"] == pytest.approx(w["start"] + 1.0, abs=1e-5)
     assert w["plain-42"] == pytest.approx(w["start"] + 2.0, abs=1e-5)
     assert w["st_plus_merged-42"] == pytest.approx(0.7 * w["st_plus-42"] + 0.3 * w["start"], abs=1e-5)
+    # merged again with the run's own stage-1 model (start + 3), not with the start model
+    assert w["st_plus_merged_stage1-42"] == pytest.approx(0.5 * w["st_plus-42"] + 0.5 * (w["start"] + 3.0), abs=1e-5)
     assert all(r["split"] == "test" and r["seconds"] == 10.0 for r in scored.values())
 
     bench.score_test(args)  # scored once: a second call skips every run
-    assert len(calls) == 4
+    assert len(calls) == 5
 
     output = tmp_path / "test.json"
     bench.report(types.SimpleNamespace(folder=runs, output=output, recipe=bench.RECIPE, split="test"))
@@ -431,10 +445,14 @@ def test_test_command_refuses_a_run_whose_model_is_gone(bench, tmp_path, monkeyp
     ("data", "match"),
     [({"variant": "base", "seed": 42, "scores": {}}, "not a run of this script"),
      ({"arm": "st_plus", "seed": 42, "info": {}}, "does not name its model"),
-     ({"arm": "st_plus_merged", "seed": 42, "info": {"weight": 0.7}}, "does not name the run it merged")],
+     ({"arm": "st_plus_merged", "seed": 42, "info": {"weight": 0.7}}, "does not name the run it merged"),
+     ({"arm": "st_plus_merged_stage1", "seed": 42, "info": {"weight": 0.7, "source": "SOURCE"}}, "no stage-1 model")],
 )  # fmt: skip
 def test_test_command_checks_every_run_before_scoring_any(bench, tmp_path, monkeypatch, data, match):
-    runs = tmp_path / "runs"
+    runs, data = tmp_path / "runs", copy.deepcopy(data)  # the parameter is shared: never changed in place
+    if data.get("info", {}).get("source") == "SOURCE":  # a finished run whose stage-1 model was deleted
+        _write_run(tmp_path / "source", "st_plus_siblings_noattn", {"model_path": "run/model"})
+        data["info"]["source"] = str(tmp_path / "source")
     _write_run(runs / "a-start", "start", {})  # sorted first: would be scored first
     (runs / "b-bad").mkdir()
     (runs / "b-bad" / "result.json").write_text(json.dumps(data), encoding="utf-8")
