@@ -8,6 +8,7 @@
       python $B run --arm plain --seed $s --budget-from $R/st_plus-$s --out $R/plain-$s
       python $B run --arm st_plus_static --seed $s --out $R/st_plus_static-$s
     done
+    python $B lanes --arm st_plus_siblings_short --plain plain_bf16_noattn --out $R   # 3 seeds, two jobs at a time
     python $B report $R --output benchmarks/results/recipe_vs_st.json   # mean, std, paired per-seed differences
     python $B table                                                     # the README table, from the results file
     python $B test $R                                      # held-out: the same models on the shipped test slices, once
@@ -94,6 +95,8 @@ task types), bf16 encoding, batch 64, at the model's inference length (256 token
 (only ``test`` reads those, below). Run
 one job at a time, or each with ``OMP_NUM_THREADS=1`` (the wall-clock budget of ``plain`` is only fair when its run
 shares the machine as its ``st_plus`` run did).
+``lanes --arm ARM --plain PLAIN --out DIR`` runs both arms on ``--seeds`` (42 43 44) that way, two jobs of one thread
+at a time, each plain run once its seed's ``ARM`` run has finished (see :func:`lanes`).
 
 ``test FOLDER`` scores the models of finished runs, unchanged, on the shipped English test slices (``TEST_TASKS``:
 every English slice of ``examples/data`` except the long-document QMSum slice, which is read with chunking) and
@@ -406,7 +409,9 @@ def run(args: argparse.Namespace) -> None:
     scores = _score(done["model"], _dev_tasks(args.dev_tasks))
     result = {"arm": args.arm, "seed": args.seed, "seconds": round(done["seconds"], 1), "info": done["info"],
               "scores": scores, "threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or None}  # fmt: skip
-    (args.out / "result.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    from st_plus.training.checkpoints import atomic_write_text
+
+    atomic_write_text(args.out / "result.json", json.dumps(result, indent=2) + "\n")  # a lane may be waiting for it
     print(json.dumps({k: result[k] for k in ("arm", "seed", "seconds")}), file=sys.stderr)
 
 
@@ -487,6 +492,104 @@ def score_test(args: argparse.Namespace) -> None:
                                for t in tasks]  # fmt: skip
         atomic_write_text(target, json.dumps(result, indent=2) + "\n")
         print(json.dumps({"run": str(folder), "arm": done["arm"], "seed": done["seed"]}), file=sys.stderr)
+
+
+# ------------------------------------------------------------------------------------------------------- lanes
+
+
+def _lane_jobs(args: argparse.Namespace) -> list[dict]:
+    """The runs of ``lanes``, in launch order: the st_plus arm's seeds, then the plain arm's."""
+    jobs = [{"arm": args.arm, "seed": s, "after": None} for s in args.seeds]
+    if args.plain:
+        jobs += [{"arm": args.plain, "seed": s, "after": args.out / f"{args.arm}-{s}"} for s in args.seeds]
+    for job in jobs:
+        job["out"] = args.out / f"{job['arm']}-{job['seed']}"
+    return jobs
+
+
+def _lane_command(args: argparse.Namespace, job: dict) -> list[str]:
+    command = [sys.executable, str(Path(__file__).resolve()), "run", "--arm", job["arm"], "--seed", str(job["seed"]),
+               "--out", str(job["out"]), "--recipe", str(args.recipe)]  # fmt: skip
+    if job["after"] is not None:
+        command += ["--budget-from", str(job["after"])]
+    if args.base is not None:
+        command += ["--base", str(args.base)]
+    return command
+
+
+def lanes(args: argparse.Namespace, popen=None) -> None:
+    """Runs an st_plus arm and, optionally, a plain arm on the same seeds, ``--lanes`` jobs at a time, one thread each.
+
+    A free lane takes the first job, in the order st_plus arm's seeds then plain arm's seeds, that can start: a plain
+    run only once the st_plus run of its seed has exited with its ``result.json`` (its seconds are the plain run's
+    budget). With 2 lanes and seeds 42 43 44 that gives the slots (st_plus 42 | st_plus 43), (st_plus 44 | plain 42),
+    (plain 43 | plain 44) of the stop 45-46 runs when the st_plus runs finish in seed order. A run whose
+    ``result.json`` exists is skipped (an interrupted schedule continues); each run's output goes to
+    ``OUT/ARM-SEED.log``. If a run fails, nothing more starts, the running ones finish, and the command exits with
+    the failed run's log named. If this command itself stops (an exception, Ctrl-C), its running runs are stopped too.
+    """
+    import subprocess
+
+    popen = popen or subprocess.Popen
+    if args.arm in ("start", *PLAIN_ARMS, *MERGED_ARMS):
+        raise SystemExit(f"--arm {args.arm}: lanes runs a training st_plus arm (the plain arm goes in --plain)")
+    if args.plain is not None and args.plain not in PLAIN_ARMS:
+        raise SystemExit(f"--plain {args.plain}: not a plain arm ({', '.join(PLAIN_ARMS)})")
+    if args.lanes < 1 or len(set(args.seeds)) != len(args.seeds):
+        raise SystemExit(f"--lanes must be >= 1 and --seeds distinct, got {args.lanes} and {args.seeds}")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args.out.mkdir(parents=True, exist_ok=True)
+    pending = [job for job in _lane_jobs(args) if not (job["out"] / "result.json").is_file()]
+    running: list[tuple] = []  # (job, process, log file)
+    failed: list[dict] = []
+
+    def say(text: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+    def can_start(job: dict) -> bool:
+        after = job["after"]
+        busy = {r["out"] for r, _, _ in running}
+        return after is None or (after not in busy and (after / "result.json").is_file())
+
+    try:
+        while pending or running:
+            for job, process, log in list(running):
+                rc = process.poll()
+                if rc is None:
+                    continue
+                log.close()
+                running.remove((job, process, log))
+                say(f"done {job['out'].name} rc={rc}")
+                if rc != 0:
+                    failed.append(job)
+            while not failed and len(running) < args.lanes:
+                ready = next((j for j in pending if can_start(j)), None)
+                if ready is None:
+                    break
+                pending.remove(ready)
+                log = open(args.out / f"{ready['out'].name}.log", "w", encoding="utf-8")  # noqa: SIM115 (closed below)
+                say(f"start {ready['out'].name}")
+                try:
+                    process = popen(_lane_command(args, ready), stdout=log, stderr=subprocess.STDOUT, env=env)
+                except BaseException:
+                    log.close()
+                    raise
+                running.append((ready, process, log))
+            if failed and not running:
+                break
+            if not running and pending:  # nothing can start: a plain run waits for an st_plus run that did not finish
+                raise SystemExit(f"no run can start: {[j['out'].name for j in pending]} wait for runs that did not "
+                                 "write their result.json")  # fmt: skip
+            time.sleep(args.poll_seconds)
+    finally:  # this command stopped early (an exception, Ctrl-C): no run goes on unattended
+        for job, process, log in running:
+            if process.poll() is None:
+                say(f"stopping {job['out'].name}")
+                process.terminate()
+                process.wait()
+            log.close()
+    if failed:
+        raise SystemExit(f"failed: {', '.join(str(args.out / (j['out'].name + '.log')) for j in failed)}")
 
 
 # ----------------------------------------------------------------------------------------------------- report
@@ -645,6 +748,15 @@ def main() -> None:
     p.add_argument("--recipe", type=Path, default=RECIPE)
     p.add_argument("--dev-tasks", nargs="+", help="score only these dev task folders (smoke runs; default: all)")
     p.add_argument("--base", type=Path, help="start from this model folder instead of the recipe's model.base")
+    p = sub.add_parser("lanes", help="run an st_plus arm and a plain arm on seeds, two jobs of one thread at a time")
+    p.add_argument("--arm", choices=ARMS, required=True, help="the st_plus arm")
+    p.add_argument("--plain", choices=PLAIN_ARMS, help="the plain arm, each run given its seed's st_plus seconds")
+    p.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
+    p.add_argument("--out", type=Path, required=True, help="the folder of the runs (OUT/ARM-SEED, OUT/ARM-SEED.log)")
+    p.add_argument("--lanes", type=int, default=2, help="jobs at a time (default 2: one per core of a 2-core machine)")
+    p.add_argument("--poll-seconds", type=float, default=5.0, help=argparse.SUPPRESS)
+    p.add_argument("--recipe", type=Path, default=RECIPE)
+    p.add_argument("--base", type=Path, help="start from this model folder instead of the recipe's model.base")
     p = sub.add_parser("test", help="score every finished run under FOLDER on the shipped English test slices, once")
     p.add_argument("folder", type=Path)
     p.add_argument("--split", choices=("test", "fresh"), default="test",
@@ -668,6 +780,8 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.command == "run":
         run(args)
+    elif args.command == "lanes":
+        lanes(args)
     elif args.command == "test":
         score_test(args)
     elif args.command == "report":

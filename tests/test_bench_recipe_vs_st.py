@@ -514,3 +514,139 @@ def test_plain_bf16_mining_arm_mines_under_bfloat16_autocast_and_trains_as_plain
     assert result["info"]["attention_dropout"] == dropout_p[0]
     assert result["info"]["budget_seconds"] == 3.0 and result["info"]["steps"] > 0
     assert not torch.is_autocast_enabled("cpu")  # only around the mining
+
+
+
+class _FakeRun:
+    """A ``run`` subprocess: finishes at its ``polls``-th ``poll()`` by writing its ``result.json`` (or fails)."""
+
+    events: list[tuple[str, str]] = []
+    commands: dict[str, list[str]] = {}
+    durations: dict[str, int] = {}
+    fail: tuple[str, ...] = ()
+    no_result: tuple[str, ...] = ()
+
+    def __init__(self, command, stdout=None, stderr=None, env=None):
+        self.out = Path(command[command.index("--out") + 1])
+        self.name, self.seen, self.terminated = self.out.name, 0, False
+        assert env["OMP_NUM_THREADS"] == "1" and not stdout.closed
+        _FakeRun.commands[self.name] = command
+        _FakeRun.events.append(("start", self.name))
+
+    def poll(self):
+        if self.terminated:
+            return -15
+        self.seen += 1
+        if self.seen < _FakeRun.durations.get(self.name, 2):
+            return None
+        failed = self.name in _FakeRun.fail
+        if not failed and self.name not in _FakeRun.no_result:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "result.json").write_text("{}", encoding="utf-8")
+        _FakeRun.events.append(("done", self.name))
+        return 1 if failed else 0
+
+    def terminate(self):
+        self.terminated = True
+        _FakeRun.events.append(("terminated", self.name))
+
+    def wait(self):
+        return -15
+
+
+@pytest.fixture
+def fake_run():
+    _FakeRun.events, _FakeRun.commands, _FakeRun.durations = [], {}, {}
+    _FakeRun.fail, _FakeRun.no_result = (), ()
+    return _FakeRun
+
+
+def _lane_args(out, **kw):
+    base = {"arm": "st_plus_siblings_short", "plain": "plain_bf16_noattn", "seeds": [42, 43, 44], "out": out,
+            "lanes": 2, "poll_seconds": 0.0, "recipe": Path("r.yaml"), "base": None}  # fmt: skip
+    return types.SimpleNamespace(**{**base, **kw})
+
+
+def _together(events):
+    """The sets of runs that were running at once, each time a run started."""
+    running, sets = set(), []
+    for kind, name in events:
+        if kind == "start":
+            running.add(name)
+            sets.append(set(running))
+        else:
+            running.discard(name)
+    return sets
+
+
+S, P = "st_plus_siblings_short", "plain_bf16_noattn"
+
+
+def test_lanes_runs_the_stop_46_slots_each_plain_run_on_its_seeds_budget(bench, tmp_path, fake_run):
+    import sys
+
+    fake_run.durations = {f"{S}-42": 3, f"{S}-43": 2}  # 43 ends first: its lane takes st_plus 44, not a plain run
+    bench.lanes(_lane_args(tmp_path), popen=fake_run)
+    starts = [name for kind, name in fake_run.events if kind == "start"]
+    assert starts == [f"{S}-42", f"{S}-43", f"{S}-44", f"{P}-42", f"{P}-43", f"{P}-44"]
+    assert _together(fake_run.events)[-1] == {f"{P}-43", f"{P}-44"}
+    assert {f"{S}-44", f"{P}-42"} in _together(fake_run.events)
+    for seed in (42, 43, 44):
+        events = fake_run.events
+        assert events.index(("done", f"{S}-{seed}")) < events.index(("start", f"{P}-{seed}"))
+        plain, st = fake_run.commands[f"{P}-{seed}"], fake_run.commands[f"{S}-{seed}"]
+        assert plain[plain.index("--budget-from") + 1] == str(tmp_path / f"{S}-{seed}")
+        assert "--budget-from" not in st
+        assert st[:3] == [sys.executable, str(SCRIPT), "run"]
+        assert st[st.index("--recipe") + 1] == "r.yaml" and st[st.index("--seed") + 1] == str(seed)
+    assert (tmp_path / f"{P}-44.log").is_file()
+    fake_run.events = []
+    bench.lanes(_lane_args(tmp_path), popen=fake_run)  # every result.json exists: nothing runs again
+    assert fake_run.events == []
+
+
+def test_lanes_resumes_with_the_plain_runs_of_finished_st_plus_runs(bench, tmp_path, fake_run):
+    for seed in (42, 43, 44):
+        (tmp_path / f"{S}-{seed}").mkdir()
+        (tmp_path / f"{S}-{seed}" / "result.json").write_text("{}", encoding="utf-8")
+    bench.lanes(_lane_args(tmp_path), popen=fake_run)
+    assert [name for kind, name in fake_run.events if kind == "start"] == [f"{P}-42", f"{P}-43", f"{P}-44"]
+    assert _together(fake_run.events)[:2] == [{f"{P}-42"}, {f"{P}-42", f"{P}-43"}]
+
+
+def test_lanes_lets_running_runs_finish_after_a_failure_starts_nothing_more_and_names_its_log(bench, tmp_path,
+                                                                                               fake_run):  # fmt: skip
+    fake_run.fail, fake_run.durations = (f"{S}-42",), {f"{S}-42": 1, f"{S}-43": 3}
+    with pytest.raises(SystemExit, match=rf"failed: .*{S}-42\.log"):
+        bench.lanes(_lane_args(tmp_path), popen=fake_run)
+    assert [name for kind, name in fake_run.events if kind == "start"] == [f"{S}-42", f"{S}-43"]
+    assert ("done", f"{S}-43") in fake_run.events  # waited for, not abandoned
+    assert not (tmp_path / f"{P}-42.log").exists()
+
+
+def test_lanes_stops_when_a_plain_run_waits_for_a_result_that_will_not_come(bench, tmp_path, fake_run):
+    fake_run.no_result = (f"{S}-42",)  # exits 0 without its result.json
+    with pytest.raises(SystemExit, match="no run can start"):
+        bench.lanes(_lane_args(tmp_path, seeds=[42]), popen=fake_run)
+
+
+def test_lanes_stops_its_running_runs_when_it_is_interrupted(bench, tmp_path, fake_run, monkeypatch):
+    fake_run.durations = {f"{S}-42": 99, f"{S}-43": 99}
+
+    def interrupt(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench.time, "sleep", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        bench.lanes(_lane_args(tmp_path), popen=fake_run)
+    assert {("terminated", f"{S}-42"), ("terminated", f"{S}-43")} <= set(fake_run.events)
+
+
+@pytest.mark.parametrize(("kw", "match"), [({"arm": "plain"}, "lanes runs a training st_plus arm"),
+                                           ({"plain": "st_plus"}, "not a plain arm"),
+                                           ({"lanes": 0}, "--lanes must be >= 1"),
+                                           ({"seeds": [42, 42]}, "--seeds distinct")])  # fmt: skip
+def test_lanes_refuses_bad_arguments_before_any_run(bench, tmp_path, kw, match):
+    with pytest.raises(SystemExit, match=match):
+        bench.lanes(_lane_args(tmp_path / "out", **kw), popen=lambda *a, **k: pytest.fail("started a run"))
+    assert not (tmp_path / "out").exists()
