@@ -388,6 +388,7 @@ def _load_recipe(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> None:
     from st_plus import load_model
+    from st_plus.training.checkpoints import atomic_write_text
 
     recipe = _load_recipe(args)
     if args.arm in PLAIN_ARMS and args.budget_from is None:
@@ -409,8 +410,6 @@ def run(args: argparse.Namespace) -> None:
     scores = _score(done["model"], _dev_tasks(args.dev_tasks))
     result = {"arm": args.arm, "seed": args.seed, "seconds": round(done["seconds"], 1), "info": done["info"],
               "scores": scores, "threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or None}  # fmt: skip
-    from st_plus.training.checkpoints import atomic_write_text
-
     atomic_write_text(args.out / "result.json", json.dumps(result, indent=2) + "\n")  # a lane may be waiting for it
     print(json.dumps({k: result[k] for k in ("arm", "seed", "seconds")}), file=sys.stderr)
 
