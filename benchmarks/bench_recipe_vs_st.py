@@ -13,9 +13,12 @@
     python $B table                                                     # the README table, from the results file
     python $B test $R                                      # held-out: the same models on the shipped test slices, once
     python $B report $R --split test --output benchmarks/results/recipe_vs_st_test.json
+    python $B scale --results A.json B.json --output S.json --plot S.png   # one comparison against the rows given
 
 The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/recipes/recipe_vs_st.yaml``
-(``--recipe``):
+(``--recipe``; ``benchmarks/recipes/recipe_vs_st_x{2,3,4}.yaml`` have 2-4 times its rows, stop 47). Each
+``result.json`` names the recipe it was trained on (since stop 47), and ``report``, ``test``, ``lanes`` and a merged
+``run`` refuse a run that names another recipe than their ``--recipe``:
 
 - ``st_plus``: the recipe through :func:`st_plus.training.run_recipe`, as ``st-plus train`` runs it: stage 1 (in-batch
   negatives, group-aware batches, consistency filtering), stage 2 (hybrid BM25 + dense hard negatives mined from the
@@ -54,7 +57,8 @@ The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/rec
   dropout on the attention probabilities while training; the hidden-state dropout stays): on CPU that dropout is
   most of attention's cost (``benchmarks/bench_attention_dropout.py``), so the same steps take less time, which
   equal wall clock also takes from ``plain``.
-- ``st_plus_merged``: an ``st_plus`` run's model (``--merge-from RUN``) averaged with the start model,
+- ``st_plus_merged``: an ``st_plus`` run's model (``--merge-from RUN``; since stop 47 the run of any training st_plus
+  arm, named in ``info.source_arm``) averaged with the start model,
   ``--merge-weight`` (0.7, the quickstart's weight, chosen on the development suite over 3 seeds) on the trained
   model, as the recipe's ``merge`` stage does (:func:`st_plus.models.merge_models`); its seconds are the source
   run's plus the merge's. The merge ablation, and the merged recipe against ``plain``.
@@ -342,9 +346,7 @@ def _merge_source(source: Path | None, seed: int, weight: float, arm: str = "st_
     if not path.is_file():
         raise SystemExit(f"--merge-from {source}: no result.json (not a finished run of this script)")
     done = json.loads(path.read_text(encoding="utf-8"))
-    if arm == "st_plus_merged" and done.get("arm") != "st_plus":
-        raise SystemExit(f"--merge-from {source}: an {done.get('arm')!r} run; st_plus_merged merges an st_plus run")
-    if arm == "st_plus_merged_stage1" and done.get("arm") in ("start", *PLAIN_ARMS, *MERGED_ARMS):
+    if done.get("arm") in ("start", *PLAIN_ARMS, *MERGED_ARMS):  # any st_plus arm that trained (stop 47 on)
         raise SystemExit(f"--merge-from {source}: an {done.get('arm')!r} run; {arm} merges a run of the recipe's "
                          "two stages")  # fmt: skip
     if "model_path" not in done.get("info", {}):
@@ -371,7 +373,7 @@ def _run_merged(recipe, source: Path, done: dict, weight: float, arm: str = "st_
     merge_seconds = time.perf_counter() - start
     info = {"source": str(source), "source_seconds": done["seconds"], "source_seed": done["seed"], "weight": weight,
             "merge_seconds": round(merge_seconds, 1), "steps": done["info"].get("steps")}  # fmt: skip
-    if arm == "st_plus_merged_stage1":
+    if arm == "st_plus_merged_stage1" or done["arm"] != "st_plus":  # st_plus_merged of an st_plus run: as before
         info["source_arm"] = done["arm"]
     return {"seconds": done["seconds"] + merge_seconds, "info": info, "model": model}
 
@@ -395,6 +397,8 @@ def run(args: argparse.Namespace) -> None:
         raise SystemExit(f"--arm {args.arm} needs --budget-from ST_PLUS_RUN (its seconds are the arm's budget)")
     source = (_merge_source(args.merge_from, args.seed, args.merge_weight, args.arm) if args.arm in MERGED_ARMS
               else None)  # fmt: skip
+    if source is not None:  # the merge's start model and rows are this command's recipe's: the source's must match
+        _check_recipe(args.merge_from, source, getattr(args, "recipe", RECIPE))
     args.out.mkdir(parents=True, exist_ok=True)
     if args.arm == "start":
         done = {"seconds": 0.0, "info": {}, "model": load_model(recipe.model.base)}
@@ -409,9 +413,28 @@ def run(args: argparse.Namespace) -> None:
         done = _run_st_plus(recipe, args.arm, args.seed, args.out)
     scores = _score(done["model"], _dev_tasks(args.dev_tasks))
     result = {"arm": args.arm, "seed": args.seed, "seconds": round(done["seconds"], 1), "info": done["info"],
-              "scores": scores, "threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or None}  # fmt: skip
+              "scores": scores, "threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or None,
+              "recipe": _recipe_name(getattr(args, "recipe", RECIPE))}  # fmt: skip
     atomic_write_text(args.out / "result.json", json.dumps(result, indent=2) + "\n")  # a lane may be waiting for it
     print(json.dumps({k: result[k] for k in ("arm", "seed", "seconds")}), file=sys.stderr)
+
+
+def _recipe_name(path: Path) -> str:
+    """A recipe as ``result.json`` and the results file name it: relative to the repository when inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def _check_recipe(folder: Path, done: dict, recipe: Path) -> None:
+    """Refuse a run that names another recipe than ``--recipe``.
+
+    Runs written before stop 47 name none (the default recipe's, and e.g. ``full_en.yaml``'s GPU runs): they are
+    taken as they always were, on the command's word.
+    """
+    ran = done.get("recipe")
+    if ran is not None and done.get("arm") != "start" and ran != _recipe_name(recipe):  # start: no rows to differ
+        raise SystemExit(f"{folder}/result.json: trained on {ran}, not on --recipe {_recipe_name(recipe)}; "
+                         f"report or score each recipe's runs from their own folder")  # fmt: skip
 
 
 def _check_run(folder: Path, done: dict) -> None:
@@ -479,13 +502,15 @@ def score_test(args: argparse.Namespace) -> None:
     runs = {folder: json.loads((folder / "result.json").read_text(encoding="utf-8")) for folder in folders}
     for folder, done in runs.items():
         _check_run(folder, done)  # every run before the first is scored
+        _check_recipe(folder, done, args.recipe)
     for folder, done in runs.items():
         target = folder / RESULT_FILES[split]
         if target.is_file():
             print(f"{folder}: already scored on the {split} tasks ({target.name}), skipped", file=sys.stderr)
             continue
         scores = _score(_run_model(recipe, folder, done), tasks)
-        result = {**{k: done[k] for k in ("arm", "seed", "seconds", "info")}, "scores": scores, "split": split}
+        result = {**{k: done[k] for k in ("arm", "seed", "seconds", "info")}, "scores": scores, "split": split,
+                  **({"recipe": done["recipe"]} if "recipe" in done else {})}  # fmt: skip
         if split == "fresh":
             result["tasks"] = [str(t.resolve().relative_to(REPO)) if t.resolve().is_relative_to(REPO) else str(t)
                                for t in tasks]  # fmt: skip
@@ -538,7 +563,12 @@ def lanes(args: argparse.Namespace, popen=None) -> None:
         raise SystemExit(f"--lanes must be >= 1 and --seeds distinct, got {args.lanes} and {args.seeds}")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     args.out.mkdir(parents=True, exist_ok=True)
-    pending = [job for job in _lane_jobs(args) if not (job["out"] / "result.json").is_file()]
+    jobs = _lane_jobs(args)
+    for job in jobs:  # a finished run of another recipe is not this schedule's: refuse before starting anything
+        done = job["out"] / "result.json"
+        if done.is_file():
+            _check_recipe(job["out"], json.loads(done.read_text(encoding="utf-8")), args.recipe)
+    pending = [job for job in jobs if not (job["out"] / "result.json").is_file()]
     running: list[tuple] = []  # (job, process, log file)
     failed: list[dict] = []
 
@@ -624,7 +654,10 @@ def report(args: argparse.Namespace) -> None:
     split = getattr(args, "split", "dev")
     equal_budget_only = getattr(args, "equal_budget_only", False)
     name = RESULT_FILES[split]
-    runs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(args.folder.glob(f"*/{name}"))]
+    paths = sorted(args.folder.glob(f"*/{name}"))
+    runs = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    for path, r in zip(paths, runs, strict=True):
+        _check_recipe(path.parent, r, args.recipe)
     if not runs:
         raise SystemExit(f"no */{name} under {args.folder}" + (f": run `test {args.folder}` first" if split == "test"
                                                                 else ""))  # fmt: skip
@@ -688,6 +721,7 @@ def report(args: argparse.Namespace) -> None:
                     ("st_plus_siblings_short", "st_plus_siblings_noattn"),
                     ("st_plus_merged_stage1", "st_plus_siblings_noattn"),
                     ("st_plus_merged_stage1", "plain_bf16_noattn"),
+                    ("st_plus_merged", "plain_bf16_noattn"), ("st_plus_merged", "st_plus_siblings_short"),
                     ("st_plus_static", "plain"), ("st_plus", "start"), ("plain", "start"))}  # fmt: skip
     comparisons = {k: v for k, v in comparisons.items() if v is not None and v["seeds"]}
     goals = {}
@@ -699,7 +733,7 @@ def report(args: argparse.Namespace) -> None:
     if "st_plus - st_plus_static" in comparisons:
         goals[f"dynamic >= static + 0.5 on {split} retrieval"] = comparisons["st_plus - st_plus_static"]["mean"][
             "retrieval"] >= 0.5  # fmt: skip
-    recipe = str(Path(args.recipe).resolve().relative_to(REPO))
+    recipe = _recipe_name(args.recipe)
     # the dev results keep their old layout (no key added), so old files still compare equal
     source = ({"split": "test", "test_slices": "examples/data (TEST_TASKS)"} if split == "test"
               else {"split": "fresh", "tasks_built_by": "benchmarks/make_dev_suite.py --debian-bucket N",
@@ -732,6 +766,103 @@ def _table(data: dict) -> str:
         lines.append(f"| {name} | {', '.join(map(str, c['seeds']))} | {cells[0]} | {cells[1]} |")
     lines += ["", *(f"- {goal}: **{'met' if ok else 'not met'}**" for goal, ok in data["goals"].items())]
     return "\n".join(lines)
+
+
+def scale(args: argparse.Namespace) -> dict:
+    """One comparison of several results files (one recipe each: more rows, same arms) as a curve against the rows.
+
+    Per file: the recipe, the plain arm's training rows per seed (its record: the stage-1 pairs its mining kept, those
+    for which it found every negative outside its margin, and each stage-2 file's rows; the st_plus arm trains stage 1
+    on every sampled pair, and within its budget ``plain`` may read only part of its rows), the mean seconds and the
+    steps on the compared seeds, and the paired differences of ``--comparison`` (mean, std, per seed) on retrieval,
+    on all tasks and per task. Every file must have the same split and tasks. Writes ``--output`` (and ``--plot``);
+    measures nothing.
+    """
+    a, _, b = args.comparison.partition(" - ")
+    if not a or not b or a == b:
+        raise SystemExit(f"--comparison {args.comparison!r}: two different arms, 'A - B'")
+    points, first = [], None
+    for path in args.results:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        c = data["comparisons"].get(args.comparison)
+        if c is None:
+            raise SystemExit(f"{path}: no comparison {args.comparison!r} (it has: {', '.join(data['comparisons'])})")
+        kind = (data.get("split", "dev"), data["tasks"])
+        first = first or (path, kind)
+        if kind != first[1]:
+            raise SystemExit(f"{path}: split and tasks {kind} differ from {first[0]}'s {first[1]}")
+        plain = b if b in PLAIN_ARMS else a
+        if plain not in PLAIN_ARMS:
+            raise SystemExit(f"--comparison {args.comparison!r}: one side must be a plain arm (it records the rows)")
+        seeds = data["arms"][plain]["per_seed"]
+        per_seed = [seeds[str(s)]["info"]["rows"] for s in c["seeds"]]  # stage 1: distinct pairs of the seed's sample
+        rows = {name: [r[name] for r in per_seed] for name in per_seed[0]}
+        points.append({
+            "results": _recipe_name(path), "recipe": data["recipe"], "rows": rows,
+            "rows_total": _mean([sum(r.values()) for r in per_seed]),
+            "seconds": {arm: _mean([data["arms"][arm]["per_seed"][str(s)]["seconds"] for s in c["seeds"]])
+                        for arm in (a, b)},
+            "steps": {arm: [data["arms"][arm]["per_seed"][str(s)]["steps"] for s in c["seeds"]] for arm in (a, b)},
+            "seeds": c["seeds"], "mean": c["mean"], "std": c["std"], "per_seed": c["per_seed"],
+        })  # fmt: skip
+    points.sort(key=lambda p: p["rows_total"])
+    output = {"comparison": args.comparison, "split": first[1][0], "points": points}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(output, indent=2) + "\n", encoding="utf-8")
+    if args.plot is not None:
+        _plot_scale(output, args.plot)
+    print(_scale_table(output))
+    return output
+
+
+def _scale_table(data: dict) -> str:
+    a, b = data["comparison"].split(" - ")
+    lines = [f"| plain's rows (stage-1 pairs kept by its mining + stage-2 files) | budget s | steps ({a}; {b}) | "
+             f"seeds | {data['comparison']}: retrieval | all |",
+             "|---|---:|---|---|---:|---:|"]  # fmt: skip
+    for p in data["points"]:
+        rows = " + ".join(f"{min(n):,}" + (f"-{max(n):,}" if max(n) > min(n) else "") for n in p["rows"].values())
+        a, b = p["steps"]
+        steps = "; ".join(", ".join(str(s) if not isinstance(s, dict) else "+".join(map(str, s.values()))
+                                    for s in p["steps"][arm]) for arm in (a, b))  # fmt: skip
+        cells = [f"{p['mean'][k]:+.2f} ± {p['std'][k]:.2f} ({', '.join(f'{d:+.2f}' for d in p['per_seed'][k])})"
+                 for k in ("retrieval", "all")]  # fmt: skip
+        budget = max(p["seconds"].values())
+        seeds = ", ".join(map(str, p["seeds"]))
+        lines.append(f"| {rows} (mean {p['rows_total']:,.0f}) | {budget:.0f} | {steps} | {seeds} | {cells[0]} | "
+                     f"{cells[1]} |")  # fmt: skip
+    tasks = [k for k in data["points"][0]["mean"] if k not in ("retrieval", "all")]
+    lines += ["", "| plain's rows (mean) | " + " | ".join(t.replace("_dev_en", "") for t in tasks) + " |",
+              "|---:|" + "---:|" * len(tasks)]  # fmt: skip
+    for p in data["points"]:
+        lines.append(f"| {p['rows_total']:,.0f} | " + " | ".join(f"{p['mean'][t]:+.2f}" for t in tasks) + " |")
+    return "\n".join(lines)
+
+
+def _plot_scale(data: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = [p["rows_total"] for p in data["points"]]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, goal, color in (("retrieval", 1.0, "tab:blue"), ("all", 0.5, "tab:orange")):
+        label = f"{data['split']} {key} (mean ± std over seeds)"
+        ax.errorbar(x, [p["mean"][key] for p in data["points"]], yerr=[p["std"][key] for p in data["points"]],
+                    marker="o", capsize=3, color=color, label=label)  # fmt: skip
+        for p in data["points"]:
+            ax.scatter([p["rows_total"]] * len(p["per_seed"][key]), p["per_seed"][key], s=10, color=color, alpha=0.4)
+        ax.axhline(goal, color=color, linestyle=":", linewidth=1, label=f"issue 14's goal ({key})")
+    ax.axhline(0.0, color="grey", linewidth=0.5)
+    ax.set_xlabel("plain's training rows: stage-1 pairs kept by its mining + STS-B (mean over seeds)")
+    ax.set_ylabel("paired difference (points)")
+    ax.set_title(data["comparison"], fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def main() -> None:
@@ -773,6 +904,11 @@ def main() -> None:
     p.add_argument("--equal-budget-only", action="store_true",
                    help="pair a plain arm only with the st_plus runs whose seconds were its budget (stop 45 on; "
                    "without it, as before: every common seed)")
+    p = sub.add_parser("scale", help="one comparison across results files of more rows: the curve (stop 47)")
+    p.add_argument("--results", type=Path, nargs="+", required=True)
+    p.add_argument("--comparison", default="st_plus_siblings_short - plain_bf16_noattn")
+    p.add_argument("--output", type=Path, required=True)
+    p.add_argument("--plot", type=Path, help="a PNG of the curve (optional)")
     p = sub.add_parser("table", help="print the README table from the results file")
     p.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -785,6 +921,8 @@ def main() -> None:
         score_test(args)
     elif args.command == "report":
         report(args)
+    elif args.command == "scale":
+        scale(args)
     else:
         print(_table(json.loads(args.results.read_text(encoding="utf-8"))))
 

@@ -189,6 +189,28 @@ def test_merged_arm_averages_the_run_model_with_the_start_model(bench, tiny_mode
             torch.testing.assert_close(value, 0.7 * a[name] + 0.3 * b[name])
     assert done["seconds"] >= 100.0 and done["info"]["source_seed"] == 43
     assert done["info"]["weight"] == 0.7 and done["info"]["steps"] == {"a": 3}
+    assert "source_arm" not in done["info"]  # an st_plus run's record, as before stop 47
+    result["arm"] = "st_plus_siblings_short"  # any training st_plus arm merges too (stop 47), and says which it was
+    (tmp_path / "st_plus-43" / "result.json").write_text(json.dumps(result), encoding="utf-8")
+    source = bench._merge_source(tmp_path / "st_plus-43", 43, 0.7)
+    assert bench._run_merged(recipe, tmp_path / "st_plus-43", source, 0.7)["info"]["source_arm"] == result["arm"]
+
+
+def test_merged_run_refuses_a_source_run_of_another_recipe(bench, tmp_path, monkeypatch):
+    source = tmp_path / "st_plus_siblings_short-42"
+    source.mkdir()
+    done = {"arm": "st_plus_siblings_short", "seed": 42, "seconds": 1.0, "info": {"model_path": "run/model"},
+            "recipe": "benchmarks/recipes/recipe_vs_st.yaml"}  # fmt: skip
+    (source / "result.json").write_text(json.dumps(done), encoding="utf-8")
+    monkeypatch.setattr(bench, "_load_recipe", lambda args: None)
+    monkeypatch.setattr(bench, "_run_merged", lambda *a, **k: pytest.fail("merged a run of another recipe"))
+    args = types.SimpleNamespace(arm="st_plus_merged", seed=42, merge_from=source, merge_weight=0.85,
+                                 recipe=bench.REPO / "benchmarks" / "recipes" / "recipe_vs_st_x4.yaml",
+                                 out=tmp_path / "merged", budget_from=None, dev_tasks=None, base=None)  # fmt: skip
+    with pytest.raises(SystemExit, match="trained on benchmarks/recipes/recipe_vs_st.yaml, not on --recipe "
+                                         "benchmarks/recipes/recipe_vs_st_x4.yaml"):
+        bench.run(args)
+    assert not (tmp_path / "merged").exists()
 
 
 def test_short_arm_is_the_noattn_arm_with_stage2_read_once(bench):
@@ -225,8 +247,7 @@ def test_stage1_merged_arm_averages_a_run_model_with_its_own_stage1_model(bench,
         if value.is_floating_point():
             torch.testing.assert_close(value, 0.7 * a[name] + 0.3 * b[name])
     assert done["seconds"] >= 100.0 and done["info"]["source_arm"] == "st_plus_siblings_noattn"
-    with pytest.raises(SystemExit, match="an 'st_plus_siblings_noattn' run; st_plus_merged merges an st_plus run"):
-        bench._merge_source(run, 44, 0.7)  # the start-model merge takes only st_plus runs, as before
+    assert bench._merge_source(run, 44, 0.7) == source  # the start-model merge takes any training st_plus arm too
     shutil.rmtree(stage1)
     with pytest.raises(SystemExit, match="no stage-1 model"):
         bench._merge_source(run, 44, 0.7, "st_plus_merged_stage1")
@@ -513,6 +534,7 @@ def test_plain_bf16_mining_arm_mines_under_bfloat16_autocast_and_trains_as_plain
     assert dropout_p == [0.0 if arm == "plain_bf16_noattn" else None]
     assert result["info"]["attention_dropout"] == dropout_p[0]
     assert result["info"]["budget_seconds"] == 3.0 and result["info"]["steps"] > 0
+    assert result["recipe"] == "benchmarks/recipes/recipe_vs_st.yaml"  # the default --recipe, named in the result
     assert not torch.is_autocast_enabled("cpu")  # only around the mining
 
 
@@ -530,7 +552,7 @@ class _FakeRun:
         self.out = Path(command[command.index("--out") + 1])
         self.name, self.seen, self.terminated = self.out.name, 0, False
         assert env["OMP_NUM_THREADS"] == "1" and not stdout.closed
-        _FakeRun.commands[self.name] = command
+        _FakeRun.commands[self.name] = self.command = command
         _FakeRun.events.append(("start", self.name))
 
     def poll(self):
@@ -542,7 +564,8 @@ class _FakeRun:
         failed = self.name in _FakeRun.fail
         if not failed and self.name not in _FakeRun.no_result:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "result.json").write_text("{}", encoding="utf-8")
+            recipe = _FakeRun.recipe_name(Path(self.command[self.command.index("--recipe") + 1]))
+            (self.out / "result.json").write_text(json.dumps({"recipe": recipe}), encoding="utf-8")  # as `run` does
         _FakeRun.events.append(("done", self.name))
         return 1 if failed else 0
 
@@ -555,8 +578,9 @@ class _FakeRun:
 
 
 @pytest.fixture
-def fake_run():
+def fake_run(bench):
     _FakeRun.events, _FakeRun.commands, _FakeRun.durations = [], {}, {}
+    _FakeRun.recipe_name = staticmethod(bench._recipe_name)
     _FakeRun.fail, _FakeRun.no_result = (), ()
     return _FakeRun
 
@@ -608,10 +632,20 @@ def test_lanes_runs_the_stop_46_slots_each_plain_run_on_its_seeds_budget(bench, 
 def test_lanes_resumes_with_the_plain_runs_of_finished_st_plus_runs(bench, tmp_path, fake_run):
     for seed in (42, 43, 44):
         (tmp_path / f"{S}-{seed}").mkdir()
-        (tmp_path / f"{S}-{seed}" / "result.json").write_text("{}", encoding="utf-8")
+        done = {"arm": S, "recipe": bench._recipe_name(Path("r.yaml"))}
+        (tmp_path / f"{S}-{seed}" / "result.json").write_text(json.dumps(done), encoding="utf-8")
     bench.lanes(_lane_args(tmp_path), popen=fake_run)
     assert [name for kind, name in fake_run.events if kind == "start"] == [f"{P}-42", f"{P}-43", f"{P}-44"]
     assert _together(fake_run.events)[:2] == [{f"{P}-42"}, {f"{P}-42", f"{P}-43"}]
+
+
+def test_lanes_refuses_a_folder_whose_finished_runs_trained_on_another_recipe(bench, tmp_path, fake_run):
+    (tmp_path / f"{S}-43").mkdir()
+    done = {"arm": S, "recipe": "benchmarks/recipes/recipe_vs_st.yaml"}
+    (tmp_path / f"{S}-43" / "result.json").write_text(json.dumps(done), encoding="utf-8")
+    with pytest.raises(SystemExit, match=f"{S}-43/result.json: trained on benchmarks/recipes/recipe_vs_st.yaml"):
+        bench.lanes(_lane_args(tmp_path), popen=fake_run)
+    assert fake_run.events == []
 
 
 def test_lanes_lets_running_runs_finish_after_a_failure_starts_nothing_more_and_names_its_log(bench, tmp_path,
@@ -650,3 +684,105 @@ def test_lanes_refuses_bad_arguments_before_any_run(bench, tmp_path, kw, match):
     with pytest.raises(SystemExit, match=match):
         bench.lanes(_lane_args(tmp_path / "out", **kw), popen=lambda *a, **k: pytest.fail("started a run"))
     assert not (tmp_path / "out").exists()
+
+
+def test_report_and_test_refuse_runs_trained_on_another_recipe(bench, tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    _result(runs / "start-42", "start", 42, 80.0, 85.0)  # trains nothing: any recipe's folder may hold it
+    _result(runs / "st_plus-42", "st_plus", 42, 82.0, 86.0)  # no recipe named (before stop 47): taken on the word
+    x2 = bench.REPO / "benchmarks" / "recipes" / "recipe_vs_st_x2.yaml"
+    output = tmp_path / "out.json"
+    for recipe in (bench.RECIPE, x2):  # e.g. full_en.yaml's GPU runs name none and are reported with --recipe
+        bench.report(types.SimpleNamespace(folder=runs, output=output, recipe=recipe))
+        assert json.loads(output.read_text(encoding="utf-8"))["recipe"] == bench._recipe_name(recipe)
+    path = runs / "st_plus-42" / "result.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "recipe": "benchmarks/recipes/recipe_vs_st_x2.yaml"}))
+    bench.report(types.SimpleNamespace(folder=runs, output=output, recipe=x2))
+    assert json.loads(output.read_text(encoding="utf-8"))["recipe"] == "benchmarks/recipes/recipe_vs_st_x2.yaml"
+    with pytest.raises(SystemExit, match="st_plus-42/result.json: trained on benchmarks/recipes/recipe_vs_st_x2.yaml, "
+                                         "not on --recipe benchmarks/recipes/recipe_vs_st.yaml"):
+        bench.report(types.SimpleNamespace(folder=runs, output=output, recipe=bench.RECIPE))
+    monkeypatch.setattr(bench, "_check_run", lambda folder, done: None)
+    monkeypatch.setattr(bench, "_run_model", lambda recipe, folder, done: None)
+    monkeypatch.setattr(bench, "_score", lambda model, tasks: {"retrieval_debian_en": 1.0})
+    with pytest.raises(SystemExit, match="trained on benchmarks/recipes/recipe_vs_st_x2.yaml"):
+        bench.score_test(types.SimpleNamespace(folder=runs, recipe=bench.RECIPE, base=None, split="test", tasks=None))
+    assert not list(runs.glob("*/test_result.json"))  # refused before the first run was scored
+    bench.score_test(types.SimpleNamespace(folder=runs, recipe=x2, base=None, split="test", tasks=None))
+    scored = json.loads((runs / "st_plus-42" / "test_result.json").read_text(encoding="utf-8"))
+    assert scored["recipe"] == "benchmarks/recipes/recipe_vs_st_x2.yaml"  # carried over from its result.json
+    assert "recipe" not in json.loads((runs / "start-42" / "test_result.json").read_text(encoding="utf-8"))
+
+
+def _scaled_recipes(bench, name):
+    from st_plus.training import load_recipe
+
+    return load_recipe(bench.RECIPE), load_recipe(bench.REPO / "benchmarks" / "recipes" / f"recipe_vs_st_{name}.yaml")
+
+
+def _same_but(one, two, stage1_data, debian, sts) -> None:
+    """``two`` is ``one`` once its stage-1 data, stage-2 Debian task and STS-B data are set back to ``one``'s."""
+    (deb1, sts1), (deb2, sts2) = one.stages.multitask.tasks, two.stages.multitask.tasks
+    assert two.stages.contrastive.data == stage1_data and (deb2.rows, deb2.negatives.corpus) == debian
+    assert (Path(sts2.data.path).name, sts2.data.rows) == sts
+    negatives = dataclasses.replace(deb2.negatives, corpus=deb1.negatives.corpus)
+    assert dataclasses.replace(deb2, rows=deb1.rows, negatives=negatives) == deb1
+    assert dataclasses.replace(sts2, data=sts1.data) == sts1 and sts2.data.license == sts1.data.license
+    assert dataclasses.replace(two.stages.contrastive, data=one.stages.contrastive.data) == one.stages.contrastive
+    assert dataclasses.replace(two.stages.multitask, tasks=one.stages.multitask.tasks) == one.stages.multitask
+    assert dataclasses.replace(two, name=one.name, stages=one.stages, source=one.source) == one
+
+
+def test_scaled_recipes_change_only_the_rows_they_name(bench):
+    one, x2 = _scaled_recipes(bench, "x2")
+    debian = one.stages.contrastive.data[0]
+    pool = one.stages.multitask.tasks[0].negatives.corpus
+    assert debian.rows == 2048 and one.stages.multitask.tasks[1].data.rows == 512
+    _same_but(one, x2, [dataclasses.replace(debian, rows=4096)], (1024, pool), ("stsb_train_en.jsonl", None))
+    _, x3 = _scaled_recipes(bench, "x3")  # every pair of the 6,000-row file; STS-B from the full training file
+    _same_but(one, x3, [dataclasses.replace(debian, rows=None)], (1536, pool), ("stsb_train_full_en.jsonl", 1536))
+    _, x4 = _scaled_recipes(bench, "x4")  # and 2,192 pairs of the extra file, mined from both files' descriptions
+    extra = x4.stages.contrastive.data[1]
+    assert Path(extra.path).name == "debian_pairs_extra_en.jsonl.gz" and extra.rows == 2192
+    assert dataclasses.replace(extra, path=debian.path, rows=None, name=debian.name) == dataclasses.replace(
+        debian, rows=None)  # fmt: skip
+    _same_but(one, x4, [dataclasses.replace(debian, rows=None), extra], (2048, [*pool, extra.path]),
+              ("stsb_train_full_en.jsonl", 2048))  # fmt: skip
+
+
+def test_scale_lines_up_one_comparison_across_results_files_by_their_rows(bench, tmp_path):
+    files = []
+    for n, (rows, lead) in enumerate([(4000, 1.5), (2000, 1.0)]):  # given out of order: sorted by rows
+        runs = tmp_path / f"runs{n}"
+        for seed in (42, 43):
+            _result(runs / f"st_plus_siblings_short-{seed}", "st_plus_siblings_short", seed, 80.0 + lead, 86.0)
+            _result(runs / f"plain_bf16_noattn-{seed}", "plain_bf16_noattn", seed, 80.0 + seed - 42, 86.0)
+            for arm, info in (("st_plus_siblings_short", {"steps": {"contrastive": 3, "multitask": 2}}),
+                              ("plain_bf16_noattn", {"steps": 4, "budget_seconds": 10.0,
+                                                     "rows": {"stage1": rows - 10 * (seed - 42), "stsb": 512}})):
+                path = runs / f"{arm}-{seed}" / "result.json"
+                path.write_text(json.dumps({**json.loads(path.read_text()), "info": info}))
+        files.append(tmp_path / f"r{n}.json")
+        bench.report(types.SimpleNamespace(folder=runs, output=files[-1], recipe=bench.RECIPE, equal_budget_only=True))
+    out = tmp_path / "scale.json"
+    data = bench.scale(types.SimpleNamespace(results=files, comparison="st_plus_siblings_short - plain_bf16_noattn",
+                                             output=out, plot=tmp_path / "scale.png"))  # fmt: skip
+    assert data == json.loads(out.read_text(encoding="utf-8")) and (tmp_path / "scale.png").stat().st_size > 0
+    small, large = data["points"]
+    assert small["rows"] == {"stage1": [2000, 1990], "stsb": [512, 512]} and small["rows_total"] == 2507
+    assert small["per_seed"]["retrieval"] == [1.0, 0.0] and large["per_seed"]["retrieval"] == [1.5, 0.5]
+    assert small["steps"] == {"st_plus_siblings_short": [{"contrastive": 3, "multitask": 2}] * 2,
+                              "plain_bf16_noattn": [4, 4]}  # fmt: skip
+    table = bench._scale_table(data)
+    assert "| 1,990-2,000 + 512 (mean 2,507) | 10 | 3+2, 3+2; 4, 4 | 42, 43 | +0.50 ± 0.71 (+1.00, +0.00) |" in table
+    assert data["split"] == "dev"
+    with pytest.raises(SystemExit, match="no comparison 'st_plus - plain'"):
+        bench.scale(types.SimpleNamespace(results=files, comparison="st_plus - plain", output=out, plot=None))
+    with pytest.raises(SystemExit, match="two different arms"):
+        bench.scale(types.SimpleNamespace(results=files, comparison="plain_bf16_noattn - plain_bf16_noattn",
+                                          output=out, plot=None))  # fmt: skip
+    other = json.loads(files[1].read_text(encoding="utf-8"))
+    files[1].write_text(json.dumps({**other, "tasks": ["retrieval_debian_dev_en"]}), encoding="utf-8")
+    with pytest.raises(SystemExit, match="split and tasks .* differ from"):
+        bench.scale(types.SimpleNamespace(results=files, comparison="st_plus_siblings_short - plain_bf16_noattn",
+                                          output=out, plot=None))  # fmt: skip
