@@ -563,12 +563,13 @@ def lanes(args: argparse.Namespace, popen=None) -> None:
         raise SystemExit(f"--lanes must be >= 1 and --seeds distinct, got {args.lanes} and {args.seeds}")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     args.out.mkdir(parents=True, exist_ok=True)
-    jobs = _lane_jobs(args)
-    for job in jobs:  # a finished run of another recipe is not this schedule's: refuse before starting anything
+    pending = []
+    for job in _lane_jobs(args):  # a finished run of another recipe is not this schedule's: refuse before any start
         done = job["out"] / "result.json"
-        if done.is_file():
+        if not done.is_file():
+            pending.append(job)
+        else:
             _check_recipe(job["out"], json.loads(done.read_text(encoding="utf-8")), args.recipe)
-    pending = [job for job in jobs if not (job["out"] / "result.json").is_file()]
     running: list[tuple] = []  # (job, process, log file)
     failed: list[dict] = []
 
@@ -795,7 +796,7 @@ def scale(args: argparse.Namespace) -> dict:
         if plain not in PLAIN_ARMS:
             raise SystemExit(f"--comparison {args.comparison!r}: one side must be a plain arm (it records the rows)")
         seeds = data["arms"][plain]["per_seed"]
-        per_seed = [seeds[str(s)]["info"]["rows"] for s in c["seeds"]]  # stage 1: distinct pairs of the seed's sample
+        per_seed = [seeds[str(s)]["info"]["rows"] for s in c["seeds"]]  # stage 1: the pairs its mining kept
         rows = {name: [r[name] for r in per_seed] for name in per_seed[0]}
         points.append({
             "results": _recipe_name(path), "recipe": data["recipe"], "rows": rows,
@@ -822,9 +823,8 @@ def _scale_table(data: dict) -> str:
              "|---|---:|---|---|---:|---:|"]  # fmt: skip
     for p in data["points"]:
         rows = " + ".join(f"{min(n):,}" + (f"-{max(n):,}" if max(n) > min(n) else "") for n in p["rows"].values())
-        a, b = p["steps"]
         steps = "; ".join(", ".join(str(s) if not isinstance(s, dict) else "+".join(map(str, s.values()))
-                                    for s in p["steps"][arm]) for arm in (a, b))  # fmt: skip
+                                    for s in arm_steps) for arm_steps in p["steps"].values())  # fmt: skip
         cells = [f"{p['mean'][k]:+.2f} ± {p['std'][k]:.2f} ({', '.join(f'{d:+.2f}' for d in p['per_seed'][k])})"
                  for k in ("retrieval", "all")]  # fmt: skip
         budget = max(p["seconds"].values())
