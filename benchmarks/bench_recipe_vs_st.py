@@ -136,6 +136,7 @@ ARMS = ("start", "st_plus", "st_plus_static", "st_plus_inbatch", "st_plus_nofilt
         "st_plus_siblings_lr", "st_plus_siblings_wide", "st_plus_siblings_noattn", "st_plus_siblings_short",
         "st_plus_merged", "st_plus_merged_stage1", "plain",
         "plain_prompts", "plain_bf16_mining", "plain_bf16_noattn")
+LABEL_TASK_TYPES = ("Classification", "Clustering")  # st_plus's label-triplet task types (TrainingTask.task_type)
 PLAIN_ARMS = ("plain", "plain_prompts", "plain_bf16_mining", "plain_bf16_noattn")
 SIBLING_ARMS = ("st_plus_siblings", "st_plus_siblings_static", "st_plus_siblings_lr", "st_plus_siblings_wide",
                 "st_plus_siblings_noattn", "st_plus_siblings_short")
@@ -194,7 +195,8 @@ def _variant(recipe, arm: str, seed: int):
             task = dataclasses.replace(task, negatives=siblings)
             if arm == "st_plus_siblings_wide":
                 task = dataclasses.replace(task, rows=WIDE_ROWS)
-        elif arm == "st_plus_siblings_wide" and task.data != "stage1":  # every row of the file (STS-B: 1,000)
+        elif arm == "st_plus_siblings_wide" and task.data != "stage1":  # every row of each task's file (the default
+            # recipe's STS-B: 1,000); plain keeps the recipe's rows
             task = dataclasses.replace(task, data=dataclasses.replace(task.data, rows=None))
         tasks.append(task)
     multitask = dataclasses.replace(recipe.stages.multitask, tasks=tasks)
@@ -251,7 +253,12 @@ def _run_st_plus(recipe, arm: str, seed: int, out: Path) -> dict:
 
 
 def _plain_rows(recipe, seed: int):
-    """The same rows the st_plus arm trains on: every stage-1 pair and every stage-2 task with its own file."""
+    """The same rows the st_plus arm trains on: every stage-1 pair and every stage-2 task with its own file.
+
+    Labelled texts (classification / clustering tasks) become the label triplets that st_plus builds from them (same
+    rows, seed and negatives), without the label column: plain trains them with MNRL, in-batch negatives included.
+    """
+    from st_plus.training import TrainingTask, triplets_from_labels
     from st_plus.training.recipe_data import read_rows
     from st_plus.training.stages import read_pairs, sample_rows
 
@@ -264,6 +271,8 @@ def _plain_rows(recipe, seed: int):
         rows = sample_rows(read_rows(task.data, task.type), task.data.rows, seed)
         if task.data.group_column in rows.column_names:
             rows = rows.remove_columns(task.data.group_column)
+        if TrainingTask(task.name, task.type, rows).task_type in LABEL_TASK_TYPES:  # st_plus's spelling rules
+            rows = triplets_from_labels(rows, seed=seed)
         datasets[task.name] = rows
     return datasets, negatives
 

@@ -786,3 +786,48 @@ def test_scale_lines_up_one_comparison_across_results_files_by_their_rows(bench,
     with pytest.raises(SystemExit, match="split and tasks .* differ from"):
         bench.scale(types.SimpleNamespace(results=files, comparison="st_plus_siblings_short - plain_bf16_noattn",
                                           output=out, plot=None))  # fmt: skip
+
+
+def test_banking_recipe_is_x4_with_a_label_task_read_with_masked_in_batch_negatives(bench):
+    _, x4 = _scaled_recipes(bench, "x4")
+    _, banking = _scaled_recipes(bench, "x4_banking")
+    *same, label_task = banking.stages.multitask.tasks
+    assert same == x4.stages.multitask.tasks and banking.stages.contrastive == x4.stages.contrastive
+    assert (label_task.type, label_task.data.rows) == ("classification", 2048)
+    assert Path(label_task.data.path).name == "banking77_train_nodev_en.jsonl.gz"
+    stage2 = dataclasses.replace(banking.stages.multitask, tasks=x4.stages.multitask.tasks, label_negatives="explicit")
+    assert banking.stages.multitask.label_negatives == "in_batch_masked" and stage2 == x4.stages.multitask
+
+
+def test_plain_rows_of_a_label_task_are_st_pluss_label_triplets_without_labels(bench, tiny_model):
+    from st_plus.training import TrainingTask, build_multitask
+    from st_plus.training.recipe_data import read_rows
+    from st_plus.training.stages import sample_rows
+
+    _, recipe = _scaled_recipes(bench, "x4_banking")
+    task = recipe.stages.multitask.tasks[2]
+    datasets, negatives = bench._plain_rows(recipe, 43)
+    assert negatives is not None and datasets["banking77"].column_names == ["anchor", "positive", "negative_1"]
+    rows = sample_rows(read_rows(task.data, task.type), task.data.rows, 43)  # what stage 2 reads for the task
+    setup = build_multitask(tiny_model, [TrainingTask("banking77", "classification", rows)], seed=43,
+                            label_negatives="in_batch_masked")  # fmt: skip
+    assert setup.train_dataset["banking77"].remove_columns("label").to_dict() == datasets["banking77"].to_dict()
+    assert len(datasets["banking77"]) == 2048
+
+
+def test_banking_rows_file_holds_no_text_of_the_dev_suites_banking_rows_or_the_test_split():
+    import gzip
+    import random
+
+    repo = SCRIPT.parents[1]
+    with gzip.open(repo / "examples" / "data" / "classification_banking77_en" / "train.jsonl.gz", "rt") as handle:
+        train = [json.loads(line) for line in handle]
+    order = list(range(len(train)))
+    random.Random(13).shuffle(order)  # benchmarks/make_dev_suite.py's shuffle of the same 10,003 rows
+    dev = {train[i]["text"] for i in order[:6000]}
+    with gzip.open(repo / "examples" / "training_data" / "banking77_train_nodev_en.jsonl.gz", "rt") as handle:
+        rows = [json.loads(line) for line in handle]
+    with open(repo / "examples" / "data" / "classification_banking77_en" / "test.jsonl", encoding="utf-8") as handle:
+        test = {json.loads(line)["text"] for line in handle}
+    assert len(rows) == 4003 and not {r["text"] for r in rows} & (dev | test)
+    assert {r["text"] for r in rows} <= {r["text"] for r in train} and len({r["label"] for r in rows}) == 77

@@ -109,6 +109,22 @@ def csl_titles_labelled(shared: Path) -> list[dict]:
     return kept
 
 
+def banking77_train_nodev(shared: Path) -> list[dict]:
+    """Banking77 train rows that the development suite never scores or probes, and no test text.
+
+    ``benchmarks/make_dev_suite.py`` shuffles the 10,003 train rows with seed 13 and takes the first 6,000 (2,000
+    scored, 4,000 for the classifier's probe); these are the other rows, minus any whose text is one of those 6,000
+    or a test text (Banking77 repeats a few utterances).
+    """
+    rows = read_jsonl(shared / "classification_banking77_en" / "train.jsonl")
+    order = list(range(len(rows)))
+    random.Random(13).shuffle(order)  # the dev suite's SEED and shuffle
+    dev_texts = {rows[i]["text"] for i in order[:6000]}
+    dev_texts |= {r["text"] for r in read_jsonl(shared / "classification_banking77_en" / "test.jsonl")}
+    return [{"text": rows[i]["text"], "label": rows[i]["label"]} for i in sorted(order[6000:])
+            if rows[i]["text"] not in dev_texts]  # fmt: skip
+
+
 SLICES = {
     "stsb_train_en.jsonl": (
         stsb_train,
@@ -140,6 +156,13 @@ SLICES = {
         "`debian_pairs_en.jsonl.gz`: no source package of the test (`examples/data/retrieval_debian_en`) or "
         "development (`benchmarks/make_dev_suite.py`) hash buckets, and no title or description of theirs; "
         "`package` and `source` kept. Terms: as `debian_pairs_en.jsonl.gz`",
+    ),
+    "banking77_train_nodev_en.jsonl.gz": (
+        banking77_train_nodev,
+        "Banking77 train utterances with their 77 intents (CC BY 4.0, PolyAI, "
+        "https://github.com/PolyAI-LDN/task-specific-datasets), the 4,003 rows that the development suite "
+        "(`benchmarks/make_dev_suite.py`: 6,000 rows, seed 13) neither scores nor probes, minus any text of those "
+        "rows or of the test split; label triplets for `benchmarks/recipes/recipe_vs_st_x4_banking.yaml`",
     ),
     "csl_titles_labelled_zh.jsonl": (
         csl_titles_labelled,

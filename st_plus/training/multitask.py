@@ -7,7 +7,7 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from datasets import Dataset, DatasetDict, Value
 from sentence_transformers import SentenceTransformer
@@ -110,11 +110,22 @@ class MultiTaskSetup:
 
 
 def triplets_from_labels(
-    dataset: Dataset, *, num_negatives: int = 1, seed: int = 42, text_column: str = "text", label_column: str = "label"
+    dataset: Dataset,
+    *,
+    num_negatives: int = 1,
+    seed: int = 42,
+    text_column: str = "text",
+    label_column: str = "label",
+    keep_labels: bool = False,
 ) -> Dataset:
     """Labelled texts to ``(anchor, positive, negative_1..n)`` rows: same-label positive, other-label negatives.
 
-    Rows whose label has no other member are dropped (logged). Deterministic for a seed.
+    Rows whose label has no other member are dropped (logged). Deterministic for a seed; ``keep_labels`` does not
+    change the texts drawn.
+
+    Args:
+        keep_labels: Add a ``label`` column: per row the anchor's label then each negative's, as integers (the
+            index of the label among the sorted distinct labels), for ``InfoNCELoss(mask_same_label=True)``.
     """
     if num_negatives < 1:
         raise ValueError(f"`num_negatives` must be >= 1, got {num_negatives}.")
@@ -125,9 +136,11 @@ def triplets_from_labels(
     if len(by_label) < 2:
         raise ValueError(f"Triplets from labels need at least 2 labels, got {len(by_label)}.")
     rng = random.Random(seed)
-    rows: dict[str, list[str]] = {"anchor": [], "positive": []}
+    rows: dict[str, list[Any]] = {"anchor": [], "positive": []}
     for n in range(1, num_negatives + 1):
         rows[f"negative_{n}"] = []
+    label_ids = {label: i for i, label in enumerate(sorted(by_label, key=str))}
+    row_labels: list[list[int]] = []
     dropped = 0
     for index, label in enumerate(labels):
         same = by_label[label]
@@ -139,13 +152,18 @@ def triplets_from_labels(
             positive = rng.choice(same)
         rows["anchor"].append(texts[index])
         rows["positive"].append(texts[positive])
+        ids = [label_ids[label]]
         for n in range(1, num_negatives + 1):
             negative = rng.randrange(len(labels))
             while labels[negative] == label:
                 negative = rng.randrange(len(labels))
             rows[f"negative_{n}"].append(texts[negative])
+            ids.append(label_ids[labels[negative]])
+        row_labels.append(ids)
     if dropped:
         logger.info("triplets_from_labels: dropped %d row(s) whose label has a single text", dropped)
+    if keep_labels:
+        rows["label"] = row_labels
     return Dataset.from_dict(rows)
 
 
@@ -170,6 +188,7 @@ def build_multitask(
     mini_batch_size: int | None = None,
     matryoshka_dims: Sequence[int] | None = None,
     num_label_negatives: int = 1,
+    label_negatives: Literal["explicit", "in_batch_masked"] = "explicit",
     strategy: Strategy = "proportional",
     temperature: float = 1.0,
     cross_task: bool = False,
@@ -181,7 +200,9 @@ def build_multitask(
     - retrieval / reranking / NLI rows -> :class:`~st_plus.losses.InfoNCELoss` (MNRL: in-batch + hard negatives);
     - STS / pair classification / graded lists -> :class:`~st_plus.losses.ConsentLoss`;
     - classification / clustering texts -> label triplets with explicit negatives only
-      (``InfoNCELoss(in_batch_negatives=False)``: other rows may share the anchor's label);
+      (``InfoNCELoss(in_batch_negatives=False)``: other rows may share the anchor's label), or with
+      ``label_negatives="in_batch_masked"`` the other rows' texts too, except those of the anchor's label
+      (``InfoNCELoss(mask_same_label=True)``);
     - preserve texts (``text`` and the start model's embedding in ``label``) ->
       :class:`~st_plus.losses.MSECosineDistillLoss`, never wrapped in ``MatryoshkaLoss``: keeping the whole vector
       near the start model's is the point, and it is one encoder pass per batch.
@@ -194,10 +215,13 @@ def build_multitask(
         gather_across_devices: Gather in-batch candidates across processes (needs the rank-synchronised sampler,
             which the returned :meth:`MultiTaskSetup.training_args` configures).
         mini_batch_size: Use gradient caching (``CachedConsentLoss`` / ``CachedMultipleNegativesRankingLoss``)
-            with this mini-batch size, for large batches (label triplets keep the plain explicit-negatives loss:
-            their batches need no in-batch candidates, so they can stay small).
+            with this mini-batch size, for large batches. Label triplets keep the plain ``InfoNCELoss`` without
+            caching: with explicit negatives their batches need no in-batch candidates, so they can stay small;
+            ``in_batch_masked`` has no cached form (give the task a smaller ``batch_size`` if memory is short).
         matryoshka_dims: Wrap every loss in ``MatryoshkaLoss`` with these dimensions.
         num_label_negatives: Negatives per triplet built from labels.
+        label_negatives: The candidates of label triplets: ``"explicit"`` (each row's own negatives) or
+            ``"in_batch_masked"`` (also the other rows' texts of another label than the anchor's).
         strategy: Dataset sampling (see :class:`~st_plus.training.RankSynchronizedBatchSampler`).
         temperature: Temperature of the ``"temperature"`` strategy.
         cross_task: Conan-embedding cross-task steps (a sub-batch of every task per optimiser step).
@@ -209,6 +233,8 @@ def build_multitask(
         A :class:`MultiTaskSetup`; pass ``setup.train_dataset`` and ``setup.loss`` to the trainer and
         ``**setup.training_args(batch_size)`` to its arguments.
     """
+    if label_negatives not in ("explicit", "in_batch_masked"):
+        raise ValueError(f"`label_negatives` must be 'explicit' or 'in_batch_masked', got {label_negatives!r}.")
     names = [task.name for task in tasks]
     if not tasks or len(set(names)) != len(names):
         raise ValueError(f"`tasks` must be non-empty with unique names, got {names}.")
@@ -220,10 +246,12 @@ def build_multitask(
         if task.task_type in _PRESERVE:
             loss: nn.Module = MSECosineDistillLoss(model)
         elif task.task_type in _LABEL_LIKE:
-            dataset = triplets_from_labels(dataset, num_negatives=num_label_negatives, seed=seed)
+            masked = label_negatives == "in_batch_masked"
+            dataset = triplets_from_labels(dataset, num_negatives=num_label_negatives, seed=seed, keep_labels=masked)
             loss = InfoNCELoss(
-                model, scale=scale, in_batch_negatives=False, gather_across_devices=gather_across_devices
-            )
+                model, scale=scale, in_batch_negatives=masked, mask_same_label=masked,
+                gather_across_devices=gather_across_devices,
+            )  # fmt: skip
         elif task.task_type in _RETRIEVAL_LIKE:
             loss = _info_nce(model, scale, gather_across_devices, mini_batch_size)
         else:

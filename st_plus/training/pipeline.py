@@ -152,7 +152,7 @@ _KEYS_ADDED_SINCE_RUNS_COULD_RESUME: dict[str, tuple[Any, tuple[Any, ...]]] = {
 _NEGATIVES_KEYS_ADDED: dict[str, Any] = {"corpus_group_field": None, "group_negatives": 0}
 #: Keys of the ``contrastive`` and ``multitask`` stages added since runs could resume, with the value that behaves
 #: as before (as ``_NEGATIVES_KEYS_ADDED``).
-_STAGE_KEYS_ADDED: dict[str, Any] = {"attention_dropout": None}
+_STAGE_KEYS_ADDED: dict[str, Any] = {"attention_dropout": None, "label_negatives": "explicit"}
 #: Top-level recipe keys that change no result: a run resumes with any value of them (e.g. ``trim_memory: true``
 #: added to resume a run that ran out of memory).
 _RESULT_NEUTRAL_KEYS = ("output_dir", "trim_memory")

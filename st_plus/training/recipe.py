@@ -332,6 +332,10 @@ class MultitaskStage:
         strategy: Dataset sampling: ``proportional``, ``round_robin`` or ``temperature``.
         temperature: Temperature of the ``temperature`` strategy.
         cross_task: A sub-batch of every task per optimiser step (Conan-embedding).
+        label_negatives: Candidates of the classification / clustering label triplets: ``explicit`` (each row's
+            own other-label negatives only; the default) or ``in_batch_masked`` (also every other row's texts whose
+            label differs from the anchor's: in-batch negatives without label false negatives; not gradient-cached
+            by ``mini_batch_size``).
         gather_across_devices: Gather in-batch candidates from every process.
         length_grouped: Batch rows of similar length within each task (less padding, faster; on by default): each
             task's shuffled rows are sorted by their longest text (in tokens, at the training length) within pools
@@ -355,6 +359,7 @@ class MultitaskStage:
     strategy: Literal["proportional", "round_robin", "temperature"] = "proportional"
     temperature: float = 1.0
     cross_task: bool = False
+    label_negatives: Literal["explicit", "in_batch_masked"] = "explicit"
     gather_across_devices: bool = True
     length_grouped: bool = True
     attention_dropout: float | None = None

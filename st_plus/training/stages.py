@@ -412,7 +412,8 @@ def run_multitask(
         model, tasks, scale=stage.scale, consent_scale=stage.consent_scale,
         gather_across_devices=stage.gather_across_devices, mini_batch_size=stage.mini_batch_size,
         matryoshka_dims=stage.matryoshka_dims, strategy=stage.strategy, temperature=stage.temperature,
-        cross_task=stage.cross_task, length_grouped=stage.length_grouped, seed=seed,
+        cross_task=stage.cross_task, length_grouped=stage.length_grouped, label_negatives=stage.label_negatives,
+        seed=seed,
     )  # fmt: skip
     extra = setup.training_args(stage.batch_size)
     extra.pop("per_device_train_batch_size")

@@ -16,6 +16,7 @@ CASES = {
     ),
     "info_nce_decoupled": lambda model, **kw: InfoNCELoss(model, decoupled=True, **kw),
     "info_nce_explicit_only": lambda model, **kw: InfoNCELoss(model, in_batch_negatives=False, **kw),
+    "info_nce_label_masked": lambda model, **kw: InfoNCELoss(model, mask_same_label=True, **kw),
 }
 
 
@@ -29,4 +30,8 @@ def batch_for(name: str) -> tuple[list[list[str]], torch.Tensor | None]:
     if name in ("consent_graded_in_batch", "cached_consent_in_batch"):
         labels = torch.tensor([[2.0, 1.0], [1.0, 0.0], [0.0, 3.0], [1.0, 1.0]] * 2)
         return [texts, shifted[:8], other[:8]], labels
+    if name == "info_nce_label_masked":  # the anchor's label, then the negative's; each rank its own pattern, label
+        # 0 on both: a wrong rank offset or labels not gathered would give other gradients
+        labels = [[0, 1], [1, 2], [2, 0], [0, 2], [1, 0], [0, 1], [2, 1], [0, 2]]
+        return [texts, shifted[:8], other[:8]], torch.tensor(labels)
     return [texts, shifted[:8], other[:8]], None

@@ -80,3 +80,78 @@ def test_config_and_citation(tiny_model):
     config = loss.get_config_dict()
     assert config["decoupled"] is True and config["in_batch_negatives"] is True and config["scale"] == 20.0
     assert "Decoupled" in loss.citation
+
+
+def _naive_masked(embeddings, labels, *, scale):
+    """Every row's own documents, and other rows' documents whose label is not the query's."""
+    queries, documents = embeddings[0].tolist(), [d.tolist() for d in embeddings[1:]]
+    batch = len(queries)
+    scores, allowed = [], []
+    for b in range(batch):
+        scores.append([scale * naive.cosine(queries[b], column[o]) for column in documents for o in range(batch)])
+        allowed.append([o == b or labels[o][c] != labels[b][0] for c in range(len(documents)) for o in range(batch)])
+    return naive.info_nce(scores, list(range(batch)), allowed=allowed, decoupled=False)
+
+
+@pytest.mark.parametrize("columns", [2, 3, 4])
+def test_label_masked_matches_naive_reference(tiny_model, columns):
+    embeddings = _embeddings(7, columns, seed=20 + columns)
+    generator = torch.Generator().manual_seed(columns)
+    labels = torch.randint(0, 3, (7, columns - 1), generator=generator)  # few labels: many candidates masked
+    loss = InfoNCELoss(tiny_model, scale=10.0, mask_same_label=True)
+    expected = _naive_masked(embeddings, labels.tolist(), scale=10.0)
+    assert loss.compute_loss_from_embeddings(embeddings, labels).item() == pytest.approx(expected, rel=1e-9)
+
+
+def test_label_masked_with_distinct_labels_is_mnrl(tiny_model):
+    embeddings = _embeddings(5, 3, seed=3)
+    labels = torch.arange(10).reshape(5, 2)  # no two texts share a label: nothing is masked
+    expected = MultipleNegativesRankingLoss(tiny_model).compute_loss_from_embeddings(embeddings, None)
+    masked = InfoNCELoss(tiny_model, mask_same_label=True).compute_loss_from_embeddings(embeddings, labels)
+    assert masked.item() == pytest.approx(expected.item(), rel=1e-9)
+
+
+def test_label_masked_drops_same_label_candidates(tiny_model):
+    embeddings = _embeddings(4, 3, seed=5)
+    labels = torch.tensor([[0, 1], [0, 2], [1, 0], [2, 0]])  # row 1's positive and row 2's, 3's negatives: label 0
+    loss = InfoNCELoss(tiny_model, mask_same_label=True)
+    changed = [e.clone() for e in embeddings]
+    changed[1][1] = torch.randn(8, dtype=torch.float64)
+    changed[2][2] = torch.randn(8, dtype=torch.float64)
+    terms = [loss.compute_loss_from_embeddings(e, labels) * 4 for e in (embeddings, changed)]
+    rest = [_naive_masked(e, labels.tolist(), scale=20.0) * 4 for e in (embeddings, changed)]
+    assert terms[0].item() == pytest.approx(rest[0], rel=1e-9) and terms[1].item() == pytest.approx(rest[1], rel=1e-9)
+    # row 0 (label 0) does not see the changed candidates: the gradient on its query (its own term only) is equal
+    grads = []
+    for batch in (embeddings, changed):
+        batch = [e.clone().requires_grad_() for e in batch]
+        loss.compute_loss_from_embeddings(batch, labels).backward()
+        grads.append(batch[0].grad[0])
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+    grads_mnrl = []  # without the mask, row 0 does see them
+    for batch in (embeddings, changed):
+        batch = [e.clone().requires_grad_() for e in batch]
+        InfoNCELoss(tiny_model).compute_loss_from_embeddings(batch, labels).backward()
+        grads_mnrl.append(batch[0].grad[0])
+    assert not torch.allclose(grads_mnrl[0], grads_mnrl[1])
+
+
+def test_label_masked_needs_labels_and_in_batch(tiny_model):
+    with pytest.raises(ValueError, match="needs `in_batch_negatives=True`"):
+        InfoNCELoss(tiny_model, in_batch_negatives=False, mask_same_label=True)
+    loss = InfoNCELoss(tiny_model, mask_same_label=True)
+    with pytest.raises(ValueError, match="a `label` column of 2 integers per row"):
+        loss.compute_loss_from_embeddings(_embeddings(3, 3), None)
+    with pytest.raises(ValueError, match="got labels of shape \\(3,\\)"):
+        loss.compute_loss_from_embeddings(_embeddings(3, 3), torch.tensor([0, 1, 2]))
+    assert loss.get_config_dict()["mask_same_label"] is True
+
+
+def test_label_masked_pairs_take_one_label_a_row_and_float_labels_are_refused(tiny_model):
+    embeddings = _embeddings(4, 2, seed=11)
+    loss = InfoNCELoss(tiny_model, mask_same_label=True)
+    flat = loss.compute_loss_from_embeddings(embeddings, torch.tensor([0, 1, 0, 2]))
+    column = loss.compute_loss_from_embeddings(embeddings, torch.tensor([[0], [1], [0], [2]]))
+    assert flat.item() == column.item() == pytest.approx(_naive_masked(embeddings, [[0], [1], [0], [2]], scale=20.0))
+    with pytest.raises(ValueError, match="must be integers"):
+        loss.compute_loss_from_embeddings(embeddings, torch.tensor([0.0, 1.0, 0.0, 2.0]))

@@ -56,6 +56,19 @@ def test_triplets_from_labels_drop_singleton_labels_and_need_two_labels():
         triplets_from_labels(Dataset.from_dict({"text": ["a", "b"], "label": [0, 0]}))
 
 
+
+def test_triplets_from_labels_keep_labels_adds_the_label_of_each_column_and_draws_the_same_texts():
+    dataset = Dataset.from_dict({"text": [f"t{i}" for i in range(12)], "label": ["b", "a", "c"] * 4})
+    label_of = dict(zip(dataset["text"], dataset["label"], strict=True))
+    plain = triplets_from_labels(dataset, num_negatives=2, seed=3)
+    kept = triplets_from_labels(dataset, num_negatives=2, seed=3, keep_labels=True)
+    assert kept.column_names == [*plain.column_names, "label"]
+    assert kept.remove_columns("label").to_dict() == plain.to_dict()
+    ids = {"a": 0, "b": 1, "c": 2}  # the sorted distinct labels
+    for row in kept:
+        assert row["label"] == [ids[label_of[row["anchor"]]], ids[label_of[row["negative_1"]]],
+                                ids[label_of[row["negative_2"]]]]  # fmt: skip
+
 def _inner(loss: nn.Module) -> nn.Module:
     while isinstance(loss, (WeightedLoss, MatryoshkaLoss)):
         loss = loss.loss  # both wrappers keep the wrapped loss in `.loss`
@@ -82,6 +95,29 @@ def test_each_task_type_gets_its_loss(tiny_model):
         "clusters": {"anchor": "cluster: ", "positive": "cluster: ", "negative_1": "cluster: "},
     }
 
+
+
+def test_label_negatives_in_batch_masked_keeps_labels_and_masks(tiny_model):
+    tasks = [TrainingTask("banking", "classification", _labelled()), TrainingTask("csl", "retrieval", _retrieval())]
+    setup = build_multitask(tiny_model, tasks, label_negatives="in_batch_masked")
+    banking = setup.loss["banking"]
+    assert isinstance(banking, InfoNCELoss) and banking.in_batch_negatives and banking.mask_same_label
+    assert setup.train_dataset["banking"].column_names == ["anchor", "positive", "negative_1", "label"]
+    assert not setup.loss["csl"].mask_same_label  # retrieval rows have no labels: plain MNRL
+    with pytest.raises(ValueError, match="`label_negatives` must be"):
+        build_multitask(tiny_model, tasks, label_negatives="masked")
+
+
+def test_label_masked_triplets_train_end_to_end(tiny_bert, tmp_path):
+    setup = build_multitask(tiny_bert, [TrainingTask("banking", "classification", _labelled())],
+                            label_negatives="in_batch_masked")  # fmt: skip
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(tmp_path), max_steps=3, report_to=[], save_strategy="no", **setup.training_args(6)
+    )
+    trainer = SentenceTransformerTrainer(
+        model=tiny_bert, args=args, train_dataset=setup.train_dataset, loss=setup.loss
+    )
+    assert math.isfinite(trainer.train().training_loss)  # the collator stacks the per-column labels
 
 def test_cached_and_matryoshka_options_wrap_the_losses(tiny_bert):
     tasks = [TrainingTask("stsb", "sts", _pairs()), TrainingTask("csl", "retrieval", _retrieval())]

@@ -197,7 +197,17 @@ def test_a_run_saved_before_the_group_negatives_keys_resumes_unless_they_are_use
         _prepare_output(out, load_recipe(recipe_file), resume=True, overwrite=False)
 
 
-def test_a_run_saved_before_the_attention_dropout_key_resumes_unless_it_is_set(tmp_path, tiny_bert_dir):
+@pytest.mark.parametrize(
+    ("saved_line", "stages", "anchor", "set_line", "since"),
+    [
+        ("    attention_dropout: null\n", 2, "    batch_size: 8\n", "    attention_dropout: 0.0\n", "stop 45"),
+        ("    label_negatives: explicit\n", 1, "    batch_size: 4\n", "    label_negatives: in_batch_masked\n",
+         "stop 48"),
+    ],
+)
+def test_a_run_saved_before_a_stage_key_was_added_resumes_unless_it_is_set(
+    tmp_path, tiny_bert_dir, saved_line, stages, anchor, set_line, since
+):
     from st_plus.training.pipeline import RECIPE_FILE, _prepare_output
     from st_plus.training.recipe import load_recipe
 
@@ -205,17 +215,36 @@ def test_a_run_saved_before_the_attention_dropout_key_resumes_unless_it_is_set(t
     out = tmp_path / "out"
     _prepare_output(out, load_recipe(recipe_file), resume=False, overwrite=False)
     saved = (out / RECIPE_FILE).read_text()
-    assert saved.count("attention_dropout: null") == 2  # both stages
-    old = saved.replace("    attention_dropout: null\n", "")
-    assert "attention_dropout" not in old
-    (out / RECIPE_FILE).write_text(old)  # as an st_plus before stop 45 saved it
-    assert _prepare_output(out, load_recipe(recipe_file), resume=True, overwrite=False) is not None
+    assert saved.count(saved_line) == stages  # attention_dropout: both stages; label_negatives: the multitask stage
+    old = saved.replace(saved_line, "")
+    assert saved_line.split(":")[0].strip() not in old
+    (out / RECIPE_FILE).write_text(old)  # as an st_plus before `since` saved it
+    assert _prepare_output(out, load_recipe(recipe_file), resume=True, overwrite=False) is not None, since
     (out / RECIPE_FILE).write_text(old)
-    set_it = "    batch_size: 8\n    attention_dropout: 0.0\n"
-    recipe_file.write_text(recipe_file.read_text().replace("    batch_size: 8\n", set_it, 1))
+    recipe_file.write_text(recipe_file.read_text().replace(anchor, anchor + set_line, 1))
     with pytest.raises(RecipeError, match=r"differs from the one the run .*\(keys \['stages'\]\)"):
         _prepare_output(out, load_recipe(recipe_file), resume=True, overwrite=False)
 
+
+def test_the_label_negatives_option_reaches_the_label_task_of_a_run(tmp_path, tiny_bert_dir):
+    text = RECIPE.replace("    batch_size: 4\n", "    batch_size: 4\n    label_negatives: in_batch_masked\n", 1)
+    recipe_file = write_tiny_recipe(tmp_path, tiny_bert_dir, text)
+    seen = []
+    from st_plus.losses import InfoNCELoss
+
+    original = InfoNCELoss.compute_loss_from_embeddings
+
+    def record(self, embeddings, labels):
+        seen.append((self.mask_same_label, None if labels is None else tuple(labels.shape)))
+        return original(self, embeddings, labels)
+
+    InfoNCELoss.compute_loss_from_embeddings = record
+    try:
+        run_recipe(recipe_file, output_dir=tmp_path / "out", show_progress_bar=False)
+    finally:
+        InfoNCELoss.compute_loss_from_embeddings = original
+    masked = [shape for flag, shape in seen if flag]
+    assert masked and all(shape is not None and shape[1] == 2 for shape in masked)  # anchor label + 1 negative
 
 def test_resume_refuses_a_folder_with_checkpoints_but_no_pipeline_state(tmp_path, tiny_bert_dir):
     recipe = write_tiny_recipe(tmp_path, tiny_bert_dir, ONLY_STAGE1)
