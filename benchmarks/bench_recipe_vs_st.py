@@ -134,15 +134,17 @@ RESULT_FILES = {"dev": "result.json", "test": "test_result.json", "fresh": "fres
 ARMS = ("start", "st_plus", "st_plus_static", "st_plus_inbatch", "st_plus_nofilter", "st_plus_stage1x3",
         "st_plus_allrows", "st_plus_prompts", "st_plus_query_prompt", "st_plus_siblings", "st_plus_siblings_static",
         "st_plus_siblings_lr", "st_plus_siblings_wide", "st_plus_siblings_noattn", "st_plus_siblings_short",
-        "st_plus_merged", "st_plus_merged_stage1", "plain",
+        "st_plus_siblings_short_explicit", "st_plus_merged", "st_plus_merged_stage1", "plain",
         "plain_prompts", "plain_bf16_mining", "plain_bf16_noattn")
 LABEL_TASK_TYPES = ("Classification", "Clustering")  # st_plus's label-triplet task types (TrainingTask.task_type)
 PLAIN_ARMS = ("plain", "plain_prompts", "plain_bf16_mining", "plain_bf16_noattn")
 SIBLING_ARMS = ("st_plus_siblings", "st_plus_siblings_static", "st_plus_siblings_lr", "st_plus_siblings_wide",
-                "st_plus_siblings_noattn", "st_plus_siblings_short")
+                "st_plus_siblings_noattn", "st_plus_siblings_short", "st_plus_siblings_short_explicit")
 # the sibling arms whose negatives are mined once; _wide reads twice the stage-2 rows once instead of its rows twice
 STATIC_SIBLING_ARMS = ("st_plus_siblings_static", "st_plus_siblings_lr", "st_plus_siblings_wide",
-                       "st_plus_siblings_noattn", "st_plus_siblings_short")
+                       "st_plus_siblings_noattn", "st_plus_siblings_short", "st_plus_siblings_short_explicit")
+# _short arms: no attention dropout, stage 2 read once; _explicit: label triplets with their own negatives only
+SHORT_ARMS = ("st_plus_siblings_short", "st_plus_siblings_short_explicit")
 WIDE_ROWS, STAGE2_LR = 1024, 5e-5
 # Nomic Embed's task prefixes (the st_plus_prompts arm): queries and documents of the retrieval rows
 PREFIXES = {"query": "search_query: ", "document": "search_document: "}
@@ -204,8 +206,10 @@ def _variant(recipe, arm: str, seed: int):
         multitask = dataclasses.replace(multitask, epochs=multitask.epochs / 2)
     elif arm == "st_plus_siblings_lr":
         multitask = dataclasses.replace(multitask, learning_rate=STAGE2_LR)
-    elif arm == "st_plus_siblings_short":  # static negatives: one read of every stage-2 row
+    elif arm in SHORT_ARMS:  # static negatives: one read of every stage-2 row
         multitask = dataclasses.replace(multitask, epochs=1.0, max_steps=None)
+        if arm == "st_plus_siblings_short_explicit":  # the recipe's default way to read label triplets (stop 48)
+            multitask = dataclasses.replace(multitask, label_negatives="explicit")
     if arm == "st_plus_allrows":  # one pass: a replaced negative would reach its row only at a second read
         multitask = dataclasses.replace(multitask, epochs=1.0, max_steps=None)
     stages = dataclasses.replace(recipe.stages, multitask=multitask)
@@ -215,7 +219,7 @@ def _variant(recipe, arm: str, seed: int):
             stage1 = dataclasses.replace(stage1, epochs=3.0, max_steps=None)
         if arm in ARM_PREFIXES:
             stage1 = dataclasses.replace(stage1, prompts={**stage1.prompts, **ARM_PREFIXES[arm]})
-        if arm in ("st_plus_siblings_noattn", "st_plus_siblings_short"):  # no attention-probability dropout
+        if arm in ("st_plus_siblings_noattn", *SHORT_ARMS):  # no attention-probability dropout
             stage1 = dataclasses.replace(stage1, attention_dropout=0.0)
             stage2 = dataclasses.replace(stages.multitask, attention_dropout=0.0)
             stages = dataclasses.replace(stages, multitask=stage2)
@@ -729,6 +733,7 @@ def report(args: argparse.Namespace) -> None:
                     ("st_plus_merged", "plain"),
                     ("st_plus_siblings_short", "plain_bf16_noattn"),
                     ("st_plus_siblings_short", "st_plus_siblings_noattn"),
+                    ("st_plus_siblings_short", "st_plus_siblings_short_explicit"),
                     ("st_plus_merged_stage1", "st_plus_siblings_noattn"),
                     ("st_plus_merged_stage1", "plain_bf16_noattn"),
                     ("st_plus_merged", "plain_bf16_noattn"), ("st_plus_merged", "st_plus_siblings_short"),

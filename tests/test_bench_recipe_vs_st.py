@@ -799,6 +799,16 @@ def test_banking_recipe_is_x4_with_a_label_task_read_with_masked_in_batch_negati
     assert banking.stages.multitask.label_negatives == "in_batch_masked" and stage2 == x4.stages.multitask
 
 
+
+def test_explicit_arm_is_the_short_arm_with_label_triplets_read_with_their_own_negatives(bench):
+    _, recipe = _scaled_recipes(bench, "x4_banking")
+    short = bench._variant(recipe, "st_plus_siblings_short", 43)
+    explicit = bench._variant(recipe, "st_plus_siblings_short_explicit", 43)
+    assert (short.stages.multitask.label_negatives, explicit.stages.multitask.label_negatives) == (
+        "in_batch_masked", "explicit")  # fmt: skip
+    assert dataclasses.replace(explicit.stages.multitask, label_negatives="in_batch_masked") == short.stages.multitask
+    assert explicit.stages.contrastive == short.stages.contrastive and explicit.seed == short.seed == 43
+
 def test_plain_rows_of_a_label_task_are_st_pluss_label_triplets_without_labels(bench, tiny_model):
     from st_plus.training import TrainingTask, build_multitask
     from st_plus.training.recipe_data import read_rows
