@@ -16,7 +16,8 @@
     python $B scale --results A.json B.json --output S.json --plot S.png   # one comparison against the rows given
 
 The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/recipes/recipe_vs_st.yaml``
-(``--recipe``; ``benchmarks/recipes/recipe_vs_st_x{2,3,4}.yaml`` have 2-4 times its rows, stop 47). Each
+(``--recipe``; ``benchmarks/recipes/recipe_vs_st_x{2,3,4}.yaml`` have 2-4 times its rows, stop 47, and
+``recipe_vs_st_x4_banking.yaml`` adds a Banking77 label task, stop 48). Each
 ``result.json`` names the recipe it was trained on (since stop 47), and ``report``, ``test``, ``lanes`` and a merged
 ``run`` refuse a run that names another recipe than their ``--recipe``:
 
@@ -66,6 +67,9 @@ The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/rec
   64). The recipe's second stage-2 epoch exists for dynamic negatives, which act from a row's second read; the
   static arms never refresh, so for them it is only more steps. A shorter run: equal wall clock gives ``plain``
   less time as well (stop 46).
+- ``st_plus_siblings_short_explicit``: ``st_plus_siblings_short`` with ``label_negatives: explicit`` (each label
+  triplet's own negative only, the recipe default): against ``st_plus_siblings_short`` on a recipe whose label
+  tasks are read with ``in_batch_masked``, is it the masking (stop 48)?
 - ``st_plus_merged_stage1``: a finished run of a stage-2 arm (``--merge-from RUN``, e.g. ``st_plus_siblings_noattn``)
   averaged with that same run's stage-1 model (``RUN/run/stages/contrastive/model``), ``--merge-weight`` on the
   stage-2 model: a point between the two stages' weights, found after the fact (Wortsman et al.'s WiSE-FT along the
@@ -73,7 +77,8 @@ The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/rec
 - ``plain``: one ``SentenceTransformerTrainer`` on the same rows (every stage-1 pair, every stage-2 file), the way a
   strong user writes it: static negatives from sentence-transformers' ``mine_hard_negatives`` over the same document
   pool (the recipe's rank band and count, ``relative_margin=0.05`` as its docs advise against false negatives,
-  random sampling in the band), MNRL with those negatives, CoSENT on STS, ``bf16=True`` where the CPU has it,
+  random sampling in the band), MNRL with those negatives, CoSENT on STS, MNRL on the label triplets that st_plus
+  builds from classification / clustering texts (same rows and seed), ``bf16=True`` where the CPU has it,
   ``NO_DUPLICATES`` batches, the proportional multi-dataset sampler, learning rate 5e-5 with 10% warm-up.
   **Equal wall clock**: ``--budget-from`` an ``st_plus`` run gives it that run's seconds (loading, mining and
   training all count); it trains until the budget is spent, its learning rate decaying linearly in time to 0

@@ -131,16 +131,12 @@ class InfoNCELoss(MultipleNegativesRankingLoss):
         # (batch, columns * world_batch): candidate c of row r sits at c * world_batch + r
         scores = self.similarity_fct(queries[local], torch.cat(documents)) * self.scale
         mask = None
-        if not self.in_batch_negatives:
-            own = torch.eye(world_batch, dtype=torch.bool, device=queries.device)[local]
-            mask = own.repeat(1, len(documents))
-        elif self.mask_same_label:
-            own = torch.eye(world_batch, dtype=torch.bool, device=queries.device)[local]
-            # candidate labels in the same order as the documents: the positives (the anchors' labels), then each
-            # negative column; a candidate is kept when it is the row's own or of another label than the query's
-            candidate_labels = torch.cat([labels[:, 0]] + [labels[:, 1 + j] for j in range(len(documents) - 1)])
-            other = candidate_labels.unsqueeze(0) != labels[local, 0].unsqueeze(1)
-            mask = other | own.repeat(1, len(documents))
+        if not self.in_batch_negatives or self.mask_same_label:
+            mask = torch.eye(world_batch, dtype=torch.bool, device=queries.device)[local].repeat(1, len(documents))
+        if self.mask_same_label:
+            # column c of the labels is the label of document column c (positives: the anchors'), in the order of
+            # the candidates; a candidate is kept when it is the row's own or of another label than the query's
+            mask |= labels.t().reshape(1, -1) != labels[local, 0].unsqueeze(1)
         return info_nce_loss(scores, local, candidate_mask=mask, decoupled=self.decoupled)
 
     @staticmethod
