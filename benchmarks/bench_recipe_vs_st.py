@@ -97,6 +97,11 @@ The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/rec
 - ``plain_bf16_noattn``: ``plain_bf16_mining`` trained inside :func:`st_plus.models.attention_dropout` ``(model,
   0.0)`` (no attention-probability dropout, attention on the unfused kernel on CPU): a plain user who knows the
   trick of the ``st_plus_siblings_noattn`` arm, whose runs give its budgets.
+- ``plain_bf16_noattn_gist``: ``plain_bf16_noattn`` with the label triplets trained with sentence-transformers'
+  ``GISTEmbedLoss`` (the start model, frozen and in eval mode, as the guide; the loss's defaults: temperature 0.01,
+  anchor-anchor and positive-positive terms) instead of MNRL: a plain user who removes likely false negatives the way
+  sentence-transformers offers (any candidate the guide scores above the row's positive; the labels are not read),
+  against st_plus's ``label_negatives: in_batch_masked`` (stop 49). Other datasets as ``plain_bf16_noattn``.
 - ``start``: no training.
 
 ``run`` scores every model on the development suite (``runs/dev_suite`` or ``$ST_PLUS_DEV_SUITE``; English: all six
@@ -140,9 +145,9 @@ ARMS = ("start", "st_plus", "st_plus_static", "st_plus_inbatch", "st_plus_nofilt
         "st_plus_allrows", "st_plus_prompts", "st_plus_query_prompt", "st_plus_siblings", "st_plus_siblings_static",
         "st_plus_siblings_lr", "st_plus_siblings_wide", "st_plus_siblings_noattn", "st_plus_siblings_short",
         "st_plus_siblings_short_explicit", "st_plus_merged", "st_plus_merged_stage1", "plain",
-        "plain_prompts", "plain_bf16_mining", "plain_bf16_noattn")
+        "plain_prompts", "plain_bf16_mining", "plain_bf16_noattn", "plain_bf16_noattn_gist")
 LABEL_TASK_TYPES = ("Classification", "Clustering")  # st_plus's label-triplet task types (TrainingTask.task_type)
-PLAIN_ARMS = ("plain", "plain_prompts", "plain_bf16_mining", "plain_bf16_noattn")
+PLAIN_ARMS = ("plain", "plain_prompts", "plain_bf16_mining", "plain_bf16_noattn", "plain_bf16_noattn_gist")
 SIBLING_ARMS = ("st_plus_siblings", "st_plus_siblings_static", "st_plus_siblings_lr", "st_plus_siblings_wide",
                 "st_plus_siblings_noattn", "st_plus_siblings_short", "st_plus_siblings_short_explicit")
 # the sibling arms whose negatives are mined once; _wide reads twice the stage-2 rows once instead of its rows twice
@@ -265,14 +270,16 @@ def _plain_rows(recipe, seed: int):
     """The same rows the st_plus arm trains on: every stage-1 pair and every stage-2 task with its own file.
 
     Labelled texts (classification / clustering tasks) become the label triplets that st_plus builds from them (same
-    rows, seed and negatives), without the label column: plain trains them with MNRL, in-batch negatives included.
+    rows, seed and negatives), without the label column: plain trains them with MNRL, in-batch negatives included
+    (``plain_bf16_noattn_gist``: with GISTEmbedLoss). Returns the datasets, stage 1's negatives settings and the
+    names of the label-triplet datasets.
     """
     from st_plus.training import TrainingTask, triplets_from_labels
     from st_plus.training.recipe_data import read_rows
     from st_plus.training.stages import read_pairs, sample_rows
 
     datasets = {"stage1": read_pairs(recipe.stages.contrastive.data, seed).select_columns(["anchor", "positive"])}
-    negatives = None
+    negatives, label_names = None, []
     for task in recipe.stages.multitask.tasks:
         if task.data == "stage1":
             negatives = task.negatives
@@ -282,15 +289,20 @@ def _plain_rows(recipe, seed: int):
             rows = rows.remove_columns(task.data.group_column)
         if TrainingTask(task.name, task.type, rows).task_type in LABEL_TASK_TYPES:  # st_plus's spelling rules
             rows = triplets_from_labels(rows, seed=seed)
+            label_names.append(task.name)
         datasets[task.name] = rows
-    return datasets, negatives
+    return datasets, negatives, label_names
 
 
 def _run_plain(recipe, seed: int, budget: float, out: Path, prompts: dict[str, str] | None = None,
-               bf16_mining: bool = False, attention_p: float | None = None) -> dict:
+               bf16_mining: bool = False, attention_p: float | None = None, label_guide: bool = False) -> dict:
     import torch
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from sentence_transformers.sentence_transformer.losses import CoSENTLoss, MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.losses import (
+        CoSENTLoss,
+        GISTEmbedLoss,
+        MultipleNegativesRankingLoss,
+    )
     from sentence_transformers.util import mine_hard_negatives
 
     from st_plus import load_model
@@ -300,7 +312,7 @@ def _run_plain(recipe, seed: int, budget: float, out: Path, prompts: dict[str, s
     start = time.perf_counter()
     model = load_model(recipe.model.base)
     model.max_seq_length = recipe.model.max_seq_length
-    datasets, neg = _plain_rows(recipe, seed)
+    datasets, neg, label_names = _plain_rows(recipe, seed)
     if neg is not None:
         corpus = read_texts(neg.corpus, fields=neg.corpus_fields) if neg.corpus else None
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_mining):  # plain_bf16_mining
@@ -312,6 +324,11 @@ def _run_plain(recipe, seed: int, budget: float, out: Path, prompts: dict[str, s
     mining_seconds = time.perf_counter() - start
     losses = {name: CoSENTLoss(model) if {"score", "label"} & set(rows.column_names)
               else MultipleNegativesRankingLoss(model) for name, rows in datasets.items()}  # fmt: skip
+    if label_guide and label_names:  # plain_bf16_noattn_gist: the start model guides the label triplets' negatives
+        guide = load_model(recipe.model.base)
+        guide.max_seq_length = recipe.model.max_seq_length
+        guide.eval().requires_grad_(False)  # loaded in train mode: its dropout would move the guide's scores
+        losses.update({name: GISTEmbedLoss(model, guide) for name in label_names})
     column_prompts = {}
     if prompts:  # sentence-transformers' training with prompts: per dataset and column; the model keeps them
         column_prompts = {"stage1": {c: prompts["query"] if c == "anchor" else prompts["document"]
@@ -340,6 +357,7 @@ def _run_plain(recipe, seed: int, budget: float, out: Path, prompts: dict[str, s
         "bf16_mining": bf16_mining,
         "attention_dropout": attention_p,
         "rows": {name: len(rows) for name, rows in datasets.items()},
+        "losses": {name: type(loss).__name__ for name, loss in losses.items()},
         "bf16": bf16,
         "budget_seconds": round(budget, 1),
     }
@@ -423,8 +441,9 @@ def run(args: argparse.Namespace) -> None:
     elif args.arm in PLAIN_ARMS:
         budget = json.loads((args.budget_from / "result.json").read_text(encoding="utf-8"))["seconds"]
         done = _run_plain(recipe, args.seed, budget, args.out, PREFIXES if args.arm == "plain_prompts" else None,
-                          bf16_mining=args.arm in ("plain_bf16_mining", "plain_bf16_noattn"),
-                          attention_p=0.0 if args.arm == "plain_bf16_noattn" else None)  # fmt: skip
+                          bf16_mining=args.arm in ("plain_bf16_mining", "plain_bf16_noattn", "plain_bf16_noattn_gist"),
+                          attention_p=0.0 if args.arm.startswith("plain_bf16_noattn") else None,
+                          label_guide=args.arm == "plain_bf16_noattn_gist")  # fmt: skip
     elif args.arm in MERGED_ARMS:
         done = _run_merged(recipe, args.merge_from, source, args.merge_weight, args.arm)
     else:
@@ -739,6 +758,8 @@ def report(args: argparse.Namespace) -> None:
                     ("st_plus_siblings_short", "plain_bf16_noattn"),
                     ("st_plus_siblings_short", "st_plus_siblings_noattn"),
                     ("st_plus_siblings_short", "st_plus_siblings_short_explicit"),
+                    ("st_plus_siblings_short", "plain_bf16_noattn_gist"),
+                    ("plain_bf16_noattn_gist", "plain_bf16_noattn"),
                     ("st_plus_merged_stage1", "st_plus_siblings_noattn"),
                     ("st_plus_merged_stage1", "plain_bf16_noattn"),
                     ("st_plus_merged", "plain_bf16_noattn"), ("st_plus_merged", "st_plus_siblings_short"),

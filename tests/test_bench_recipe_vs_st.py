@@ -138,7 +138,7 @@ def test_plain_arm_trains_with_the_prefixes_it_is_given_and_saves_them_in_the_mo
     texts = [f"text number {i} about topic {i % 5}" for i in range(24)]
     rows = {"stage1": Dataset.from_dict({"anchor": texts[:12], "positive": texts[12:]}),
             "stsb": Dataset.from_dict({"sentence1": texts[:8], "sentence2": texts[8:16], "score": [0.5] * 8})}
-    monkeypatch.setattr(bench, "_plain_rows", lambda recipe, seed: (rows, None))
+    monkeypatch.setattr(bench, "_plain_rows", lambda recipe, seed: (rows, None, []))
     seen = []
 
     class Trainer(sentence_transformers.SentenceTransformerTrainer):
@@ -483,7 +483,7 @@ def test_test_command_checks_every_run_before_scoring_any(bench, tmp_path, monke
     assert not (runs / "a-start" / "test_result.json").exists()
 
 
-@pytest.mark.parametrize("arm", ["plain", "plain_bf16_mining", "plain_bf16_noattn"])
+@pytest.mark.parametrize("arm", ["plain", "plain_bf16_mining", "plain_bf16_noattn", "plain_bf16_noattn_gist"])
 def test_plain_bf16_mining_arm_mines_under_bfloat16_autocast_and_trains_as_plain(bench, tiny_bert, tmp_path,
                                                                                monkeypatch, arm):  # fmt: skip
     import contextlib
@@ -505,10 +505,27 @@ def test_plain_bf16_mining_arm_mines_under_bfloat16_autocast_and_trains_as_plain
     start = tmp_path / "start"
     tiny_bert.save(str(start))
     texts = [f"text number {i} about topic {i % 5}" for i in range(24)]
-    rows = {"stage1": Dataset.from_dict({"anchor": texts[:12], "positive": texts[12:]})}
+    rows = {"stage1": Dataset.from_dict({"anchor": texts[:12], "positive": texts[12:]}),
+            "intents": Dataset.from_dict({"anchor": texts[:8], "positive": texts[8:16], "negative_1": texts[16:]})}
     neg = types.SimpleNamespace(corpus=None, corpus_fields=None, range_min=1, range_max=5, num_negatives=1)
-    monkeypatch.setattr(bench, "_plain_rows", lambda recipe, seed: (rows, neg))
+    monkeypatch.setattr(bench, "_plain_rows", lambda recipe, seed: (rows, neg, ["intents"]))
     autocast = []
+    guides = []
+
+    class Gist(sentence_transformers.sentence_transformer.losses.GISTEmbedLoss):
+        def forward(self, features, labels):  # the guide as the loss sees it while training
+            guides.append((self.guide.training, any(p.requires_grad for p in self.guide.parameters()),
+                           self.guide is self.model))  # fmt: skip
+            return super().forward(features, labels)
+
+    monkeypatch.setattr(sentence_transformers.sentence_transformer.losses, "GISTEmbedLoss", Gist)
+
+    class StepClock(st_plus.models.WallClockCallback):
+        def on_step_end(self, args, state, control, **kwargs):  # 6 steps, however busy the machine: both datasets
+            control.should_training_stop = state.global_step >= 6  # get batches (3 + 2 per proportional round)
+            return control
+
+    monkeypatch.setattr(st_plus.models, "WallClockCallback", StepClock)
 
     def mine(dataset, model, **kwargs):
         autocast.append(torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16)
@@ -524,16 +541,21 @@ def test_plain_bf16_mining_arm_mines_under_bfloat16_autocast_and_trains_as_plain
     monkeypatch.setattr(bench, "_load_recipe", lambda args: recipe)
     budget = tmp_path / "budget"
     budget.mkdir()
-    (budget / "result.json").write_text(json.dumps({"seconds": 3.0}))
+    seconds = 60.0  # the budget is only passed through: StepClock ends training
+    (budget / "result.json").write_text(json.dumps({"seconds": seconds}))
     args = types.SimpleNamespace(arm=arm, seed=42, out=tmp_path / arm, budget_from=budget, merge_from=None,
                                  merge_weight=0.7, dev_tasks=None)  # fmt: skip
     bench.run(args)
     result = json.loads((tmp_path / arm / "result.json").read_text())
-    bf16_mining = arm in ("plain_bf16_mining", "plain_bf16_noattn")
+    bf16_mining = arm in ("plain_bf16_mining", "plain_bf16_noattn", "plain_bf16_noattn_gist")
     assert autocast == [bf16_mining] and result["info"]["bf16_mining"] == bf16_mining
-    assert dropout_p == [0.0 if arm == "plain_bf16_noattn" else None]
+    assert dropout_p == [0.0 if arm.startswith("plain_bf16_noattn") else None]
+    gist = arm == "plain_bf16_noattn_gist"  # the label triplets only; the guide frozen, in eval mode, not the model
+    assert result["info"]["losses"] == {"stage1": "MultipleNegativesRankingLoss",
+                                        "intents": "Gist" if gist else "MultipleNegativesRankingLoss"}  # fmt: skip
+    assert (bool(guides), set(guides)) == ((True, {(False, False, False)}) if gist else (False, set()))
     assert result["info"]["attention_dropout"] == dropout_p[0]
-    assert result["info"]["budget_seconds"] == 3.0 and result["info"]["steps"] > 0
+    assert result["info"]["budget_seconds"] == seconds and result["info"]["steps"] == 6
     assert result["recipe"] == "benchmarks/recipes/recipe_vs_st.yaml"  # the default --recipe, named in the result
     assert not torch.is_autocast_enabled("cpu")  # only around the mining
 
@@ -809,6 +831,16 @@ def test_explicit_arm_is_the_short_arm_with_label_triplets_read_with_their_own_n
     assert dataclasses.replace(explicit.stages.multitask, label_negatives="in_batch_masked") == short.stages.multitask
     assert explicit.stages.contrastive == short.stages.contrastive and explicit.seed == short.seed == 43
 
+def test_full_en_reads_the_banking_recipes_label_task_the_same_way(bench):
+    from st_plus.training import load_recipe
+
+    _, banking = _scaled_recipes(bench, "x4_banking")
+    full = load_recipe(bench.REPO / "examples" / "recipes" / "full_en.yaml")  # since stop 49
+    assert [t.name for t in full.stages.multitask.tasks] == ["debian", "stsb", "banking77"]
+    assert full.stages.multitask.tasks[2] == banking.stages.multitask.tasks[2]
+    assert full.stages.multitask.label_negatives == banking.stages.multitask.label_negatives == "in_batch_masked"
+
+
 def test_plain_rows_of_a_label_task_are_st_pluss_label_triplets_without_labels(bench, tiny_model):
     from st_plus.training import TrainingTask, build_multitask
     from st_plus.training.recipe_data import read_rows
@@ -816,8 +848,9 @@ def test_plain_rows_of_a_label_task_are_st_pluss_label_triplets_without_labels(b
 
     _, recipe = _scaled_recipes(bench, "x4_banking")
     task = recipe.stages.multitask.tasks[2]
-    datasets, negatives = bench._plain_rows(recipe, 43)
+    datasets, negatives, label_names = bench._plain_rows(recipe, 43)
     assert negatives is not None and datasets["banking77"].column_names == ["anchor", "positive", "negative_1"]
+    assert label_names == ["banking77"]
     rows = sample_rows(read_rows(task.data, task.type), task.data.rows, 43)  # what stage 2 reads for the task
     setup = build_multitask(tiny_model, [TrainingTask("banking77", "classification", rows)], seed=43,
                             label_negatives="in_batch_masked")  # fmt: skip

@@ -162,7 +162,8 @@ SLICES = {
         "Banking77 train utterances with their 77 intents (CC BY 4.0, PolyAI, "
         "https://github.com/PolyAI-LDN/task-specific-datasets), the 4,003 rows that the development suite "
         "(`benchmarks/make_dev_suite.py`: 6,000 rows, seed 13) neither scores nor probes, minus any text of those "
-        "rows or of the test split; label triplets for `benchmarks/recipes/recipe_vs_st_x4_banking.yaml`",
+        "rows or of the test split; label triplets for `benchmarks/recipes/recipe_vs_st_x4_banking.yaml` and (since "
+        "stop 49) `examples/recipes/full_en.yaml`",
     ),
     "csl_titles_labelled_zh.jsonl": (
         csl_titles_labelled,
