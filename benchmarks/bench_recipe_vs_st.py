@@ -322,13 +322,14 @@ def _run_plain(recipe, seed: int, budget: float, out: Path, prompts: dict[str, s
                 output_format="n-tuple", batch_size=64, verbose=False,
             )  # fmt: skip
     mining_seconds = time.perf_counter() - start
-    losses = {name: CoSENTLoss(model) if {"score", "label"} & set(rows.column_names)
-              else MultipleNegativesRankingLoss(model) for name, rows in datasets.items()}  # fmt: skip
+    guide = None
     if label_guide and label_names:  # plain_bf16_noattn_gist: the start model guides the label triplets' negatives
         guide = load_model(recipe.model.base)
         guide.max_seq_length = recipe.model.max_seq_length
         guide.eval().requires_grad_(False)  # loaded in train mode: its dropout would move the guide's scores
-        losses.update({name: GISTEmbedLoss(model, guide) for name in label_names})
+    losses = {name: CoSENTLoss(model) if {"score", "label"} & set(rows.column_names)
+              else GISTEmbedLoss(model, guide) if guide is not None and name in label_names
+              else MultipleNegativesRankingLoss(model) for name, rows in datasets.items()}  # fmt: skip
     column_prompts = {}
     if prompts:  # sentence-transformers' training with prompts: per dataset and column; the model keeps them
         column_prompts = {"stage1": {c: prompts["query"] if c == "anchor" else prompts["document"]
@@ -441,7 +442,7 @@ def run(args: argparse.Namespace) -> None:
     elif args.arm in PLAIN_ARMS:
         budget = json.loads((args.budget_from / "result.json").read_text(encoding="utf-8"))["seconds"]
         done = _run_plain(recipe, args.seed, budget, args.out, PREFIXES if args.arm == "plain_prompts" else None,
-                          bf16_mining=args.arm in ("plain_bf16_mining", "plain_bf16_noattn", "plain_bf16_noattn_gist"),
+                          bf16_mining=args.arm.startswith("plain_bf16_"),  # _mining, _noattn, _noattn_gist
                           attention_p=0.0 if args.arm.startswith("plain_bf16_noattn") else None,
                           label_guide=args.arm == "plain_bf16_noattn_gist")  # fmt: skip
     elif args.arm in MERGED_ARMS:
