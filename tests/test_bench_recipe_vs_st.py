@@ -841,6 +841,17 @@ def test_full_en_reads_the_banking_recipes_label_task_the_same_way(bench):
     assert full.stages.multitask.label_negatives == banking.stages.multitask.label_negatives == "in_batch_masked"
 
 
+def test_full_en_trains_what_the_short_arm_trains(bench):
+    from st_plus.training import load_recipe
+
+    full = load_recipe(bench.REPO / "examples" / "recipes" / "full_en.yaml")  # since stop 50
+    assert bench._variant(full, "st_plus", 44) == bench._variant(full, "st_plus_siblings_short", 44)
+    debian = full.stages.multitask.tasks[0].negatives
+    assert full.stages.contrastive.filter is None and full.stages.multitask.epochs == 1.0
+    assert (debian.dynamic, debian.group_negatives, debian.corpus_group_field) == (False, 3, "source")
+    assert full.stages.contrastive.attention_dropout == full.stages.multitask.attention_dropout == 0.0
+
+
 def test_plain_rows_of_a_label_task_are_st_pluss_label_triplets_without_labels(bench, tiny_model):
     from st_plus.training import TrainingTask, build_multitask
     from st_plus.training.recipe_data import read_rows
