@@ -831,6 +831,7 @@ def test_explicit_arm_is_the_short_arm_with_label_triplets_read_with_their_own_n
     assert dataclasses.replace(explicit.stages.multitask, label_negatives="in_batch_masked") == short.stages.multitask
     assert explicit.stages.contrastive == short.stages.contrastive and explicit.seed == short.seed == 43
 
+
 def test_full_en_reads_the_banking_recipes_label_task_the_same_way(bench):
     from st_plus.training import load_recipe
 
