@@ -357,6 +357,20 @@ def test_report_pairs_a_plain_arm_only_with_the_runs_its_budget_came_from(bench,
     assert comparisons["st_plus_siblings_static - plain_bf16_mining"]["seeds"] == [42, 43]
 
 
+def test_report_holds_st_plus_to_the_goal_rows_against_the_strongest_plain_arm(bench, tmp_path):
+    runs = tmp_path / "runs"  # full_en.yaml's st_plus arm against plain_bf16_noattn (stop 51)
+    for seed, lead in {42: 1.5, 43: -0.5}.items():
+        _result(runs / f"st_plus-{seed}", "st_plus", seed, 84.0 + lead, 87.0)
+        _result(runs / f"plain_bf16_noattn-{seed}", "plain_bf16_noattn", seed, 84.0, 86.0)
+    output = tmp_path / "out.json"
+    bench.report(types.SimpleNamespace(folder=runs, output=output, recipe=bench.RECIPE))
+    data = json.loads(output.read_text(encoding="utf-8"))
+    assert data["comparisons"]["st_plus - plain_bf16_noattn"]["per_seed"]["retrieval"] == [1.5, -0.5]
+    assert data["goals"] == {  # retrieval mean +0.5 with a seed negative; all tasks (+1.25 + 0.25) / 2 = +0.75
+        "st_plus >= plain_bf16_noattn + 1.0 on dev retrieval, every seed positive": False,
+        "st_plus >= plain_bf16_noattn + 0.5 on the mean of all dev tasks": True}
+
+
 def test_test_slices_are_the_shipped_english_ones_without_the_long_documents(bench):
     tasks = bench._test_tasks()
     assert [p.name for p in tasks] == list(bench.TEST_TASKS)
@@ -851,6 +865,34 @@ def test_full_en_trains_what_the_short_arm_trains(bench):
     assert full.stages.contrastive.filter is None and full.stages.multitask.epochs == 1.0
     assert (debian.dynamic, debian.group_negatives, debian.corpus_group_field) == (False, 3, "source")
     assert full.stages.contrastive.attention_dropout == full.stages.multitask.attention_dropout == 0.0
+
+
+def test_preserve_recipe_is_full_en_with_the_quickstarts_preserve_task_which_plain_leaves_out(bench):
+    from st_plus.training import load_recipe
+
+    full = load_recipe(bench.REPO / "examples" / "recipes" / "full_en.yaml")
+    preserve = load_recipe(bench.REPO / "benchmarks" / "recipes" / "full_en_preserve.yaml")  # stop 51
+    quickstart = load_recipe(bench.REPO / "examples" / "recipes" / "quickstart.yaml")
+    *same, general = preserve.stages.multitask.tasks
+    assert same == full.stages.multitask.tasks and general == quickstart.stages.multitask.tasks[-1]
+    assert general.type == "preserve" and general.data.rows == 640
+    stage2 = dataclasses.replace(preserve.stages.multitask, tasks=full.stages.multitask.tasks)
+    assert stage2 == full.stages.multitask and preserve.stages.contrastive == full.stages.contrastive
+    assert dataclasses.replace(preserve, name=full.name, stages=full.stages, source=full.source) == full
+    assert bench._variant(preserve, "st_plus", 43) == bench._variant(preserve, "st_plus_siblings_short", 43)
+
+
+def test_plain_rows_leave_out_a_preserve_task(bench, monkeypatch):
+    from st_plus.training import load_recipe
+
+    recipe = load_recipe(bench.REPO / "benchmarks" / "recipes" / "full_en_preserve.yaml")
+    small = [dataclasses.replace(t, data=dataclasses.replace(t.data, rows=8)) if t.data != "stage1" else t
+             for t in recipe.stages.multitask.tasks]  # fmt: skip
+    recipe = dataclasses.replace(recipe, stages=dataclasses.replace(
+        recipe.stages, multitask=dataclasses.replace(recipe.stages.multitask, tasks=small)))  # fmt: skip
+    datasets, negatives, label_names = bench._plain_rows(recipe, 43)
+    assert list(datasets) == ["stage1", "stsb", "banking77"] and label_names == ["banking77"]
+    assert negatives == recipe.stages.multitask.tasks[0].negatives
 
 
 def test_plain_rows_of_a_label_task_are_st_pluss_label_triplets_without_labels(bench, tiny_model):
