@@ -882,7 +882,7 @@ def test_preserve_recipe_is_full_en_with_the_quickstarts_preserve_task_which_pla
     assert bench._variant(preserve, "st_plus", 43) == bench._variant(preserve, "st_plus_siblings_short", 43)
 
 
-def test_plain_rows_leave_out_a_preserve_task(bench, monkeypatch):
+def test_plain_rows_leave_out_a_preserve_task(bench):
     from st_plus.training import load_recipe
 
     recipe = load_recipe(bench.REPO / "benchmarks" / "recipes" / "full_en_preserve.yaml")
