@@ -55,3 +55,27 @@ def test_the_test_and_dev_buckets_are_refused(suite, tmp_path, monkeypatch, buck
     monkeypatch.setattr(sys, "argv", ["make_dev_suite.py", "--debian-bucket", bucket, "--output", str(tmp_path)])
     with pytest.raises(SystemExit, match="--debian-bucket: 2-19"):
         suite.main()
+
+
+def test_the_chinese_classification_tasks_are_scored_with_c_mtebs_32_rows_per_label(suite, tmp_path, monkeypatch):
+    from st_plus.data.tasks import load_task
+    from st_plus.evaluation.suite import build_evaluator
+
+    def rows(path):  # every source read by build(): 6,000 rows carrying every column a task type needs
+        return [{"text": f"{path.parent.name} text {i}", "label": i % 3, "sentence1": f"a {i}", "sentence2": f"b {i}",
+                 "score": float(i % 2), "query": f"q {i}", "positive": [f"p {i}"], "negative": [f"n {i}"]}
+                for i in range(6000)]  # fmt: skip
+
+    monkeypatch.setattr(suite, "read_jsonl", rows)
+    monkeypatch.setattr(suite, "debian_dev", lambda shared, out: None)
+    monkeypatch.setattr(suite, "copy_retrieval", lambda src, out, language: None)
+    suite.build(tmp_path / "shared", tmp_path / "suite")
+    descriptors = {p.parent.name: json.loads(p.read_text()) for p in (tmp_path / "suite").glob("*/*/task.json")}
+    with_settings = {name: d["settings"] for name, d in descriptors.items() if "settings" in d}
+    assert with_settings == {"classification_tnews_dev_zh": {"samples_per_label": 32},
+                             "classification_waimai_dev_zh": {"samples_per_label": 32}}  # fmt: skip
+    assert descriptors["classification_tnews_dev_zh"]["train_split"] is None  # still MTEB's cross-validation
+    for name, expected in (("classification_tnews_dev_zh", 32), ("classification_waimai_dev_zh", 32),
+                           ("classification_banking77_dev_en", 8)):  # fmt: skip
+        folder = next((tmp_path / "suite").glob(f"*/{name}"))
+        assert build_evaluator(load_task(folder)).samples_per_label == expected
