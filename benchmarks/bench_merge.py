@@ -46,6 +46,13 @@ def _dev_tasks(suite: Path) -> list[Path]:
     return tasks
 
 
+def _suite_key(tasks: list[Path], settings: dict) -> dict:
+    """What a cached evaluation depends on: the task folders, their ``task.json`` (a rebuilt suite can change a
+    task's settings under the same path, as stop 52's 32 rows per label did) and the encoding settings."""
+    descriptors = [(task / "task.json").read_text(encoding="utf-8") for task in tasks]
+    return {"tasks": [str(t) for t in tasks], "descriptors": descriptors, **settings}
+
+
 def _cached(cache: Path | None, name: str, key: dict, compute):
     """``compute()``, stored as ``cache/name.json`` with ``key`` (recomputed when the key changed)."""
     file = cache / f"{name}.json" if cache else None
@@ -84,7 +91,7 @@ def evaluate_runs(args) -> dict:
     torch.set_num_threads(args.threads)
     tasks = _dev_tasks(args.dev_suite)
     settings = {"batch_size": 64, "dtype": "bfloat16"}
-    key = {"tasks": [str(t) for t in tasks], **settings}
+    key = _suite_key(tasks, settings)
     base = load_model("default", device="cpu")
 
     def base_eval():

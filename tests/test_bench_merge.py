@@ -68,3 +68,23 @@ def test_paired_refuses_files_that_do_not_compare():
     other["base_scores"]["retrieval_debian_dev_en"] = 0.7
     with pytest.raises(SystemExit, match="other start-model scores"):
         bench.paired(this, other, "x.json")
+
+
+def test_a_cached_evaluation_is_recomputed_when_a_task_json_changes_under_the_same_path(tmp_path):
+    bench = _module()
+    task = tmp_path / "zh" / "classification_tnews_dev_zh"
+    task.mkdir(parents=True)
+    (task / "task.json").write_text('{"task_type": "Classification"}', encoding="utf-8")
+    settings = {"batch_size": 64, "dtype": "bfloat16"}
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"classification_tnews_dev_zh": 0.15 + len(calls)}
+
+    first = bench._cached(tmp_path / "cache", "base", bench._suite_key([task], settings), compute)
+    again = bench._cached(tmp_path / "cache", "base", bench._suite_key([task], settings), compute)
+    assert first == again and len(calls) == 1  # same folder, same task.json: read from the cache
+    (task / "task.json").write_text('{"task_type": "Classification", "settings": {"samples_per_label": 32}}')
+    rebuilt = bench._cached(tmp_path / "cache", "base", bench._suite_key([task], settings), compute)
+    assert len(calls) == 2 and rebuilt != first  # the rebuilt suite's settings are not served from the old cache
