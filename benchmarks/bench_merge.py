@@ -18,7 +18,8 @@ Goal (issue 14): with merging, no dev task of any type or language below the sta
 in-domain retrieval task (``retrieval_debian_dev_en``) keeps >= 80% of its unmerged gain. Reported per seed at the
 automatically chosen weight, and for every fixed grid weight over the seeds (mean, standard deviation, the paired
 per-seed difference to the unmerged model). Writes ``benchmarks/results/merge.json`` and ``merge.png`` (score vs
-weight per task); this script is their only writer. Encoding in bfloat16, batch 64, one torch thread.
+weight per task); this script is their only writer. Encoding batch 64, one torch thread, ``--dtype auto`` (bfloat16
+where the CPU has it natively, else float32; the results file records which).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def evaluate_runs(args) -> dict:
 
     torch.set_num_threads(args.threads)
     tasks = _dev_tasks(args.dev_suite)
-    settings = {"batch_size": 64, "dtype": "bfloat16"}
+    settings = {"batch_size": 64, "dtype": args.dtype}
     key = _suite_key(tasks, settings)
     base = load_model("default", device="cpu")
 
@@ -356,6 +357,8 @@ def main() -> None:
                         help="More weights for the first run only (its score-vs-weight curve)")  # fmt: skip
     parser.add_argument("--cache-dir", type=Path, default=None, help="Keep each evaluation here (resumable)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--dtype", choices=("auto", "bfloat16", "float32"), default="auto",
+                        help="Encoding precision (auto: bfloat16 where the CPU has it natively, else float32)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--table", action="store_true", help="Print the README table from --output and stop")
     parser.add_argument("--base-only", action="store_true",
@@ -372,6 +375,9 @@ def main() -> None:
         if "paired" in results:
             print("\n" + paired_table(results["paired"]))
         return
+    from st_plus.precision import resolve_dtype
+
+    requested_dtype, args.dtype = args.dtype, resolve_dtype(args.dtype)  # the cache key holds the resolved one
     if args.base_only:
         if args.cache_dir is None:
             parser.error("--base-only needs --cache-dir")
@@ -393,13 +399,14 @@ def main() -> None:
         + " ".join(f"{w:g}" for w in args.grid)
         + (" --curve-grid " + " ".join(f"{w:g}" for w in args.curve_grid) if args.curve_grid else "")
         + (f" --in-domain {args.in_domain}" if args.in_domain != IN_DOMAIN else "")
+        + (f" --dtype {requested_dtype}" if requested_dtype != "auto" else "")
         + (f" --paired-with {args.paired_with}" if args.paired_with else ""),
         "dev_suite": str(args.dev_suite),
         "grid": args.grid,
         "curve_grid_first_run": sorted(args.curve_grid),
         "max_drop": MAX_DROP,
         "in_domain_task": args.in_domain,
-        "encoding": {"dtype": "bfloat16", "batch_size": 64, "torch_threads": args.threads},
+        "encoding": {"dtype": args.dtype, "batch_size": 64, "torch_threads": args.threads},
         **evaluated,
         "summary": summarise(evaluated, args.grid, args.in_domain),
         "machine": {

@@ -106,9 +106,9 @@ The arms, all from the bundled all-MiniLM-L6-v2 and the rows of ``benchmarks/rec
 - ``start``: no training.
 
 ``run`` scores every model on the development suite (``runs/dev_suite`` or ``$ST_PLUS_DEV_SUITE``; English: all six
-task types), bf16 encoding, batch 64, at the model's inference length (256 tokens), never on the shipped test slices
-(only ``test`` reads those, below). Run
-one job at a time, or each with ``OMP_NUM_THREADS=1`` (the wall-clock budget of ``plain`` is only fair when its run
+task types), bf16 encoding where the CPU has it natively (``dtype="auto"``; else float32), batch 64, at the model's
+inference length (256 tokens), never on the shipped test slices (only ``test`` reads those, below). Run one job at a
+time, or each with ``OMP_NUM_THREADS=1`` (the wall-clock budget of ``plain`` is only fair when its run
 shares the machine as its ``st_plus`` run did).
 ``lanes --arm ARM --plain PLAIN --out DIR`` runs both arms on ``--seeds`` (42 43 44) that way, two jobs of one thread
 at a time, each plain run once its seed's ``ARM`` run has finished (see :func:`lanes`).
@@ -183,7 +183,7 @@ def _score(model, tasks: list[Path]) -> dict[str, float]:
     from st_plus.evaluation import evaluate_suite
 
     model.max_seq_length = 256  # the bundled model's own length: every arm is read at the same length
-    results = evaluate_suite(model, tasks, batch_size=64, dtype="bfloat16", show_progress_bar=False)
+    results = evaluate_suite(model, tasks, batch_size=64, dtype="auto", show_progress_bar=False)
     return {r.task_name: 100 * r.main_score for r in results}
 
 

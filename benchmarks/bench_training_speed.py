@@ -243,7 +243,8 @@ def main() -> None:
         args.child_result.write_text(json.dumps(result))
         return
 
-    from st_plus.training.pipeline import cpu_supports_bf16, resolve_precision
+    from st_plus.precision import cpu_supports_bf16
+    from st_plus.training.pipeline import resolve_precision
 
     shown = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
              if k not in ("child", "child_result", "evaluate")}  # fmt: skip

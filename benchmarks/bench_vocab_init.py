@@ -31,7 +31,7 @@ def run_arm(init: str, seed: int, texts: list[str], held_out: list[str], steps: 
     from st_plus import load_model
     from st_plus.evaluation import evaluate_suite
     from st_plus.models import continue_mlm, extend_vocabulary
-    from st_plus.training.pipeline import cpu_supports_bf16
+    from st_plus.precision import cpu_supports_bf16
 
     torch.manual_seed(seed)
     model = load_model("default", device="cpu")

@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="Print one JSON object per task instead of the table")
     ev.add_argument("--batch-size", type=int, default=32)
     ev.add_argument("--device", default=None, help="e.g. cpu, cuda (default: best available)")
-    ev.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="Encoding precision")
+    ev.add_argument("--dtype", choices=("float32", "bfloat16", "auto"), default="float32",
+                    help="Encoding precision (auto: bfloat16 where the CPU or GPU has it natively, else float32)")
     ev.add_argument("--query-prompt", help="Prompt for retrieval/reranking queries, e.g. 'search_query: '")
     ev.add_argument("--document-prompt", help="Prompt for documents, e.g. 'search_document: '")
     ev.add_argument("--text-prompt", help="Prompt for the symmetric task types")

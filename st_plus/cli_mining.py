@@ -209,6 +209,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dropped", help="Side file of dropped rows (default: OUTPUT.dropped.jsonl)")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--device", default=None)
-    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
-                        help="Encoding precision: float32 (sentence-transformers' encode) or bfloat16 (token-budget "
-                             "batches on bfloat16 weights: faster on CPUs with AMX / AVX512-BF16)")  # fmt: skip
+    parser.add_argument("--dtype", choices=("float32", "bfloat16", "auto"), default="float32",
+                        help="Encoding precision: float32 (sentence-transformers' encode), bfloat16 (token-budget "
+                             "batches on bfloat16 weights: faster on CPUs with AMX / AVX512-BF16) or auto "
+                             "(bfloat16 where native)")  # fmt: skip

@@ -92,8 +92,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def cmd_extend_vocab(args: argparse.Namespace) -> int:
     """Extends MODEL's vocabulary with the characters of ``--texts``, continues MLM, saves to ``--output``."""
     from st_plus.models import continue_mlm, extend_vocabulary, load_model, read_texts
+    from st_plus.precision import cpu_supports_bf16
     from st_plus.training.checkpoints import atomic_save_model
-    from st_plus.training.pipeline import cpu_supports_bf16
 
     out = Path(args.output)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:

@@ -17,6 +17,8 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules import Transformer
 from sentence_transformers.util import batch_to_device
 
+from st_plus.precision import ENCODING_DTYPES, EncodingDtype, resolve_dtype
+
 logger = logging.getLogger(__name__)
 
 Role = Literal["query", "document", "text"]
@@ -57,13 +59,13 @@ def check_encoding_options(batch_size: int, dtype: str) -> None:
     """Validates the options shared by st_plus's encoders: a positive batch size and a known precision."""
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be >= 1, got {batch_size}.")
-    if dtype not in ("float32", "bfloat16"):
-        raise ValueError(f"`dtype` must be 'float32' or 'bfloat16', got {dtype!r}.")
+    if dtype not in ENCODING_DTYPES:
+        raise ValueError(f"`dtype` must be one of {', '.join(map(repr, ENCODING_DTYPES))}, got {dtype!r}.")
 
 
 def autocast_for(model: SentenceTransformer, dtype: str) -> contextlib.AbstractContextManager:
-    """bfloat16 autocast on the model's device for ``dtype="bfloat16"``, else a no-op context."""
-    if dtype == "bfloat16":
+    """bfloat16 autocast on the model's device for ``dtype="bfloat16"`` (``"auto"``: where native), else a no-op."""
+    if resolve_dtype(dtype, model.device) == "bfloat16":
         return torch.autocast(device_type=torch.device(model.device).type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
@@ -87,7 +89,7 @@ def _parameter_dtype(model: torch.nn.Module) -> torch.dtype | None:
 
 def encode_by_token_budget(
     model: SentenceTransformer, texts: Sequence[str], *, prompt: str = "", token_budget: int = 8192,
-    max_batch_size: int = 512, dtype: Literal["float32", "bfloat16"] = "float32",
+    max_batch_size: int = 512, dtype: EncodingDtype = "float32",
 ) -> torch.Tensor:  # fmt: skip
     """Sentence embeddings ``(len(texts), dim)`` in input order, batched by tokens rather than by texts.
 
@@ -103,11 +105,14 @@ def encode_by_token_budget(
         prompt: Prepended to every text ("" for none; resolve it with :func:`resolve_prompt`).
         token_budget: Padded tokens per forward pass.
         max_batch_size: Texts per forward pass at most.
-        dtype: ``"float32"`` or ``"bfloat16"``: from 256 texts on, a float32 model is copied once per call with
-            bfloat16 weights (faster than autocast on CPU, which casts each weight again at every use; the copy
-            holds half the model's memory), fewer texts run under autocast; embeddings are returned as float32.
+        dtype: ``"float32"``, ``"bfloat16"`` or ``"auto"`` (bfloat16 where the device has it natively, see
+            :func:`~st_plus.precision.resolve_dtype`). bfloat16: from 256 texts on, a float32 model is copied once
+            per call with bfloat16 weights (faster than autocast on CPU, which casts each weight again at every use;
+            the copy holds half the model's memory), fewer texts run under autocast; embeddings are returned as
+            float32.
     """
     check_encoding_options(max_batch_size, dtype)
+    dtype = resolve_dtype(dtype, model.device)
     if token_budget < 1:
         raise ValueError(f"`token_budget` must be >= 1, got {token_budget}.")
     dim = model.get_embedding_dimension() or 0
@@ -155,9 +160,10 @@ class EmbeddingCache:
         model: The model to encode with.
         batch_size: Encoding batch size (float32; bfloat16 batches by tokens, see :func:`encode_by_token_budget`).
         show_progress_bar: Show a progress bar per float32 encoding call (default: when logging is at INFO or lower).
-        dtype: ``"float32"`` (exact, MTEB-comparable: sentence-transformers' ``encode``) or ``"bfloat16"``
+        dtype: ``"float32"`` (exact, MTEB-comparable: sentence-transformers' ``encode``), ``"bfloat16"``
             (:func:`encode_by_token_budget` on bfloat16 weights; faster on CPUs with AMX / AVX512-BF16, scores
-            differ slightly from float32).
+            differ slightly from float32) or ``"auto"`` (bfloat16 where the model's device has it natively, else
+            float32; :func:`~st_plus.precision.resolve_dtype`). ``self.dtype`` holds the resolved precision.
     """
 
     def __init__(
@@ -166,13 +172,13 @@ class EmbeddingCache:
         *,
         batch_size: int = 32,
         show_progress_bar: bool | None = None,
-        dtype: Literal["float32", "bfloat16"] = "float32",
+        dtype: EncodingDtype = "float32",
     ) -> None:
         check_encoding_options(batch_size, dtype)
         self.model = model
         self.batch_size = batch_size
         self.show_progress_bar = show_progress_bar
-        self.dtype = dtype
+        self.dtype = resolve_dtype(dtype, model.device)
         self._store: dict[tuple[str, str], np.ndarray] = {}
         self.texts_requested = 0
         self.texts_encoded = 0

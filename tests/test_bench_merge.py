@@ -88,3 +88,23 @@ def test_a_cached_evaluation_is_recomputed_when_a_task_json_changes_under_the_sa
     (task / "task.json").write_text('{"task_type": "Classification", "settings": {"samples_per_label": 32}}')
     rebuilt = bench._cached(tmp_path / "cache", "base", bench._suite_key([task], settings), compute)
     assert len(calls) == 2 and rebuilt != first  # the rebuilt suite's settings are not served from the old cache
+
+
+def test_a_cached_evaluation_in_one_precision_is_not_served_for_the_other(tmp_path):
+    bench = _module()
+    task = tmp_path / "en" / "sts_stsb_dev_en"
+    task.mkdir(parents=True)
+    (task / "task.json").write_text('{"task_type": "STS"}', encoding="utf-8")
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"sts_stsb_dev_en": 0.80 + len(calls) / 100}
+
+    def cached(dtype):
+        return bench._cached(tmp_path / "cache", "base", bench._suite_key([task], {"batch_size": 64, "dtype": dtype}),
+                             compute)  # fmt: skip
+
+    bf16, again, fp32 = cached("bfloat16"), cached("bfloat16"), cached("float32")
+
+    assert bf16 == again and fp32 != bf16 and len(calls) == 2  # the key holds the resolved precision

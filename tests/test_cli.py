@@ -36,6 +36,20 @@ def test_eval_prints_json_line_per_task(tiny_model_dir, sts_dir, capsys):
     assert record["scores"]["cosine_spearman"] == record["main_score"]
 
 
+def test_eval_dtype_auto_without_native_bf16_scores_as_float32(tiny_model_dir, sts_dir, capsys, monkeypatch):
+    from st_plus import precision
+
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: False)  # an AVX2-only CPU
+    args = ["eval", "--model", str(tiny_model_dir), "--task-type", "sts", "--json", "--quiet", str(sts_dir)]
+
+    assert main([*args, "--dtype", "auto"]) == 0
+    auto = json.loads(capsys.readouterr().out)
+    assert main([*args, "--dtype", "float32"]) == 0
+    exact = json.loads(capsys.readouterr().out)
+
+    assert auto["main_score"] == exact["main_score"]
+
+
 def test_eval_table_truncate_dims_and_result_files(tiny_model_dir, sts_dir, tmp_path, capsys):
     out = tmp_path / "results"
     args = ["eval", "--model", str(tiny_model_dir), "--task-type", "STS", "--truncate-dims", "8", "4"]

@@ -106,6 +106,9 @@ def test_dtype_bfloat16_encodes_with_a_bfloat16_store(tiny_bert_dir, pairs_file,
     dtypes.clear()
     assert main([*args, "--overwrite"]) == 0  # the default stays float32 (sentence-transformers' encode)
     assert set(dtypes) == {"float32"}
+    dtypes.clear()
+    assert main([*args, "--overwrite", "--dtype", "auto"]) == 0  # resolved by the cache (bfloat16 where native)
+    assert set(dtypes) == {"auto"}
 
 
 def test_filter_keeps_the_negatives_of_triplets_and_refuses_clashing_paths(tiny_model_dir, tmp_path, capsys):

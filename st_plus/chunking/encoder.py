@@ -16,6 +16,7 @@ from st_plus.chunking._base import Chunk, Span, SpansOrChunker, chunk_documents
 from st_plus.chunking.model_split import run_modules, split_at_pooling
 from st_plus.chunking.pooling import fast_char_to_token_spans, macro_windows, pool_spans
 from st_plus.encoding import autocast_for, check_encoding_options, resolve_prompt
+from st_plus.precision import EncodingDtype, resolve_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,8 @@ class LateChunkingEncoder:
         prompt: Prefix of every document (default: the model's document prompt, as ``encode_document``).
         normalize_embeddings: Unit-normalise chunk embeddings (on top of a ``Normalize`` module, if any).
         max_document_tokens: Refuse documents longer than this (``None``: no limit).
-        dtype: ``"float32"`` or ``"bfloat16"`` (autocast).
+        dtype: ``"float32"``, ``"bfloat16"`` (autocast) or ``"auto"`` (bfloat16 where the model's device has it
+            natively; :func:`~st_plus.precision.resolve_dtype`).
         show_progress_bar: A progress bar over batches.
 
     Example:
@@ -99,7 +101,7 @@ class LateChunkingEncoder:
         prompt: str | None = None,
         normalize_embeddings: bool = False,
         max_document_tokens: int | None = None,
-        dtype: Literal["float32", "bfloat16"] = "float32",
+        dtype: EncodingDtype = "float32",
         show_progress_bar: bool | None = None,
     ) -> None:
         self.token_modules, self.post_pooling_modules = split_at_pooling(model)
@@ -124,7 +126,7 @@ class LateChunkingEncoder:
         self.batch_size = batch_size
         self.normalize_embeddings = normalize_embeddings
         self.max_document_tokens = max_document_tokens
-        self.dtype = dtype
+        self.dtype = resolve_dtype(dtype, model.device)
         self.show_progress_bar = show_progress_bar
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 

@@ -288,7 +288,8 @@ def evaluate_suite(
             "search_document: "}, "Clustering": {"text": "clustering: "}}``; a task's own ``task.json`` prompts win.
         output_dir: Where to write MTEB-layout result files and ``results.md`` (nothing written when ``None``).
         show_progress_bar: Progress over tasks and while encoding.
-        dtype: ``"float32"`` or ``"bfloat16"`` encoding (see :class:`EmbeddingCache`).
+        dtype: ``"float32"``, ``"bfloat16"`` or ``"auto"`` (bfloat16 where native) encoding (see
+            :class:`EmbeddingCache`).
         model_name: Name of the model's result folder (default: from the model).
         overwrite: Replace result files that st_plus did not write (checked before any encoding).
         chunking: Evaluate Retrieval tasks over chunked documents: ``{"chunker": ..., "mode": "late" | "naive",

@@ -12,6 +12,7 @@ from sentence_transformers import SentenceTransformer
 
 from st_plus.encoding import EmbeddingCache, check_encoding_options
 from st_plus.mining._text import bm25_tokenize
+from st_plus.precision import EncodingDtype, resolve_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class CorpusEmbeddingStore:
 
     def __init__(
         self, *, max_states: int = 2, batch_size: int = 64, show_progress_bar: bool | None = None,
-        dtype: Literal["float32", "bfloat16"] = "float32",
+        dtype: EncodingDtype = "float32",
     ) -> None:  # fmt: skip
         check_encoding_options(batch_size, dtype)
         self.max_states = max_states
@@ -60,7 +61,7 @@ class CorpusEmbeddingStore:
         """Unit-normalised float32 embeddings of ``texts`` under the model's current weights."""
         key = fingerprint or model_fingerprint(model)
         cache = self._caches.get(key)
-        if cache is None or cache.model is not model or cache.dtype != self.dtype:
+        if cache is None or cache.model is not model or cache.dtype != resolve_dtype(self.dtype, model.device):
             cache = EmbeddingCache(
                 model, batch_size=self.batch_size, show_progress_bar=self.show_progress_bar, dtype=self.dtype
             )

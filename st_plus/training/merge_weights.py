@@ -148,7 +148,7 @@ def choose_merge_weight(
         grid: Fine-tuned weights to try, each in (0, 1] (1.0: the fine-tuned model unchanged).
         max_drop: Largest tolerated drop below the base on any task, 0-1 scale (0.003 = 0.3 points x100).
         batch_size: Encoding batch size.
-        dtype: Encoding precision (``float32`` or ``bfloat16``).
+        dtype: Encoding precision (``float32``, ``bfloat16`` or ``auto``: bfloat16 where native).
         base_scores: The base model's main scores on ``dev_tasks`` when already known (same settings); skips
             its evaluation.
         eval_seeds: Score classification and clustering dev tasks with each of these evaluation seeds and use the

@@ -49,6 +49,7 @@ from st_plus._version import __version__
 from st_plus.evaluation import evaluate_suite
 from st_plus.models import load_model, position_count, readable_positions
 from st_plus.portable_paths import relative_paths
+from st_plus.precision import cpu_supports_bf16
 from st_plus.run_record import RUN_INFO_FILE
 from st_plus.training import stages as st
 from st_plus.training._yaml import dotted, load_yaml_with_lines
@@ -100,15 +101,6 @@ def _is_main() -> bool:
 def _barrier() -> None:
     if is_dist_initialized():
         dist.barrier()
-
-
-def cpu_supports_bf16() -> bool:
-    """Whether this CPU has native bf16 arithmetic (AMX-BF16 or AVX512-BF16), where bf16 autocast pays off."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="ignore")
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def resolve_precision(precision: str) -> bool:

@@ -563,15 +563,17 @@ class EvaluationSpec:
         batch_size: Encoding batch size.
         before: Evaluate the starting model too (the "before" column).
         matryoshka_dims: Also score these truncated dimensions at the end (a dims x score table).
-        dtype: Encoding precision: ``float32`` (MTEB's numbers) or ``bfloat16`` (about 2x faster on CPUs with
-            AMX / AVX512-BF16; scores differ from float32 in the third decimal). Every column of the table uses it.
+        dtype: Encoding precision: ``float32`` (MTEB's numbers), ``bfloat16`` (about 2x faster on CPUs with
+            AMX / AVX512-BF16; scores differ from float32 in the third decimal; emulated, and many times slower,
+            on CPUs without them) or ``auto`` (bfloat16 where the CPU or GPU has it natively, else float32; what
+            the shipped recipes use). Every column of the table uses it.
     """
 
     tasks: list[str] = field(default_factory=list)
     batch_size: int = 64
     before: bool = True
     matryoshka_dims: list[int] | None = None
-    dtype: Literal["float32", "bfloat16"] = "float32"
+    dtype: Literal["float32", "bfloat16", "auto"] = "float32"
 
 
 #: How the consistency filter, the miner and the dynamic-negative refreshes encode (``Recipe.mining_precision``).

@@ -147,5 +147,5 @@ def test_cache_rejects_a_non_positive_batch_size(tiny_model, batch_size):
 
 @pytest.mark.parametrize("dtype", ["float16", "fp32", "bf16"])
 def test_cache_rejects_an_unknown_dtype(tiny_model, dtype):
-    with pytest.raises(ValueError, match=rf"`dtype` must be 'float32' or 'bfloat16', got '{dtype}'"):
+    with pytest.raises(ValueError, match=rf"`dtype` must be one of 'auto', 'float32', 'bfloat16', got '{dtype}'"):
         EmbeddingCache(tiny_model, dtype=dtype)

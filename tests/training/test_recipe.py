@@ -35,6 +35,13 @@ def test_a_valid_recipe_gets_defaults_absolute_paths_and_expanded_globs(recipe_f
     assert resolved["stages"]["multitask"]["tasks"][0]["negatives"]["dynamic"] is True and "source" not in resolved
 
 
+def test_the_evaluation_precision_may_be_auto(recipe_file, tiny_bert_dir):
+    recipe_file.write_text(RECIPE.replace("{base}", str(tiny_bert_dir)).replace(
+        "  batch_size: 16\n", "  batch_size: 16\n  dtype: auto\n"), encoding="utf-8")  # fmt: skip
+
+    assert load_recipe(recipe_file).evaluation.dtype == "auto"
+
+
 @pytest.mark.parametrize(
     ("old", "new", "line", "expected"),
     [
@@ -50,6 +57,8 @@ def test_a_valid_recipe_gets_defaults_absolute_paths_and_expanded_globs(recipe_f
         ("evaluate: [sts_tiny]", "evaluate: [sts_other]", 12, "stages.contrastive.evaluate[0]: 'sts_other' is not"),
         ("type: classification", "type: translation", 20, "stages.multitask.tasks[2].type:"),
         ("tasks: [eval/*/]", "tasks: [nowhere/*/]", 26, "evaluation.tasks[0]: no task folder matches"),
+        ("  batch_size: 16\n", "  batch_size: 16\n  dtype: bf16\n", 28,
+         "evaluation.dtype: expected one of ['float32', 'bfloat16', 'auto']"),
         ("    batch_size: 8\n", "    batch_size: 8\n    mini_batch_size: 16\n", 9, "must be <= batch_size (8)"),
         ("filter: {top_k: 3}", "filter: {top_k: null}", 11, "set top_k and/or min_score"),
         ("    batch_size: 8\n", "    batch_size: 8\n    attention_dropout: 1.0\n", 9,
