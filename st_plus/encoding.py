@@ -17,7 +17,7 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules import Transformer
 from sentence_transformers.util import batch_to_device
 
-from st_plus.precision import ENCODING_DTYPES, EncodingDtype, resolve_dtype
+from st_plus.precision import EncodingDtype, check_dtype, resolve_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,7 @@ def check_encoding_options(batch_size: int, dtype: str) -> None:
     """Validates the options shared by st_plus's encoders: a positive batch size and a known precision."""
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be >= 1, got {batch_size}.")
-    if dtype not in ENCODING_DTYPES:
-        raise ValueError(f"`dtype` must be one of {', '.join(map(repr, ENCODING_DTYPES))}, got {dtype!r}.")
+    check_dtype(dtype)
 
 
 def autocast_for(model: SentenceTransformer, dtype: str) -> contextlib.AbstractContextManager:

@@ -9,13 +9,16 @@ EPYC with AVX2 only, one ``(256, 384) @ (384, 1536)`` product took 251 ms in bfl
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Literal
 
 import torch
 
-__all__ = ["ENCODING_DTYPES", "EncodingDtype", "cpu_supports_bf16", "device_supports_bf16", "resolve_dtype"]
+__all__ = [
+    "ENCODING_DTYPES", "EncodingDtype", "check_dtype", "cpu_supports_bf16", "device_supports_bf16", "resolve_dtype",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -26,13 +29,25 @@ _CPUINFO = Path("/proc/cpuinfo")
 _warned_devices: set[str] = set()
 
 
-def cpu_supports_bf16() -> bool:
-    """Whether this CPU has native bf16 arithmetic (AMX-BF16 or AVX512-BF16), where bf16 autocast pays off."""
+@functools.cache
+def _cpu_flags_have_bf16() -> bool:
+    """``/proc/cpuinfo`` read once per process (encoders resolve ``auto`` at every call; the flags do not change)."""
     try:
         flags = _CPUINFO.read_text(encoding="utf-8", errors="ignore")
     except OSError:
         return False
     return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def cpu_supports_bf16() -> bool:
+    """Whether this CPU has native bf16 arithmetic (AMX-BF16 or AVX512-BF16), where bf16 autocast pays off."""
+    return _cpu_flags_have_bf16()
+
+
+def check_dtype(dtype: str) -> None:
+    """Raises ``ValueError`` naming the choices unless ``dtype`` is one of :data:`ENCODING_DTYPES`."""
+    if dtype not in ENCODING_DTYPES:
+        raise ValueError(f"`dtype` must be one of {', '.join(map(repr, ENCODING_DTYPES))}, got {dtype!r}.")
 
 
 def device_supports_bf16(device: str | torch.device = "cpu") -> bool:
@@ -54,8 +69,7 @@ def resolve_dtype(dtype: str, device: str | torch.device = "cpu") -> Literal["fl
     Raises:
         ValueError: ``dtype`` is not one of :data:`ENCODING_DTYPES`.
     """
-    if dtype not in ENCODING_DTYPES:
-        raise ValueError(f"`dtype` must be one of {', '.join(map(repr, ENCODING_DTYPES))}, got {dtype!r}.")
+    check_dtype(dtype)
     if dtype == "float32":
         return "float32"
     device = torch.device(device)

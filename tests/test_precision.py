@@ -31,8 +31,10 @@ def cpu(monkeypatch, tmp_path):
         else:
             path.write_text(text, encoding="utf-8")
         monkeypatch.setattr(precision, "_CPUINFO", path)
+        precision._cpu_flags_have_bf16.cache_clear()  # read once per process: forget the real (or previous) flags
 
-    return set_flags
+    yield set_flags
+    precision._cpu_flags_have_bf16.cache_clear()  # the next test reads this machine's own flags again
 
 
 @pytest.mark.parametrize(("flags", "native"), [(AVX2_ONLY, False), (AVX512_BF16, True), (AMX, True), (None, False)])
